@@ -1,0 +1,93 @@
+// The one catalogue of rejections the gateway itself produces (CONTRACT §3). Every transport
+// turns a Rejection into its wire form; nothing else builds error values.
+import type { ErrorObject } from "ajv";
+
+export const ERROR_STATUS = {
+  "unknown-command": 404,
+  "invalid-body": 422,
+  "invalid-return": 500,
+  "bad-request": 400,
+  "unsupported-media-type": 415,
+  "payload-too-large": 413,
+  "not-allowed": 403,
+  "forbidden-origin": 403,
+  "forbidden-host": 403,
+  unauthorized: 401,
+  timeout: 504,
+  internal: 500,
+} as const;
+
+export type ErrorKind = keyof typeof ERROR_STATUS;
+
+/** The JSON value a caller's promise rejects with for the gateway's own errors. */
+export interface GatewayErrorValue {
+  kind: ErrorKind;
+  message: string;
+  [field: string]: unknown;
+}
+
+/** A rejected invocation as transports see it: the HTTP status and the exact rejection value. */
+export interface Rejection {
+  ok: false;
+  status: number;
+  error: unknown;
+}
+
+/** The status an `InvokeError` thrown by a handler is sent with. */
+export const INVOKE_ERROR_STATUS = 400;
+
+/** One validation problem, as much of ajv's error object as callers need. */
+export interface SchemaErrorDetail {
+  instancePath: string;
+  keyword: string;
+  message: string;
+  params: Record<string, unknown>;
+}
+
+function reject(kind: ErrorKind, message: string, fields?: Record<string, unknown>): Rejection {
+  return { ok: false, status: ERROR_STATUS[kind], error: { kind, message, ...fields } satisfies GatewayErrorValue };
+}
+
+export function schemaErrorDetails(errors: readonly ErrorObject[] | null | undefined): SchemaErrorDetail[] {
+  return (errors ?? []).map((e) => ({
+    instancePath: e.instancePath,
+    keyword: e.keyword,
+    message: e.message ?? e.keyword,
+    params: e.params as Record<string, unknown>,
+  }));
+}
+
+function describe(errors: SchemaErrorDetail[]): string {
+  const first = errors[0];
+  if (!first) return "";
+  return `${first.instancePath || "(root)"} ${first.message}`;
+}
+
+export const rejections = {
+  unknownCommand: (command: string) => reject("unknown-command", `no command named "${command}"`, { command }),
+  invalidBody: (command: string, errors: SchemaErrorDetail[]) =>
+    reject("invalid-body", `body of "${command}" does not match its schema: ${describe(errors)}`, { command, errors }),
+  invalidReturn: (command: string, errors: SchemaErrorDetail[]) =>
+    reject("invalid-return", `"${command}" returned a value that does not match its returns schema: ${describe(errors)}`, {
+      command,
+      errors,
+    }),
+  badRequest: (message: string) => reject("bad-request", message),
+  unsupportedMediaType: (contentType: string) =>
+    reject(
+      "unsupported-media-type",
+      `Content-Type "${contentType}" is not supported; send application/json or application/octet-stream`,
+    ),
+  payloadTooLarge: (limit: number) => reject("payload-too-large", `body is larger than the limit of ${limit} bytes`, { limit }),
+  notAllowed: (command: string, window: string) =>
+    reject("not-allowed", `window "${window}" may not call "${command}"`, { command, window }),
+  forbiddenOrigin: (origin: string) => reject("forbidden-origin", `origin ${origin} is not allowed`, { origin }),
+  forbiddenHost: (host: string) => reject("forbidden-host", `host ${host} is not this gateway's`, { host }),
+  unauthorized: () => reject("unauthorized", "a valid bearer token is required"),
+  timeout: (command: string, limitMs: number) =>
+    reject("timeout", `"${command}" did not finish within ${limitMs} ms`, { command, limit: limitMs }),
+  internal: (command: string, detail?: string) =>
+    reject("internal", `"${command}" failed${detail ? `: ${detail}` : ""}`, { command }),
+  /** A handler rejected with `InvokeError(value)`: the caller gets exactly `value`. */
+  invokeError: (value: unknown): Rejection => ({ ok: false, status: INVOKE_ERROR_STATUS, error: value }),
+};

@@ -1,0 +1,339 @@
+// manifest -> generation: an immutable snapshot of everything an invocation needs (handlers,
+// compiled validators, settings). Built whole or not at all; the hot path never parses YAML,
+// compiles a schema or touches the file system.
+import { readdirSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
+import { loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "./manifest.ts";
+import { ModuleLoader, pickExport, type LoadFailure } from "./loader.ts";
+import { SchemaCompiler, type SchemaBuild, type Validator } from "./schemas.ts";
+import { Problems, displayPath, type Problem } from "./problems.ts";
+import type { Position } from "./source-doc.ts";
+import type { Handler } from "./types.ts";
+
+/** What a body, a return value or a channel message must be. */
+export type ValueSpec = { kind: "json"; validate?: Validator } | { kind: "binary" };
+
+export interface CommandDef {
+  name: string;
+  handler: Handler;
+  body: ValueSpec;
+  returns: ValueSpec;
+  timeoutMs: number;
+  /** Window labels allowed to call the command; undefined means all. */
+  windows?: ReadonlySet<string>;
+  /** Body properties (or "" for the whole body) that carry a frontend Channel, by channel name. */
+  channelFields: ReadonlyMap<string, string>;
+  /** Where the handler comes from, e.g. "handlers/greet.ts#default". */
+  source: string;
+}
+
+export interface ChannelDef {
+  name: string;
+  message: ValueSpec;
+}
+
+export interface EventDef {
+  name: string;
+  validate?: Validator;
+  from: ReadonlySet<EventSource>;
+}
+
+export interface Generation {
+  id: number;
+  manifestFile: string;
+  settings: ServerSettings;
+  commands: ReadonlyMap<string, CommandDef>;
+  channels: ReadonlyMap<string, ChannelDef>;
+  events: ReadonlyMap<string, EventDef>;
+  /** Every file and folder this generation was built from. */
+  files: ReadonlySet<string>;
+}
+
+export type BuildResult = { ok: true; generation: Generation } | { ok: false; problems: Problem[] };
+
+const HANDLER_FILE = /^[^_.][^/]*\.(ts|mts|cts|js|mjs|cjs)$/;
+const NOT_A_HANDLER = /\.d\.[mc]?ts$|\.(test|spec)\.[mc]?[jt]s$/;
+const COMMAND_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$/;
+const SCHEMA_EXTENSIONS = [".json", ".yaml", ".yml"];
+
+/** Builds generations; keeps the caches (compiled schemas, loaded modules) that make rebuilds cheap. */
+export class GenerationBuilder {
+  readonly schemas = new SchemaCompiler();
+  readonly modules = new ModuleLoader();
+  private nextId = 1;
+
+  constructor(
+    private readonly manifestFile: string,
+    private readonly env: Env = process.env,
+  ) {}
+
+  async build(): Promise<BuildResult> {
+    const problems = new Problems();
+    const manifest = loadManifest(this.manifestFile, problems, this.env);
+    if (!manifest) return { ok: false, problems: problems.sorted(this.manifestFile) };
+    const schemas = this.schemas.begin(problems, manifest.dir);
+    const files = new Set<string>([manifest.file]);
+
+    if (manifest.discover.schemas && !isDir(manifest.discover.schemas)) {
+      const at = manifest.source.valuePosition(["discover", "schemas"]);
+      problems.add({ file: manifest.file, ...at, message: `discover.schemas folder not found: ${displayPath(manifest.discover.schemas, manifest.dir)}` });
+    }
+    const discovered = discoverHandlers(manifest, problems);
+    const entries = mergeCommands(manifest, discovered, problems);
+    const channels = buildChannels(manifest, schemas);
+    const events = buildEvents(manifest, schemas);
+    const built = await Promise.all(entries.map((entry) => this.buildCommand(entry, manifest, schemas, channels, problems)));
+    if (problems.size > 0) return { ok: false, problems: problems.sorted(manifest.file) };
+
+    const commands = new Map<string, CommandDef>();
+    const moduleFiles = new Set<string>();
+    for (const result of built) {
+      const { command, inputs } = result!;
+      commands.set(command.name, command);
+      for (const input of inputs) files.add(input);
+      moduleFiles.add(command.source.slice(0, command.source.lastIndexOf("#")));
+    }
+    for (const file of schemas.filesRead) files.add(file);
+    for (const dir of [manifest.discover.handlers, manifest.discover.schemas]) if (dir) files.add(dir);
+
+    this.schemas.retain(schemas.keys, schemas.urls);
+    this.modules.retain(moduleFiles);
+    return {
+      ok: true,
+      generation: { id: this.nextId++, manifestFile: manifest.file, settings: manifest.server, commands, channels, events, files },
+    };
+  }
+
+  private async buildCommand(
+    entry: PlannedCommand,
+    manifest: Manifest,
+    schemas: SchemaBuild,
+    channels: Map<string, ChannelDef>,
+    problems: Problems,
+  ): Promise<{ command: CommandDef; inputs: Iterable<string> } | undefined> {
+    const { name, handlerFile, exportName, reportAt } = entry;
+    const role = (what: string) => `${what} of command "${name}"`;
+    const body = valueSpec(entry.body, schemas, manifest, role("body"));
+    const returns = valueSpec(entry.returns, schemas, manifest, role("returns"));
+    const channelFields = body?.kind === "json" ? channelFieldsOf(body.validate, name, channels, entry, manifest, problems) : new Map();
+
+    const loaded = await this.modules.load(handlerFile);
+    if (!loaded.ok) {
+      reportLoadFailure(loaded.failure, handlerFile, manifest.dir, reportAt && { file: manifest.file, at: reportAt }, problems);
+      return undefined;
+    }
+    const handler = pickExport(loaded.module, exportName);
+    if (typeof handler !== "function") {
+      const what = exportName === "default" ? "a default export" : `an export named "${exportName}"`;
+      const found = handler === undefined ? "" : ` (found ${typeof handler})`;
+      problems.add(
+        reportAt
+          ? { file: manifest.file, ...reportAt, message: `handler ${displayPath(handlerFile, manifest.dir)} has no function as ${what}${found}` }
+          : { file: handlerFile, message: `no function as ${what}${found}: export default a handler, or start the file name with _ if it is a helper` },
+      );
+      return undefined;
+    }
+    if (!body || !returns) return undefined;
+    return {
+      command: {
+        name,
+        handler: handler as Handler,
+        body,
+        returns,
+        timeoutMs: entry.timeoutMs ?? manifest.server.timeoutMs,
+        windows: entry.windows ? new Set(entry.windows) : undefined,
+        channelFields,
+        source: `${displayPath(handlerFile, manifest.dir)}#${exportName}`,
+      },
+      inputs: loaded.module.inputs.keys(),
+    };
+  }
+}
+
+/** A command as it will be built: from the manifest, a discovered file, or both. */
+interface PlannedCommand {
+  name: string;
+  handlerFile: string;
+  exportName: string;
+  /** Where in the manifest to report handler problems; undefined for discovered files. */
+  reportAt?: Position;
+  body?: SchemaSpec;
+  returns?: SchemaSpec;
+  timeoutMs?: number;
+  windows?: string[];
+}
+
+interface DiscoveredHandler {
+  name: string;
+  file: string;
+}
+
+function discoverHandlers(manifest: Manifest, problems: Problems): Map<string, DiscoveredHandler> {
+  const found = new Map<string, DiscoveredHandler>();
+  const dir = manifest.discover.handlers;
+  if (!dir) return found;
+  const used = new Set([...manifest.commands.values()].map((c) => c.handler?.file));
+  for (const file of listDir(dir, manifest, "discover.handlers", problems)) {
+    if (!HANDLER_FILE.test(file) || NOT_A_HANDLER.test(file)) continue;
+    const path = join(dir, file);
+    if (used.has(path) || !isFile(path)) continue;
+    const name = file.slice(0, -extname(file).length);
+    if (!COMMAND_NAME.test(name)) {
+      problems.add({ file: path, message: `"${name}" is not a valid command name (letters, digits, _ . : / - only)` });
+      continue;
+    }
+    const twin = found.get(name);
+    if (twin) {
+      problems.add({ file: path, message: `command "${name}" is also defined by ${displayPath(twin.file, manifest.dir)}; keep one of them` });
+      continue;
+    }
+    found.set(name, { name, file: path });
+  }
+  return found;
+}
+
+function mergeCommands(manifest: Manifest, discovered: Map<string, DiscoveredHandler>, problems: Problems): PlannedCommand[] {
+  const planned: PlannedCommand[] = [];
+  for (const entry of manifest.commands.values()) {
+    // A manifest entry wins over a discovered file of the same name; without `handler:` it
+    // borrows the discovered file and adds its own schemas, timeout or windows.
+    const file = entry.handler?.file ?? discovered.get(entry.name)?.file;
+    discovered.delete(entry.name);
+    if (!file) {
+      const hint = manifest.discover.handlers ? ` or add ${displayPath(join(manifest.discover.handlers, `${entry.name}.ts`), manifest.dir)}` : "";
+      problems.add({ file: manifest.file, ...entry.at, message: `command "${entry.name}" has no handler: give handler:${hint}` });
+      continue;
+    }
+    planned.push({
+      name: entry.name,
+      handlerFile: file,
+      exportName: entry.handler?.exportName ?? "default",
+      reportAt: entry.handler?.at ?? entry.at,
+      body: entry.body ?? conventionSchema(manifest, entry.name, "body", problems),
+      returns: entry.returns ?? conventionSchema(manifest, entry.name, "returns", problems),
+      timeoutMs: entry.timeoutMs,
+      windows: entry.windows,
+    });
+  }
+  for (const { name, file } of discovered.values()) {
+    planned.push({
+      name,
+      handlerFile: file,
+      exportName: "default",
+      body: conventionSchema(manifest, name, "body", problems),
+      returns: conventionSchema(manifest, name, "returns", problems),
+    });
+  }
+  return planned;
+}
+
+/** schemas/<name>.body.json (or .yaml, .yml) and schemas/<name>.returns.json, when they exist. */
+function conventionSchema(manifest: Manifest, name: string, role: "body" | "returns", problems: Problems): SchemaSpec | undefined {
+  const dir = manifest.discover.schemas;
+  if (!dir) return undefined;
+  const candidates = SCHEMA_EXTENSIONS.map((ext) => join(dir, `${name}.${role}${ext}`)).filter(isFile);
+  if (candidates.length > 1) {
+    problems.add({ file: candidates[1]!, message: `${displayPath(candidates[0]!, manifest.dir)} is also the ${role} schema of "${name}"; keep one of them` });
+  }
+  if (candidates.length === 0) return undefined;
+  return { kind: "file", file: candidates[0]!, at: { line: 1, col: 1 } };
+}
+
+function valueSpec(spec: SchemaSpec | undefined, schemas: SchemaBuild, manifest: Manifest, role: string): { kind: "json"; validate?: Validator } | { kind: "binary" } | undefined {
+  if (!spec) return { kind: "json" };
+  if (spec.kind === "binary") return { kind: "binary" };
+  const origin =
+    spec.kind === "file" ? ({ kind: "file", file: spec.file } as const) : ({ kind: "inline", schema: spec.schema, owner: manifest.source, path: spec.path } as const);
+  const validate = schemas.compile(origin, { file: manifest.file, at: spec.at, role });
+  return validate ? { kind: "json", validate } : undefined;
+}
+
+function buildChannels(manifest: Manifest, schemas: SchemaBuild): Map<string, ChannelDef> {
+  const channels = new Map<string, ChannelDef>();
+  for (const entry of manifest.channels.values()) {
+    const message = valueSpec(entry.message, schemas, manifest, `message of channel "${entry.name}"`);
+    if (message) channels.set(entry.name, { name: entry.name, message });
+  }
+  return channels;
+}
+
+function buildEvents(manifest: Manifest, schemas: SchemaBuild): Map<string, EventDef> {
+  const events = new Map<string, EventDef>();
+  for (const entry of manifest.events.values()) {
+    const payload = valueSpec(entry.payload, schemas, manifest, `payload of event "${entry.name}"`);
+    if (payload?.kind === "json") events.set(entry.name, { name: entry.name, validate: payload.validate, from: new Set(entry.from) });
+  }
+  return events;
+}
+
+/** Top-level body properties (or the body itself) declared as `{ "x-channel": "<name>" }`. */
+function channelFieldsOf(
+  validate: Validator | undefined,
+  command: string,
+  channels: Map<string, ChannelDef>,
+  entry: PlannedCommand,
+  manifest: Manifest,
+  problems: Problems,
+): Map<string, string> {
+  const fields = new Map<string, string>();
+  const schema = validate?.schema as Record<string, unknown> | undefined;
+  if (!schema || typeof schema !== "object") return fields;
+  const declare = (field: string, channel: unknown) => {
+    if (typeof channel !== "string") return;
+    if (!manifest.channels.has(channel)) {
+      const at = entry.body?.at ?? { line: 1, col: 1 };
+      problems.add({ file: manifest.file, ...at, message: `body of command "${command}" uses channel "${channel}", which channels: does not declare` });
+      return;
+    }
+    if (channels.has(channel)) fields.set(field, channel);
+  };
+  declare("", schema["x-channel"]);
+  const properties = schema.properties;
+  if (properties && typeof properties === "object") {
+    for (const [field, sub] of Object.entries(properties as Record<string, unknown>)) {
+      if (sub && typeof sub === "object") declare(field, (sub as Record<string, unknown>)["x-channel"]);
+    }
+  }
+  return fields;
+}
+
+function reportLoadFailure(failure: LoadFailure, file: string, dir: string, reportAt: { file: string; at: Position } | undefined, problems: Problems): void {
+  const at = (message: string): Problem => (reportAt ? { file: reportAt.file, ...reportAt.at, message } : { file, message });
+  switch (failure.kind) {
+    case "missing":
+      problems.add(at(`handler file not found: ${displayPath(file, dir)}`));
+      break;
+    case "build":
+      for (const problem of failure.problems) problems.add(problem);
+      break;
+    case "threw":
+      problems.add(at(`${reportAt ? `handler ${displayPath(file, dir)} ` : ""}threw while loading: ${failure.message}`));
+      break;
+  }
+}
+
+function listDir(dir: string, manifest: Manifest, key: string, problems: Problems): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    const at = manifest.source.valuePosition(key.split("."));
+    problems.add({ file: manifest.file, ...at, message: `${key} folder not found: ${displayPath(dir, manifest.dir)}` });
+    return [];
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

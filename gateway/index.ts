@@ -1,0 +1,20 @@
+// The public API of ipc-gateway: what handler files and embedding apps import.
+export { InvokeError } from "./invoke-error.ts";
+export { createGateway, type Gateway, type GatewayOptions, type InvokeOptions } from "./gateway.ts";
+export { ConfigError, formatProblem, type Problem } from "./problems.ts";
+export { ERROR_STATUS, type ErrorKind, type GatewayErrorValue } from "./errors.ts";
+export type { Logger } from "./invoke.ts";
+export type {
+  AppHandle,
+  EventCallback,
+  EventMessage,
+  EventTarget,
+  Handler,
+  HeadersInput,
+  Invoke,
+  InvokeHandler,
+  InvokeHeaders,
+  InvokeRequest,
+  InvokeResponse,
+  WindowHandle,
+} from "./types.ts";

@@ -1,0 +1,33 @@
+// Thrown by a handler to reject the caller's promise with exactly `value`, as pytauri's
+// InvokeException and Tauri's `Err(value)` do.
+
+// A registered symbol rather than `instanceof` alone: an app may end up with two copies of this
+// package (or a handler may be evaluated in another realm), and the rejection must still be
+// recognised.
+const INVOKE_ERROR = Symbol.for("ipc-gateway.InvokeError");
+
+export class InvokeError extends Error {
+  readonly value: unknown;
+
+  constructor(value: unknown) {
+    super(typeof value === "string" ? value : safeStringify(value));
+    this.name = "InvokeError";
+    this.value = value;
+  }
+
+  static {
+    Object.defineProperty(this.prototype, INVOKE_ERROR, { value: true });
+  }
+}
+
+export function isInvokeError(thrown: unknown): thrown is InvokeError {
+  return typeof thrown === "object" && thrown !== null && (thrown as Record<symbol, unknown>)[INVOKE_ERROR] === true;
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,368 @@
+// gateway.yaml -> a typed manifest. Every mistake is collected with its line and column; nothing
+// here touches handler modules or compiles user schemas (generation.ts does, with these positions).
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { createRequire } from "node:module";
+import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import { isPair, isScalar, visit, type Scalar } from "yaml";
+import { SourceDoc, type JsonPath, type Position } from "./source-doc.ts";
+import { Problems } from "./problems.ts";
+import { parseDuration, parseSize } from "./units.ts";
+
+export interface Located {
+  /** Where in the manifest this was written. */
+  at: Position;
+}
+
+export type SchemaSpec =
+  | ({ kind: "binary" } & Located)
+  | ({ kind: "file"; file: string } & Located)
+  | ({ kind: "inline"; schema: unknown; path: JsonPath } & Located);
+
+export interface HandlerRef extends Located {
+  file: string;
+  /** "default" unless the manifest says `file#name`. */
+  exportName: string;
+}
+
+export interface CommandEntry extends Located {
+  name: string;
+  handler?: HandlerRef;
+  body?: SchemaSpec;
+  returns?: SchemaSpec;
+  timeoutMs?: number;
+  windows?: string[];
+}
+
+export interface ChannelEntry extends Located {
+  name: string;
+  message: SchemaSpec;
+}
+
+export type EventSource = "frontend" | "backend";
+
+export interface EventEntry extends Located {
+  name: string;
+  payload?: SchemaSpec;
+  from: EventSource[];
+}
+
+export interface ServerSettings {
+  host: string;
+  port: number;
+  origins: string[];
+  token: string | undefined;
+  bodyLimit: number;
+  timeoutMs: number;
+}
+
+export interface Manifest {
+  file: string;
+  dir: string;
+  source: SourceDoc;
+  server: ServerSettings;
+  discover: { handlers?: string; schemas?: string };
+  commands: Map<string, CommandEntry>;
+  channels: Map<string, ChannelEntry>;
+  events: Map<string, EventEntry>;
+}
+
+export const DEFAULT_SERVER: ServerSettings = {
+  host: "127.0.0.1",
+  port: 1430,
+  origins: [],
+  token: undefined,
+  bodyLimit: 1024 * 1024,
+  timeoutMs: 30_000,
+};
+
+/** Keys under which a value is a user's JSON Schema, which `${VAR}` interpolation leaves alone. */
+const SCHEMA_KEYS = new Set(["body", "returns", "message", "payload"]);
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Read and check a manifest. Returns undefined when it cannot be read or parsed at all; otherwise
+ * a manifest built from whatever parts are sound, with every mistake added to `problems`.
+ */
+export function loadManifest(file: string, problems: Problems, env: Env = process.env): Manifest | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    problems.add({ file, message: `cannot read the manifest: ${(error as NodeJS.ErrnoException).code ?? error}` });
+    return undefined;
+  }
+  const source = new SourceDoc(file, text);
+  const syntax = source.syntaxErrors();
+  for (const e of syntax) problems.add({ file, ...e.at, message: e.message });
+  if (syntax.length > 0) return undefined;
+
+  const unset = interpolateEnv(source, env, problems);
+  const raw = (source.doc.toJS() ?? {}) as unknown;
+  const shapeErrors = checkShape(raw, source, problems, unset);
+  if (!isObject(raw)) return undefined;
+  return extract(raw, source, shapeErrors, problems);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ${VAR} interpolation
+
+const VARIABLE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` in the manifest's values; returns where a variable was missing. */
+function interpolateEnv(source: SourceDoc, env: Env, problems: Problems): Set<string> {
+  const unset = new Set<string>();
+  visit(source.doc, {
+    Pair(_key, pair) {
+      // A user's JSON Schema may legitimately contain "${" (in a pattern, say): leave it as written.
+      if (isPair(pair) && isScalar(pair.key) && SCHEMA_KEYS.has(String(pair.key.value)) && !isScalar(pair.value)) {
+        return visit.SKIP;
+      }
+      return undefined;
+    },
+    Scalar(key, node) {
+      if (key === "key" || typeof node.value !== "string" || !node.value.includes("${")) return;
+      node.value = interpolate(node, env, (name) => {
+        const at = source.position(node.range?.[0] ?? 0);
+        unset.add(`${at.line}:${at.col}`);
+        problems.add({ file: source.file, ...at, message: `environment variable ${name} is not set (write \${${name}:-default} for a default)` });
+      });
+    },
+  });
+  return unset;
+}
+
+function interpolate(node: Scalar, env: Env, missing: (name: string) => void): string {
+  return (node.value as string).replace(VARIABLE, (match, name: string | undefined, fallback: string | undefined) => {
+    if (match === "$${") return "${";
+    const value = env[name!];
+    if (value !== undefined) return value;
+    if (fallback !== undefined) return fallback;
+    missing(name!);
+    return "";
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The manifest's own JSON Schema
+
+let validateManifest: ReturnType<Ajv2020["compile"]> | undefined;
+
+function manifestValidator() {
+  if (!validateManifest) {
+    const schema = createRequire(import.meta.url)("./manifest.schema.json") as object;
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+    ajv.addKeyword({ keyword: "x-message", schemaType: "string" });
+    validateManifest = ajv.compile(schema);
+  }
+  return validateManifest;
+}
+
+/** Validate the shape; returns the JSON paths (as "/a/b") that have mistakes. */
+function checkShape(raw: unknown, source: SourceDoc, problems: Problems, unset: Set<string>): Set<string> {
+  const validate = manifestValidator();
+  const bad = new Set<string>();
+  if (validate(raw)) return bad;
+  const reported = new Set<string>();
+  const errors = validate.errors ?? [];
+  // Where a schema carries an `x-message`, that one sentence replaces ajv's messages for the spot.
+  const friendly = new Map<string, string>();
+  for (const e of errors) {
+    const message = (e.parentSchema as Record<string, unknown> | undefined)?.["x-message"];
+    if (typeof message === "string") friendly.set(spotOf(e), message);
+  }
+  for (const e of errors) {
+    // Its subschema's error names the offending key; this one only says "must be valid".
+    if (e.keyword === "propertyNames") continue;
+    const spot = spotOf(e);
+    const path = pathOf(e);
+    bad.add("/" + path.join("/"));
+    const message = friendly.get(spot) ?? describeError(e, path);
+    const at = pointsAtKey(e) ? source.keyPosition(path) : source.valuePosition(path);
+    const line = `${at.line}:${at.col}:${message}`;
+    // A value whose variable was missing is already reported; its shape follows from that.
+    if (reported.has(line) || unset.has(`${at.line}:${at.col}`)) continue;
+    reported.add(line);
+    problems.add({ file: source.file, ...at, message });
+  }
+  return bad;
+}
+
+/** The instance location an error is about, including the offending key for key errors. */
+function pathOf(e: ErrorObject): (string | number)[] {
+  const path = e.instancePath
+    .split("/")
+    .slice(1)
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const key = e.keyword === "additionalProperties" ? e.params.additionalProperty : (e as { propertyName?: string }).propertyName;
+  if (typeof key === "string") path.push(key);
+  return path;
+}
+
+function spotOf(e: ErrorObject): string {
+  return pathOf(e).join("\u0000");
+}
+
+function pointsAtKey(e: ErrorObject): boolean {
+  return e.keyword === "additionalProperties" || (e as { propertyName?: string }).propertyName !== undefined;
+}
+
+function describeError(e: ErrorObject, path: (string | number)[]): string {
+  const where = path.length ? path.join(".") : "the manifest";
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const allowed = Object.keys(((e.parentSchema as { properties?: object }).properties ?? {}) as object);
+      const owner = path.length > 1 ? path.slice(0, -1).join(".") : "the manifest";
+      const key = String(e.params.additionalProperty);
+      const guess = closest(key, allowed);
+      const hint = guess ? `did you mean "${guess}"?` : allowed.length ? `expected one of: ${allowed.join(", ")}` : "";
+      return `unknown key "${key}" in ${owner}${hint ? ` (${hint})` : ""}`;
+    }
+    case "required":
+      return `${where} is missing "${e.params.missingProperty}"`;
+    case "type":
+      return `${where} must be ${String(e.params.type).replace(/,/g, " or ")}`;
+    case "enum":
+      return `${where} must be one of: ${(e.params.allowedValues as unknown[]).join(", ")}`;
+    default:
+      return `${where} ${e.message}`;
+  }
+}
+
+/** The candidate a typo most likely meant, if one is close enough. */
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extraction: raw JS value -> typed manifest (skipping parts whose shape is wrong)
+
+function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<string>, problems: Problems): Manifest {
+  const file = source.file;
+  const dir = dirname(file);
+  const ok = (path: string) => !bad.has(path);
+  const at = (path: JsonPath) => source.keyPosition(path);
+  const manifest: Manifest = {
+    file,
+    dir,
+    source,
+    server: extractServer(raw.server, ok),
+    discover: {},
+    commands: new Map(),
+    channels: new Map(),
+    events: new Map(),
+  };
+
+  const discover = isObject(raw.discover) ? raw.discover : {};
+  for (const kind of ["handlers", "schemas"] as const) {
+    if (typeof discover[kind] === "string" && ok(`/discover/${kind}`)) manifest.discover[kind] = resolve(dir, discover[kind]);
+  }
+
+  for (const [name, entry] of Object.entries(isObject(raw.commands) ? raw.commands : {})) {
+    const base = ["commands", name];
+    if (!ok(`/commands/${name}`)) continue;
+    const spec = isObject(entry) ? entry : {};
+    const command: CommandEntry = { name, at: at(base) };
+    if (typeof spec.handler === "string" && ok(`/commands/${name}/handler`)) {
+      command.handler = handlerRef(spec.handler, dir, source.valuePosition([...base, "handler"]));
+    }
+    for (const key of ["body", "returns"] as const) {
+      if (spec[key] !== undefined && ok(`/commands/${name}/${key}`)) {
+        command[key] = schemaSpec(spec[key], [...base, key], source, problems, true);
+      }
+    }
+    if (spec.timeout !== undefined && ok(`/commands/${name}/timeout`)) command.timeoutMs = parseDuration(spec.timeout as string | number);
+    if (Array.isArray(spec.windows) && ok(`/commands/${name}/windows`)) command.windows = spec.windows as string[];
+    manifest.commands.set(name, command);
+  }
+
+  for (const [name, entry] of Object.entries(isObject(raw.channels) ? raw.channels : {})) {
+    const base = ["channels", name];
+    if (!ok(`/channels/${name}`) || !isObject(entry) || !ok(`/channels/${name}/message`)) continue;
+    const message = schemaSpec(entry.message, [...base, "message"], source, problems, true);
+    if (message) manifest.channels.set(name, { name, at: at(base), message });
+  }
+
+  for (const [name, entry] of Object.entries(isObject(raw.events) ? raw.events : {})) {
+    const base = ["events", name];
+    if (!ok(`/events/${name}`)) continue;
+    const spec = isObject(entry) ? entry : {};
+    const event: EventEntry = { name, at: at(base), from: ["frontend", "backend"] };
+    if (spec.payload !== undefined && ok(`/events/${name}/payload`)) event.payload = schemaSpec(spec.payload, [...base, "payload"], source, problems, false);
+    if (Array.isArray(spec.from) && ok(`/events/${name}/from`)) event.from = spec.from as EventSource[];
+    manifest.events.set(name, event);
+  }
+  return manifest;
+}
+
+function extractServer(value: unknown, ok: (path: string) => boolean): ServerSettings {
+  const server = { ...DEFAULT_SERVER };
+  if (!isObject(value)) return server;
+  if (typeof value.host === "string" && ok("/server/host")) server.host = value.host;
+  if (value.port !== undefined && ok("/server/port")) server.port = Number(value.port);
+  if (Array.isArray(value.origins) && ok("/server/origins")) {
+    server.origins = (value.origins as string[]).map((o) => o.toLowerCase().replace(/\/$/, ""));
+  }
+  if (typeof value.token === "string" && value.token !== "" && ok("/server/token")) server.token = value.token;
+  if (value.bodyLimit !== undefined && ok("/server/bodyLimit")) server.bodyLimit = parseSize(value.bodyLimit as string | number) ?? server.bodyLimit;
+  if (value.timeout !== undefined && ok("/server/timeout")) server.timeoutMs = parseDuration(value.timeout as string | number) ?? server.timeoutMs;
+  return server;
+}
+
+function handlerRef(spec: string, dir: string, at: Position): HandlerRef {
+  const hash = spec.lastIndexOf("#");
+  const path = hash === -1 ? spec : spec.slice(0, hash);
+  const exportName = hash === -1 ? "default" : spec.slice(hash + 1) || "default";
+  return { file: resolve(dir, path), exportName, at };
+}
+
+const SCHEMA_FILE = /\.(json|ya?ml)$/i;
+
+function schemaSpec(
+  value: unknown,
+  path: JsonPath,
+  source: SourceDoc,
+  problems: Problems,
+  binaryAllowed: boolean,
+): SchemaSpec | undefined {
+  const at = source.valuePosition(path);
+  if (value === "binary") {
+    if (binaryAllowed) return { kind: "binary", at };
+    problems.add({ file: source.file, ...at, message: `${path.join(".")} cannot be binary: event payloads are JSON` });
+    return undefined;
+  }
+  if (typeof value === "string") {
+    if (SCHEMA_FILE.test(value)) return { kind: "file", file: resolve(dirname(source.file), value), at };
+    problems.add({
+      file: source.file,
+      ...at,
+      message: `${path.join(".")} must be a schema file (.json, .yaml), an inline JSON Schema, or the word binary; got "${value}"`,
+    });
+    return undefined;
+  }
+  return { kind: "inline", schema: value, path, at };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+

@@ -1,0 +1,388 @@
+// Users' JSON Schemas: one ajv instance per draft (ajv cannot mix 2020-12 and draft-07 in one),
+// compiled at load time only, cached by content so an unchanged schema is never compiled twice.
+//
+// Schema files are registered in ajv under their file:// URL, so a relative `$ref`
+// ("common.json#/$defs/user") resolves to the file beside the referring one. A file's
+// "closure key" hashes its content together with everything it references: when any file of the
+// closure changes, the key changes and the schema is registered afresh; compiled validators that
+// a running generation still holds are plain closures and keep working.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from "ajv";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { SourceDoc, jsonParseErrorPosition, type JsonPath, type Position } from "./source-doc.ts";
+import { displayPath, type Problems } from "./problems.ts";
+
+export type Validator = ValidateFunction;
+
+/** What a schema compiles from: a file, or a JSON Schema written inline in another file. */
+export type SchemaOrigin =
+  | { kind: "file"; file: string }
+  | { kind: "inline"; schema: unknown; owner: SourceDoc; path: JsonPath };
+
+/** Where the reference to the schema was written, to report a missing or broken schema there. */
+export interface ReferencedAt {
+  file: string;
+  at: Position;
+  /** What the schema is for, e.g. `body of command "greet"`. */
+  role: string;
+}
+
+/** The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`). */
+export const CHANNEL_WIRE = /^__CHANNEL__:\d+$/;
+
+const AJV_OPTIONS: Options = {
+  allErrors: false, // Fastify's default: the first error, and no work amplification on hostile input
+  strictSchema: true, // a misspelt keyword ("requred") is a mistake, not silently ignored
+  strictNumbers: true,
+  strictTypes: false,
+  strictTuples: false,
+  strictRequired: false,
+  coerceTypes: false,
+  useDefaults: false,
+  code: { optimize: true },
+};
+
+type Draft = "2020-12" | "draft-07";
+
+interface LoadedFile {
+  file: string;
+  url: string;
+  json: unknown;
+  hash: string;
+  source: () => SourceDoc;
+  /** Other files this one `$ref`s (URLs without fragment). */
+  refs: string[];
+}
+
+function createAjv(draft: Draft): Ajv {
+  const ajv = draft === "2020-12" ? new Ajv2020(AJV_OPTIONS) : new Ajv(AJV_OPTIONS);
+  addFormats.default(ajv); // the CommonJS module object is the plugin, and also carries it as .default
+  ajv.addKeyword({
+    keyword: "x-channel",
+    schemaType: "string",
+    errors: true,
+    validate: function channel(this: unknown, _name: string, data: unknown): boolean {
+      const ok = typeof data === "string" && CHANNEL_WIRE.test(data);
+      if (!ok) {
+        (channel as { errors?: Partial<ErrorObject>[] }).errors = [
+          { keyword: "x-channel", message: 'must be a Channel ("__CHANNEL__:<id>")', params: {} },
+        ];
+      }
+      return ok;
+    },
+  });
+  return ajv;
+}
+
+export class SchemaCompiler {
+  private readonly ajv: Record<Draft, Ajv> = { "2020-12": createAjv("2020-12"), "draft-07": createAjv("draft-07") };
+  /** What each ajv instance holds, by URL: the closure key it was registered with. */
+  private readonly registered: Record<Draft, Map<string, string>> = { "2020-12": new Map(), "draft-07": new Map() };
+  private readonly validators = new Map<string, Validator>();
+  private compileCount = 0;
+
+  /** How many schemas were compiled so far (cache misses): tests use it to prove caching. */
+  get compiled(): number {
+    return this.compileCount;
+  }
+
+  /** Start compiling the schemas of one generation. */
+  begin(problems: Problems, baseDir: string): SchemaBuild {
+    return new SchemaBuild(this, problems, baseDir);
+  }
+
+  /** @internal Compile `root` (already loaded, with its closure) unless a validator for the same content exists. */
+  compile(draft: Draft, rootUrl: string, rootJson: unknown, closure: LoadedFile[], inline: boolean): { validate?: Validator; error?: unknown; key: string } {
+    const key = closureKey(draft, rootUrl, rootJson, closure);
+    const cached = this.validators.get(key);
+    if (cached) return { validate: cached, key };
+    const ajv = this.ajv[draft];
+    const registered = this.registered[draft];
+    try {
+      for (const dep of closure) {
+        const depKey = closureKey(draft, dep.url, dep.json, closureOf(dep, closure));
+        if (registered.get(dep.url) === depKey) continue;
+        if (registered.has(dep.url)) ajv.removeSchema(dep.url);
+        registered.delete(dep.url);
+        ajv.addSchema(withId(dep.json, dep.url), undefined, undefined, false);
+        registered.set(dep.url, depKey);
+      }
+      let validate: Validator | undefined;
+      if (inline) {
+        if (registered.has(rootUrl)) ajv.removeSchema(rootUrl);
+        registered.delete(rootUrl);
+        validate = ajv.compile(withId(rootJson, rootUrl));
+        registered.set(rootUrl, key);
+      } else {
+        validate = ajv.getSchema(rootUrl);
+      }
+      if (!validate) throw new Error(`schema ${rootUrl} was not registered`);
+      this.compileCount++;
+      this.validators.set(key, validate);
+      return { validate, key };
+    } catch (error) {
+      // Leave nothing half-registered behind: the next attempt registers the closure afresh.
+      for (const dep of [...closure.map((d) => d.url), rootUrl]) {
+        if (registered.delete(dep)) ajv.removeSchema(dep);
+      }
+      return { error, key };
+    }
+  }
+
+  /** @internal Check a schema against its draft's meta-schema. */
+  metaErrors(draft: Draft, json: unknown): ErrorObject[] {
+    const ajv = this.ajv[draft];
+    return ajv.validateSchema(json as AnySchema) ? [] : [...(ajv.errors ?? [])];
+  }
+
+  /** Forget validators and registrations that the newest generation no longer uses. */
+  retain(keys: Set<string>, urls: Set<string>): void {
+    for (const key of this.validators.keys()) if (!keys.has(key)) this.validators.delete(key);
+    for (const draft of ["2020-12", "draft-07"] as const) {
+      for (const url of this.registered[draft].keys()) {
+        if (!urls.has(url)) {
+          this.ajv[draft].removeSchema(url);
+          this.registered[draft].delete(url);
+        }
+      }
+    }
+  }
+}
+
+/** The schemas of one generation: files are read once per build, problems are collected. */
+export class SchemaBuild {
+  private readonly files = new Map<string, LoadedFile | null>();
+  readonly keys = new Set<string>();
+  readonly urls = new Set<string>();
+
+  constructor(
+    private readonly compiler: SchemaCompiler,
+    private readonly problems: Problems,
+    /** Paths in messages are shown relative to it (the manifest's folder). */
+    private readonly baseDir: string,
+  ) {}
+
+  /** Files read by this build (the watcher watches them). */
+  get filesRead(): string[] {
+    return [...this.files.keys()];
+  }
+
+  compile(origin: SchemaOrigin, ref: ReferencedAt): Validator | undefined {
+    let root: SchemaPart & { url: string };
+    if (origin.kind === "file") {
+      const loaded = this.load(origin.file, ref);
+      if (!loaded) return undefined;
+      root = { ...loaded, under: [] };
+    } else {
+      // The manifest's URL with a query: relative `$ref`s resolve beside the manifest.
+      const url = `${pathToFileURL(origin.owner.file).href}?${origin.path.map((p) => encodeURIComponent(String(p))).join("/")}`;
+      root = { url, json: origin.schema, file: origin.owner.file, source: () => origin.owner, under: origin.path };
+    }
+    const draft = draftOf(root.json);
+    if (!draft) {
+      const declared = (root.json as { $schema: unknown }).$schema;
+      const at = root.source().findKey("$schema", root.under);
+      this.report(root.file, at, `${ref.role}: unsupported $schema ${JSON.stringify(declared)} (use JSON Schema 2020-12 or draft-07)`, origin);
+      return undefined;
+    }
+    const closure = this.closure(root, origin.kind === "file");
+    if (!closure) return undefined;
+    const parts: SchemaPart[] = [root, ...closure.filter((c) => c.url !== root.url).map((c) => ({ ...c, under: [] }))];
+    let valid = true;
+    for (const part of parts) {
+      const seen = new Set<string>();
+      for (const e of this.compiler.metaErrors(draft, part.json)) {
+        valid = false;
+        // The meta-schema's anyOf branches each fail at the same spot: the first says it best.
+        if (seen.has(e.instancePath)) continue;
+        seen.add(e.instancePath);
+        const detail = Array.isArray(e.params.allowedValues) ? `must be one of: ${e.params.allowedValues.join(", ")}` : e.message;
+        const at = part.source().valuePosition([...part.under, ...e.instancePath.split("/").slice(1).map(unescapePointer)]);
+        this.report(part.file, at, `${ref.role} is not a valid JSON Schema: ${e.instancePath || "(root)"} ${detail}`, origin);
+      }
+    }
+    if (!valid) return undefined;
+    const result = this.compiler.compile(draft, root.url, root.json, closure, origin.kind === "inline");
+    if (!result.validate) {
+      this.reportCompileError(result.error, origin, parts, ref);
+      return undefined;
+    }
+    this.keys.add(result.key);
+    this.urls.add(root.url);
+    for (const dep of closure) this.urls.add(dep.url);
+    return result.validate;
+  }
+
+  private reportCompileError(error: unknown, origin: SchemaOrigin, parts: SchemaPart[], ref: ReferencedAt): void {
+    const message = error instanceof Error ? error.message : String(error);
+    // Point at the keyword or `$ref` that broke, in whichever file of the closure holds it.
+    const keyword = /unknown keyword: "([^"]+)"/.exec(message)?.[1];
+    const refText = /can't resolve reference (\S+)/.exec(message)?.[1];
+    if (keyword || refText) {
+      for (const part of parts) {
+        const source = part.source();
+        const at = keyword ? source.findKey(keyword, part.under) : source.findPairWithValue("$ref", refText!, part.under);
+        if (at) {
+          this.report(part.file, at, `${ref.role} does not compile: ${message}`, origin);
+          return;
+        }
+      }
+    }
+    const root = parts[0]!;
+    const at = origin.kind === "inline" ? root.source().valuePosition(root.under) : undefined;
+    this.report(root.file, at, `${ref.role} does not compile: ${message}`, origin);
+  }
+
+  /** The schema files the root references, transitively (a file root first); undefined when one is missing. */
+  private closure(root: SchemaPart & { url: string }, rootIsFile: boolean): LoadedFile[] | undefined {
+    const seen = new Map<string, LoadedFile>();
+    const own = rootIsFile ? this.files.get(root.file) : undefined;
+    if (own) seen.set(own.url, own);
+    let ok = true;
+    const walk = (baseUrl: string, json: unknown, source: () => SourceDoc, file: string) => {
+      for (const ref of refsIn(json)) {
+        const target = resolveRef(ref, baseUrl);
+        if (!target || seen.has(target)) continue;
+        const at = source().findPairWithValue("$ref", ref) ?? { line: 1, col: 1 };
+        const loaded = this.load(fileURLToPath(target), { file, at, role: `$ref "${ref}"` });
+        if (!loaded) {
+          ok = false;
+          continue;
+        }
+        seen.set(target, loaded);
+        walk(loaded.url, loaded.json, loaded.source, loaded.file);
+      }
+    };
+    walk(root.url, root.json, root.source, root.file);
+    return ok ? [...seen.values()] : undefined;
+  }
+
+  /** Read and parse a schema file once per build. */
+  private load(file: string, ref: ReferencedAt): LoadedFile | undefined {
+    if (this.files.has(file)) return this.files.get(file) ?? undefined;
+    this.files.set(file, null);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.problems.add({ file: ref.file, ...ref.at, message: `${ref.role}: ${code === "ENOENT" ? "file not found" : "cannot read"}: ${displayPath(file, this.baseDir)}` });
+      return undefined;
+    }
+    let source: SourceDoc | undefined;
+    const sourceOf = () => (source ??= new SourceDoc(file, text));
+    let json: unknown;
+    if (extname(file).toLowerCase() === ".json") {
+      try {
+        json = JSON.parse(text);
+      } catch (error) {
+        const at = jsonParseErrorPosition((error as Error).message, text);
+        this.problems.add({ file, message: `invalid JSON: ${(error as Error).message}${at ? ` (line ${at.line}, column ${at.col})` : ""}` });
+        return undefined;
+      }
+    } else {
+      const syntax = sourceOf().syntaxErrors();
+      for (const e of syntax) this.problems.add({ file, message: `${e.message} (line ${e.at.line}, column ${e.at.col})` });
+      if (syntax.length > 0) return undefined;
+      json = sourceOf().doc.toJS();
+    }
+    const url = pathToFileURL(file).href;
+    const refs = refsIn(json).map((r) => resolveRef(r, url)).filter((u): u is string => !!u && u !== url);
+    const loaded: LoadedFile = { file, url, json, hash: sha1(text), source: sourceOf, refs };
+    this.files.set(file, loaded);
+    return loaded;
+  }
+
+  private report(file: string, at: Position | undefined, message: string, origin: SchemaOrigin): void {
+    // In the manifest a mistake is `path:line:col: message`; in other files `path: message`,
+    // with the place inside the file given in the message (CONTRACT §1).
+    if (origin.kind === "inline" && file === origin.owner.file) {
+      this.problems.add({ file, ...(at ?? origin.owner.valuePosition(origin.path)), message });
+    } else {
+      this.problems.add({ file, message: at ? `${message} (line ${at.line}, column ${at.col})` : message });
+    }
+  }
+}
+
+interface SchemaPart {
+  file: string;
+  json: unknown;
+  source: () => SourceDoc;
+  /** Where the schema sits inside its source (non-empty for inline schemas). */
+  under: JsonPath;
+}
+
+function draftOf(schema: unknown): Draft | undefined {
+  const declared = typeof schema === "object" && schema !== null ? (schema as { $schema?: unknown }).$schema : undefined;
+  if (declared === undefined) return "2020-12";
+  if (typeof declared !== "string") return undefined;
+  if (declared.includes("draft-07")) return "draft-07";
+  if (declared.includes("2020-12")) return "2020-12";
+  return undefined;
+}
+
+/** Every `$ref` string in a schema (nested definitions included). */
+function refsIn(json: unknown, found: string[] = []): string[] {
+  if (Array.isArray(json)) for (const item of json) refsIn(item, found);
+  else if (typeof json === "object" && json !== null) {
+    for (const [key, value] of Object.entries(json)) {
+      if (key === "$ref" && typeof value === "string") found.push(value);
+      else refsIn(value, found);
+    }
+  }
+  return found;
+}
+
+/** The file URL (without fragment) a `$ref` points to, or undefined for a local or non-file ref. */
+function resolveRef(ref: string, baseUrl: string): string | undefined {
+  if (ref.startsWith("#")) return undefined;
+  let url: URL;
+  try {
+    url = new URL(ref, baseUrl);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "file:") return undefined;
+  url.hash = "";
+  url.search = "";
+  return url.href;
+}
+
+function closureOf(file: LoadedFile, all: LoadedFile[]): LoadedFile[] {
+  const byUrl = new Map(all.map((f) => [f.url, f]));
+  const seen = new Map<string, LoadedFile>([[file.url, file]]);
+  const stack = [file];
+  while (stack.length) {
+    for (const url of stack.pop()!.refs) {
+      const dep = byUrl.get(url);
+      if (dep && !seen.has(url)) {
+        seen.set(url, dep);
+        stack.push(dep);
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
+function closureKey(draft: Draft, url: string, json: unknown, closure: LoadedFile[]): string {
+  const hash = createHash("sha1").update(draft).update("\0").update(url).update("\0").update(JSON.stringify(json) ?? "");
+  for (const dep of [...closure].sort((a, b) => (a.url < b.url ? -1 : 1))) hash.update("\0").update(dep.url).update(dep.hash);
+  return hash.digest("hex");
+}
+
+function withId(json: unknown, url: string): AnySchema {
+  if (typeof json !== "object" || json === null) return json as AnySchema;
+  return { ...(json as object), $id: url } as AnySchema;
+}
+
+function sha1(text: string): string {
+  return createHash("sha1").update(text).digest("hex");
+}
+
+function unescapePointer(segment: string): string {
+  return segment.replace(/~1/g, "/").replace(/~0/g, "~");
+}

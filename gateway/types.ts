@@ -1,0 +1,79 @@
+// The types handler authors and embedders see.
+import type { Rejection } from "./errors.ts";
+
+/** Request headers as a handler sees them: lower-cased names, read-only. */
+export type InvokeHeaders = Readonly<Record<string, string>>;
+
+/** Headers as a caller may give them: a plain object (Node's `req.headers` included), a `Headers`, or pairs. */
+export type HeadersInput =
+  | Record<string, string | readonly string[] | undefined>
+  | Headers
+  | Iterable<readonly [string, string]>;
+
+/** Who an event is addressed to, as Tauri's `EventTarget`. A plain string means `{ kind: "AnyLabel", label }`. */
+export type EventTarget =
+  | { kind: "Any" }
+  | { kind: "AnyLabel"; label: string }
+  | { kind: "App" }
+  | { kind: "Window"; label: string }
+  | { kind: "Webview"; label: string }
+  | { kind: "WebviewWindow"; label: string };
+
+export interface EventMessage<T = unknown> {
+  event: string;
+  id: number;
+  payload: T;
+}
+
+export type EventCallback<T = unknown> = (event: EventMessage<T>) => void;
+
+/** The window that called a command. */
+export interface WindowHandle {
+  readonly label: string;
+  /** Emit an event to every listener, as Tauri's `Window::emit`. */
+  emit(event: string, payload?: unknown): void;
+  /** Run a script in this window's page (fire and forget). */
+  eval(script: string): void;
+}
+
+/** The application: events in every direction. */
+export interface AppHandle {
+  emit(event: string, payload?: unknown): void;
+  emitTo(target: EventTarget | string, event: string, payload?: unknown): void;
+  emitFilter(event: string, payload: unknown, filter: (target: EventTarget) => boolean): void;
+  listen<T = unknown>(event: string, handler: EventCallback<T>): number;
+  once<T = unknown>(event: string, handler: EventCallback<T>): number;
+  unlisten(id: number): void;
+}
+
+/** The one argument of every handler. */
+export interface Invoke<Body = unknown> {
+  /** The validated body; a `Uint8Array` for `binary` commands. */
+  readonly body: Body;
+  readonly headers: InvokeHeaders;
+  readonly window: WindowHandle;
+  readonly app: AppHandle;
+  /** Aborted when the command times out or its caller goes away. */
+  readonly signal: AbortSignal;
+}
+
+export type Handler<Body = unknown, Result = unknown> = (invoke: Invoke<Body>) => Result | Promise<Result>;
+
+/**
+ * One invocation as a transport hands it over (Tauri's InvokeRequest). `body` is a JSON value,
+ * or raw bytes (`Uint8Array`) for binary bodies and for JSON sent as bytes (pyInvoke).
+ */
+export interface InvokeRequest {
+  cmd: string;
+  body?: unknown;
+  headers?: HeadersInput;
+  /** The calling window's label; "main" when absent. */
+  window?: string;
+  /** Aborted when the caller goes away. */
+  signal?: AbortSignal;
+}
+
+/** The outcome: a JSON value or bytes, or a rejection with its HTTP status. */
+export type InvokeResponse = { ok: true; value: unknown } | Rejection;
+
+export type InvokeHandler = (request: InvokeRequest) => Promise<InvokeResponse>;
