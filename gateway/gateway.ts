@@ -2,10 +2,10 @@
 import { resolve } from "node:path";
 import { EventHub } from "./events.ts";
 import { GenerationBuilder, type Generation } from "./generation.ts";
-import { createInvokeHandler, type Logger } from "./invoke.ts";
+import { createPipeline, type Logger } from "./invoke.ts";
 import { ConfigError } from "./problems.ts";
 import type { Env } from "./manifest.ts";
-import type { AppHandle, HeadersInput, InvokeHandler } from "./types.ts";
+import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./types.ts";
 
 export interface GatewayOptions {
   /** Path of the manifest (gateway.yaml). */
@@ -53,7 +53,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (!first.ok) throw new ConfigError(first.problems);
   let current = first.generation;
   const hub = new EventHub();
-  const invokeHandler = createInvokeHandler({
+  const pipeline = createPipeline({
     current: () => current,
     window: (label) => hub.window(label),
     app: hub.app,
@@ -61,16 +61,24 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger: options.logger ?? consoleLogger,
   });
   return {
-    async invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
-      const response = await invokeHandler({ cmd, body, window: invokeOptions?.window, headers: invokeOptions?.headers, signal: invokeOptions?.signal });
-      if (response.ok) return response.value as T;
-      throw response.error;
+    invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
+      const response = pipeline.execute({ cmd, body, window: invokeOptions?.window, headers: invokeOptions?.headers, signal: invokeOptions?.signal });
+      if (response instanceof Promise) return response.then(settled<T>);
+      return response.ok ? Promise.resolve(response.value as T) : Promise.reject(response.error);
     },
-    invokeHandler,
+    invokeHandler: pipeline.invokeHandler,
     get generation() {
       return current;
     },
     app: hub.app,
-    async close() {},
+    async close() {
+      pipeline.stop();
+    },
   };
+}
+
+/** An invocation's outcome as a promise settles: the value, or a rejection with exactly the error value. */
+function settled<T>(response: InvokeResponse): T {
+  if (response.ok) return response.value as T;
+  throw response.error;
 }

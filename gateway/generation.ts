@@ -71,7 +71,7 @@ export class GenerationBuilder {
     const problems = new Problems();
     const manifest = loadManifest(this.manifestFile, problems, this.env);
     if (!manifest) return { ok: false, problems: problems.sorted(this.manifestFile) };
-    const schemas = this.schemas.begin(problems, manifest.dir);
+    const schemas = this.schemas.begin(problems, manifest.file);
     const files = new Set<string>([manifest.file]);
 
     if (manifest.discover.schemas && !isDir(manifest.discover.schemas)) {

@@ -1,13 +1,17 @@
 // The invoke pipeline: the only place a handler is called. Every transport (HTTP, WebSocket,
-// in-process) hands an InvokeRequest to the function made here and encodes what comes back.
+// in-process) hands an InvokeRequest to the pipeline made here and encodes what comes back.
 //
 //   1. take the current generation (an invocation finishes on the generation it started on)
 //   2. route pyInvoke, find the command, check the window may call it
 //   3. decode and validate the body
 //   4. call the handler with { body, headers, window, app, signal }, within its time limit
 //   5. validate the return value
+//
+// It answers synchronously when it can (rejections before the handler, synchronous handlers), so
+// callers pay for promises only where a handler is asynchronous.
 import { rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
 import { asBytes, isBytes, normalizeHeaders, parseJson, withoutHeader } from "./codec.ts";
+import { DeadlineEntry, Deadlines } from "./deadlines.ts";
 import { isInvokeError } from "./invoke-error.ts";
 import type { CommandDef, Generation } from "./generation.ts";
 import type { AppHandle, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
@@ -31,8 +35,19 @@ export interface PipelineHost {
   readonly logger: Logger;
 }
 
-export function createInvokeHandler(host: PipelineHost): InvokeHandler {
-  return async function invokeHandler(request: InvokeRequest): Promise<InvokeResponse> {
+export interface Pipeline {
+  /** The response, synchronously when no asynchronous handler is involved. */
+  execute(request: InvokeRequest): InvokeResponse | Promise<InvokeResponse>;
+  /** The same, always as a promise: Tauri's invoke handler shape, for transports. */
+  invokeHandler: InvokeHandler;
+  /** Stop the time-limit timer (the gateway is closing). */
+  stop(): void;
+}
+
+export function createPipeline(host: PipelineHost): Pipeline {
+  const deadlines = new Deadlines();
+
+  function execute(request: InvokeRequest): InvokeResponse | Promise<InvokeResponse> {
     const generation = host.current();
     let name = request.cmd;
     let headers = normalizeHeaders(request.headers);
@@ -62,101 +77,147 @@ export function createInvokeHandler(host: PipelineHost): InvokeHandler {
       if (validate !== undefined && !validate(body)) return rejections.invalidBody(name, schemaErrorDetails(validate.errors));
     }
 
-    const invocation = new Invocation(body, headers, windowLabel, host);
-    const onCallerGone = request.signal && (() => invocation.abort(new DOMException("the caller went away", "AbortError")));
-    if (onCallerGone) request.signal!.addEventListener("abort", onCallerGone, { once: true });
-    let value: unknown;
+    const invocation = new Invocation(body, headers, windowLabel, command, host);
+    let result: unknown;
     try {
-      value = await call(command, invocation);
+      result = command.handler(invocation);
     } catch (thrown) {
       return failure(thrown, command, host);
-    } finally {
-      if (onCallerGone) request.signal!.removeEventListener("abort", onCallerGone);
     }
+    if (!isThenable(result)) return complete(result, command, host);
+    return invocation.await(result, deadlines, request.signal);
+  }
 
-    if (value === undefined) value = null;
-    const returns = command.returns;
-    if (returns.kind === "binary") {
-      const bytes = asBytes(value);
-      if (bytes === undefined) {
-        return rejections.invalidReturn(name, [{ instancePath: "", keyword: "binary", message: "must be bytes (a Uint8Array)", params: {} }]);
-      }
-      return { ok: true, value: bytes };
-    }
-    const validate = returns.validate;
-    if (validate !== undefined && !validate(value)) {
-      const errors = schemaErrorDetails(validate.errors);
-      host.logger.error(`command "${name}" returned a value that does not match its returns schema: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`);
-      return rejections.invalidReturn(name, errors);
-    }
-    return { ok: true, value };
+  return {
+    execute,
+    invokeHandler: (request) => Promise.resolve(execute(request)),
+    stop: () => deadlines.stop(),
   };
 }
 
-/** The handler's one argument. Costly parts (the AbortSignal, window and app handles) are built on first use. */
-class Invocation implements Invoke<unknown> {
-  private controller: AbortController | undefined;
-  private abortReason: unknown;
+/**
+ * The handler's one argument, and the invocation's bookkeeping while its handler runs. The
+ * bookkeeping is in #private fields so that a handler sees only body, headers, window, app, signal.
+ */
+class Invocation extends DeadlineEntry implements Invoke<unknown> {
+  readonly body: unknown;
+  readonly headers: InvokeHeaders;
+  readonly #windowLabel: string;
+  readonly #command: CommandDef;
+  readonly #host: PipelineHost;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #settle: ((response: InvokeResponse) => void) | undefined;
+  #deadlines: Deadlines | undefined;
+  #callerSignal: AbortSignal | undefined;
 
-  constructor(
-    readonly body: unknown,
-    readonly headers: InvokeHeaders,
-    private readonly windowLabel: string,
-    private readonly host: PipelineHost,
-  ) {}
+  constructor(body: unknown, headers: InvokeHeaders, windowLabel: string, command: CommandDef, host: PipelineHost) {
+    super();
+    this.body = body;
+    this.headers = headers;
+    this.#windowLabel = windowLabel;
+    this.#command = command;
+    this.#host = host;
+  }
 
   get window(): WindowHandle {
-    return this.host.window(this.windowLabel);
+    return this.#host.window(this.#windowLabel);
   }
 
   get app(): AppHandle {
-    return this.host.app;
+    return this.#host.app;
   }
 
+  /** Built on first use: an AbortController costs ~3 µs, more than the whole pipeline. */
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
     }
-    return this.controller.signal;
+    return this.#controller.signal;
   }
 
   abort(reason: unknown): void {
-    if (this.abortReason !== undefined) return;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /**
+   * The response once the handler's promise settles, or a timeout at the command's time limit.
+   * No closures here: tsx (which runs the gateway's source) names every closure it creates with
+   * a defineProperty call, and on this path that cost more than everything else together.
+   */
+  await(result: PromiseLike<unknown>, deadlines: Deadlines, callerSignal: AbortSignal | undefined): Promise<InvokeResponse> {
+    const promise = new Promise<InvokeResponse>(captureResolve);
+    this.#settle = capturedResolve;
+    this.#deadlines = deadlines;
+    deadlines.add(this, this.#command.timeoutMs);
+    if (callerSignal !== undefined) {
+      this.#callerSignal = callerSignal;
+      callerSignal.addEventListener("abort", this, { once: true });
+    }
+    void Invocation.#follow(this, result);
+    return promise;
+  }
+
+  static async #follow(invocation: Invocation, result: PromiseLike<unknown>): Promise<void> {
+    let response: InvokeResponse;
+    try {
+      response = complete(await result, invocation.#command, invocation.#host);
+    } catch (thrown) {
+      response = failure(thrown, invocation.#command, invocation.#host);
+    }
+    const settle = invocation.#settle;
+    if (settle === undefined) return; // timed out already
+    invocation.#settle = undefined;
+    invocation.#deadlines!.remove(invocation);
+    invocation.#callerSignal?.removeEventListener("abort", invocation);
+    settle(response);
+  }
+
+  /** The caller went away (this object is the EventListener, so no closure is made per invocation). */
+  handleEvent(): void {
+    this.abort(new DOMException("the caller went away", "AbortError"));
+  }
+
+  override expire(): void {
+    const settle = this.#settle;
+    if (settle === undefined) return;
+    this.#settle = undefined;
+    this.#callerSignal?.removeEventListener("abort", this);
+    this.abort(new DOMException(`"${this.#command.name}" timed out`, "TimeoutError"));
+    settle(rejections.timeout(this.#command.name, this.#command.timeoutMs));
   }
 }
 
-/** Marks a handler that ran past its time limit. */
-class TimedOut {
-  constructor(readonly limitMs: number) {}
+let capturedResolve: ((response: InvokeResponse) => void) | undefined;
+function captureResolve(resolve: (response: InvokeResponse) => void): void {
+  capturedResolve = resolve;
 }
 
-function call(command: CommandDef, invocation: Invocation): unknown {
-  const result = command.handler(invocation);
-  if (!isThenable(result)) return result; // a synchronous handler needs no timer
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      invocation.abort(new DOMException(`"${command.name}" timed out`, "TimeoutError"));
-      reject(new TimedOut(command.timeoutMs));
-    }, command.timeoutMs);
-    result.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+/** Validate what the handler returned and make it the response. */
+function complete(value: unknown, command: CommandDef, host: PipelineHost): InvokeResponse {
+  if (value === undefined) value = null;
+  const returns = command.returns;
+  if (returns.kind === "binary") {
+    const bytes = asBytes(value);
+    if (bytes === undefined) {
+      return rejections.invalidReturn(command.name, [{ instancePath: "", keyword: "binary", message: "must be bytes (a Uint8Array)", params: {} }]);
+    }
+    return { ok: true, value: bytes };
+  }
+  const validate = returns.validate;
+  if (validate !== undefined && !validate(value)) {
+    const errors = schemaErrorDetails(validate.errors);
+    host.logger.error(`command "${command.name}" returned a value that does not match its returns schema: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`);
+    return rejections.invalidReturn(command.name, errors);
+  }
+  return { ok: true, value };
 }
 
 function failure(thrown: unknown, command: CommandDef, host: PipelineHost): Rejection {
   if (isInvokeError(thrown)) return rejections.invokeError(thrown.value);
-  if (thrown instanceof TimedOut) return rejections.timeout(command.name, thrown.limitMs);
   host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown);
   const detail = host.dev ? (thrown instanceof Error ? thrown.message : String(thrown)) : undefined;
   return rejections.internal(command.name, detail);

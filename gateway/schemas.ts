@@ -8,7 +8,7 @@
 // a running generation still holds are plain closures and keep working.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { extname } from "node:path";
+import { dirname, extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -91,8 +91,8 @@ export class SchemaCompiler {
   }
 
   /** Start compiling the schemas of one generation. */
-  begin(problems: Problems, baseDir: string): SchemaBuild {
-    return new SchemaBuild(this, problems, baseDir);
+  begin(problems: Problems, manifestFile: string): SchemaBuild {
+    return new SchemaBuild(this, problems, manifestFile);
   }
 
   /** @internal Compile `root` (already loaded, with its closure) unless a validator for the same content exists. */
@@ -162,8 +162,8 @@ export class SchemaBuild {
   constructor(
     private readonly compiler: SchemaCompiler,
     private readonly problems: Problems,
-    /** Paths in messages are shown relative to it (the manifest's folder). */
-    private readonly baseDir: string,
+    /** Mistakes in it are `path:line:col: message`; paths in messages are relative to its folder. */
+    private readonly manifestFile: string,
   ) {}
 
   /** Files read by this build (the watcher watches them). */
@@ -270,7 +270,7 @@ export class SchemaBuild {
       text = readFileSync(file, "utf8");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      this.problems.add({ file: ref.file, ...ref.at, message: `${ref.role}: ${code === "ENOENT" ? "file not found" : "cannot read"}: ${displayPath(file, this.baseDir)}` });
+      this.add(ref.file, ref.at, `${ref.role}: ${code === "ENOENT" ? "file not found" : "cannot read"}: ${displayPath(file, dirname(this.manifestFile))}`);
       return undefined;
     }
     let source: SourceDoc | undefined;
@@ -281,12 +281,12 @@ export class SchemaBuild {
         json = JSON.parse(text);
       } catch (error) {
         const at = jsonParseErrorPosition((error as Error).message, text);
-        this.problems.add({ file, message: `invalid JSON: ${(error as Error).message}${at ? ` (line ${at.line}, column ${at.col})` : ""}` });
+        this.add(file, at, `invalid JSON: ${(error as Error).message}`);
         return undefined;
       }
     } else {
       const syntax = sourceOf().syntaxErrors();
-      for (const e of syntax) this.problems.add({ file, message: `${e.message} (line ${e.at.line}, column ${e.at.col})` });
+      for (const e of syntax) this.add(file, e.at, e.message);
       if (syntax.length > 0) return undefined;
       json = sourceOf().doc.toJS();
     }
@@ -298,13 +298,14 @@ export class SchemaBuild {
   }
 
   private report(file: string, at: Position | undefined, message: string, origin: SchemaOrigin): void {
-    // In the manifest a mistake is `path:line:col: message`; in other files `path: message`,
-    // with the place inside the file given in the message (CONTRACT §1).
-    if (origin.kind === "inline" && file === origin.owner.file) {
-      this.problems.add({ file, ...(at ?? origin.owner.valuePosition(origin.path)), message });
-    } else {
-      this.problems.add({ file, message: at ? `${message} (line ${at.line}, column ${at.col})` : message });
-    }
+    this.add(file, at ?? (origin.kind === "inline" && file === origin.owner.file ? origin.owner.valuePosition(origin.path) : undefined), message);
+  }
+
+  /** In the manifest a mistake is `path:line:col: message`; in other files `path: message`,
+   * with the place inside the file given in the message (CONTRACT §1). */
+  private add(file: string, at: Position | undefined, message: string): void {
+    if (file === this.manifestFile && at) this.problems.add({ file, ...at, message });
+    else this.problems.add({ file, message: at ? `${message} (line ${at.line}, column ${at.col})` : message });
   }
 }
 

@@ -1,0 +1,20 @@
+// npm run bench: prints figures and ratios against peers. Not a test: speed goals live here.
+import { benchInProcess } from "./inprocess.ts";
+import { formatFigure, type Figure } from "./measure.ts";
+
+const suites: Record<string, () => Promise<Figure[]>> = {
+  "in-process": benchInProcess,
+};
+
+const only = process.argv.slice(2);
+console.log(`ipc-gateway bench — node ${process.version}, ${new Date().toISOString()}`);
+let failed = false;
+for (const [name, suite] of Object.entries(suites)) {
+  if (only.length && !only.includes(name)) continue;
+  console.log(`\n## ${name}`);
+  for (const figure of await suite()) {
+    console.log(formatFigure(figure));
+    if (figure.pass === false) failed = true;
+  }
+}
+process.exitCode = failed ? 1 : 0;
