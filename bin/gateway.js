@@ -6,4 +6,7 @@ import { register } from "tsx/esm/api";
 
 register();
 const { main } = await import("../gateway/cli.ts");
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Exit explicitly: a handler may have left timers or sockets behind, which must not keep a
+// stopped gateway alive.
+process.exit(code);

@@ -2,7 +2,8 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { GenerationBuilder, type Generation } from "./generation.ts";
-import { formatProblem } from "./problems.ts";
+import { createGateway, type Gateway } from "./gateway.ts";
+import { ConfigError, formatProblem } from "./problems.ts";
 
 const USAGE = `usage: gateway <command> [options]
 
@@ -34,6 +35,15 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "check":
       return check(options.config);
+    case "serve":
+    case "dev": {
+      const port = options.port === undefined ? undefined : Number(options.port);
+      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+        console.error(`gateway: --port must be a port number from 0 to 65535, not "${options.port}"`);
+        return 2;
+      }
+      return serve(options.config, { dev: command === "dev", port, host: options.host });
+    }
     case "help":
     case "--help":
     case "-h":
@@ -54,6 +64,41 @@ async function check(config: string): Promise<number> {
   }
   console.log(`${config}: ${summary(result.generation)}`);
   return 0;
+}
+
+/**
+ * Serve until SIGINT/SIGTERM, then stop taking requests, let those in flight finish and exit 0.
+ * A second signal exits at once.
+ */
+async function serve(config: string, options: { dev: boolean; port?: number; host?: string }): Promise<number> {
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway({ config, dev: options.dev });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) console.error(formatProblem(problem));
+    return 1;
+  }
+  let url: string;
+  try {
+    ({ url } = await gateway.listen({ port: options.port, host: options.host }));
+  } catch (error) {
+    await gateway.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    console.error(`gateway: ${code === "EADDRINUSE" ? `the port is in use (--port picks another, 0 any free one)` : (error as Error).message}`);
+    return 1;
+  }
+  console.log(`gateway listening on ${url}`);
+  return new Promise<number>((resolvePromise) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      void gateway.close().then(() => resolvePromise(0));
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
 }
 
 export function summary(generation: Generation): string {

@@ -9,24 +9,25 @@ function isOwnHeader(name: string): boolean {
   return name === "gateway-window" || name.startsWith("tauri-");
 }
 
-/** Lower-cased, read-only headers without the gateway's own. */
-export function normalizeHeaders(input: HeadersInput | undefined): InvokeHeaders {
+/** Lower-cased, read-only headers without the gateway's own (and without `omit`, e.g. the token). */
+export function normalizeHeaders(input: HeadersInput | undefined, omit?: string): InvokeHeaders {
   if (!input) return EMPTY_HEADERS;
   const out: Record<string, string> = Object.create(null);
   let count = 0;
-  const put = (name: string, value: unknown) => {
-    if (value === undefined) return;
-    const key = name.toLowerCase();
-    if (isOwnHeader(key)) return;
-    out[key] = Array.isArray(value) ? value.join(", ") : String(value);
-    count++;
-  };
   if (Symbol.iterator in input) {
-    for (const [name, value] of input as Iterable<readonly [string, string]>) put(name, value);
+    for (const [name, value] of input as Iterable<readonly [string, string]>) count += putHeader(out, name, value, omit);
   } else {
-    for (const name in input) put(name, (input as Record<string, unknown>)[name]);
+    for (const name in input) count += putHeader(out, name, (input as Record<string, unknown>)[name], omit);
   }
   return count === 0 ? EMPTY_HEADERS : Object.freeze(out);
+}
+
+function putHeader(out: Record<string, string>, name: string, value: unknown, omit: string | undefined): number {
+  if (value === undefined) return 0;
+  const key = name.toLowerCase();
+  if (isOwnHeader(key) || key === omit) return 0;
+  out[key] = Array.isArray(value) ? value.join(", ") : String(value);
+  return 1;
 }
 
 /** Without one header (the pyfunc routing header, say). */

@@ -15,6 +15,12 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   timeout: 504,
   internal: 500,
+  "unknown-event": 404,
+  "invalid-payload": 422,
+  "event-not-allowed": 403,
+  "invalid-message": 500,
+  "channel-closed": 500,
+  "channel-full": 500,
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_STATUS;
@@ -44,6 +50,28 @@ export interface SchemaErrorDetail {
   params: Record<string, unknown>;
 }
 
+/** An error a handler can catch (a refused emit, a channel message that fails its schema). */
+export class GatewayError extends Error {
+  readonly kind: ErrorKind;
+  readonly details: GatewayErrorValue;
+
+  constructor(value: GatewayErrorValue) {
+    super(value.message);
+    this.name = "GatewayError";
+    this.kind = value.kind;
+    this.details = value;
+  }
+}
+
+/** A rejection's value as a GatewayError (for APIs that throw rather than answer). */
+export function asError(rejection: Rejection): GatewayError {
+  return new GatewayError(rejection.error as GatewayErrorValue);
+}
+
+export function raise(rejection: Rejection): never {
+  throw asError(rejection);
+}
+
 function reject(kind: ErrorKind, message: string, fields?: Record<string, unknown>): Rejection {
   return { ok: false, status: ERROR_STATUS[kind], error: { kind, message, ...fields } satisfies GatewayErrorValue };
 }
@@ -65,6 +93,11 @@ function describe(errors: SchemaErrorDetail[]): string {
 
 export const rejections = {
   unknownCommand: (command: string) => reject("unknown-command", `no command named "${command}"`, { command }),
+  invalidMessage: (channel: string, errors: SchemaErrorDetail[]) =>
+    reject("invalid-message", `message for channel "${channel}" does not match its schema: ${describe(errors)}`, { channel, errors }),
+  channelClosed: (channel: string, why: string) => reject("channel-closed", `channel "${channel}" is closed: ${why}`, { channel }),
+  channelFull: (channel: string, limit: number) =>
+    reject("channel-full", `channel "${channel}" has ${limit} messages waiting for a slow page; await send() to wait for room`, { channel, limit }),
   invalidBody: (command: string, errors: SchemaErrorDetail[]) =>
     reject("invalid-body", `body of "${command}" does not match its schema: ${describe(errors)}`, { command, errors }),
   invalidReturn: (command: string, errors: SchemaErrorDetail[]) =>
@@ -88,6 +121,11 @@ export const rejections = {
     reject("timeout", `"${command}" did not finish within ${limitMs} ms`, { command, limit: limitMs }),
   internal: (command: string, detail?: string) =>
     reject("internal", `"${command}" failed${detail ? `: ${detail}` : ""}`, { command }),
+  unknownEvent: (event: string) => reject("unknown-event", `no event named "${event}" is declared in the manifest's events:`, { event }),
+  invalidPayload: (event: string, errors: SchemaErrorDetail[]) =>
+    reject("invalid-payload", `payload of event "${event}" does not match its schema: ${describe(errors)}`, { event, errors }),
+  eventNotAllowed: (event: string, source: string) =>
+    reject("event-not-allowed", `event "${event}" may not be emitted from the ${source}`, { event, from: source }),
   /** A handler rejected with `InvokeError(value)`: the caller gets exactly `value`. */
   invokeError: (value: unknown): Rejection => ({ ok: false, status: INVOKE_ERROR_STATUS, error: value }),
 };

@@ -1,28 +1,50 @@
-// The event bus, with Tauri 2's semantics: every listener has a target; `emit` reaches all
+// The event bus, with Tauri 2's semantics. Every listener has a target; `emit` reaches all
 // listeners, `emitTo` / `emitFilter` reach listeners whose target matches, and a listener whose
-// target is `Any` receives everything.
-import type { AppHandle, EventCallback, EventTarget, WindowHandle } from "./types.ts";
+// target is `Any` receives everything. Listeners live in handlers (`app.listen`) or in pages
+// (`listen` from @tauri-apps/api, through the built-in `plugin:event|*` commands).
+//
+// Only topics declared in the manifest's `events:` may be emitted, by the sides its `from:`
+// names, with payloads that match its schema. Listening is open to any name.
+import { GatewayError, raise, rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
+import type { EventDef } from "./generation.ts";
+import type { Logger } from "./invoke.ts";
+import type { Page, Pages } from "./pages.ts";
+import type { AppHandle, EventCallback, EventTarget, InvokeResponse, WindowHandle } from "./types.ts";
+
+/** Prefix of the gateway's own events (`gateway://reload`, `gateway://error`): emitted by it alone. */
+export const GATEWAY_EVENT_PREFIX = "gateway://";
+const EVENT_NAME = /^[A-Za-z0-9/:_-]+$/;
 
 interface Listener {
   id: number;
   event: string;
   target: EventTarget;
   once: boolean;
-  deliver: EventCallback;
+  /** A handler's callback, or ... */
+  deliver?: EventCallback;
+  /** ... a page and the callback id it registered (transformCallback). */
+  page?: Page;
+  handler?: number;
 }
 
-const ANY: EventTarget = { kind: "Any" };
-const APP: EventTarget = { kind: "App" };
+type Source = "frontend" | "backend";
 
 export function targetOf(target: EventTarget | string): EventTarget {
   return typeof target === "string" ? { kind: "AnyLabel", label: target } : target;
 }
 
-/** Does a listener registered for `listening` take an emit addressed to `to`? */
+/** Does a listener registered for `listening` take an emit addressed to `to`? (`Any` listeners are handled by the caller.) */
 export function addressedTo(listening: EventTarget, to: EventTarget): boolean {
-  if (to.kind === "Any") return true;
-  if (to.kind === "AnyLabel") return "label" in listening && listening.label === to.label;
-  return listening.kind === to.kind && ("label" in to ? "label" in listening && listening.label === to.label : true);
+  switch (to.kind) {
+    case "Any":
+      return true;
+    case "AnyLabel":
+      return "label" in listening && listening.label === to.label;
+    case "App":
+      return listening.kind === "App";
+    default:
+      return listening.kind === to.kind && "label" in listening && listening.label === to.label;
+  }
 }
 
 export class EventHub {
@@ -31,17 +53,24 @@ export class EventHub {
   private nextId = 1;
   private readonly windows = new Map<string, WindowHandle>();
 
-  /** The `app` every handler receives. */
+  constructor(
+    private readonly declared: () => ReadonlyMap<string, EventDef>,
+    private readonly pages: Pages,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The `app` every handler receives. Refused emits throw a GatewayError. */
   readonly app: AppHandle = {
-    emit: (event, payload) => this.emitFilter(event, payload ?? null, () => true),
-    emitTo: (target, event, payload) => {
-      const to = targetOf(target);
-      this.emitFilter(event, payload ?? null, (listening) => addressedTo(listening, to));
+    emit: (event, payload) => this.backendEmit(event, payload, undefined),
+    emitTo: (target, event, payload) => this.backendEmit(event, payload, targetOf(target)),
+    emitFilter: (event, payload, filter) => {
+      const refused = this.check(event, payload ?? null, "backend");
+      if (refused) raise(refused);
+      this.deliver(event, payload ?? null, filter);
     },
-    emitFilter: (event, payload, filter) => this.emitFilter(event, payload, filter),
-    listen: (event, handler) => this.listen(event, APP, handler as EventCallback, false),
-    once: (event, handler) => this.listen(event, APP, handler as EventCallback, true),
-    unlisten: (id) => this.unlisten(id),
+    listen: (event, handler) => this.add({ event, target: { kind: "App" }, once: false, deliver: handler as EventCallback }),
+    once: (event, handler) => this.add({ event, target: { kind: "App" }, once: true, deliver: handler as EventCallback }),
+    unlisten: (id) => this.remove(id),
   };
 
   /** The handle of the window with this label (one object per label). */
@@ -51,8 +80,8 @@ export class EventHub {
       handle = {
         label,
         emit: (event, payload) => this.app.emit(event, payload),
-        eval: () => {
-          // Pages are reached through a transport; without one there is no page to run it in.
+        eval: (script) => {
+          for (const page of this.pages.withLabel(label)) page.send({ type: "eval", script });
         },
       };
       this.windows.set(label, handle);
@@ -60,16 +89,80 @@ export class EventHub {
     return handle;
   }
 
-  listen(event: string, target: EventTarget, deliver: EventCallback, once: boolean): number {
-    const listener: Listener = { id: this.nextId++, event, target, once, deliver };
+  /** The gateway's own events (reload, error): to every listener, no declaration needed. */
+  emitGatewayEvent(event: string, payload: unknown): void {
+    this.deliver(GATEWAY_EVENT_PREFIX + event, payload, () => true);
+  }
+
+  /** The built-in `plugin:event|<command>` commands pages call (through any transport). */
+  command(command: string, args: unknown, page: Page | undefined): InvokeResponse {
+    if (typeof args !== "object" || args === null) return rejections.badRequest(`plugin:event|${command} takes an object`);
+    const a = args as Record<string, unknown>;
+    if (typeof a.event !== "string" || !EVENT_NAME.test(a.event)) {
+      return rejections.badRequest("an event name uses letters, digits, - / : _ only");
+    }
+    const event = a.event;
+    switch (command) {
+      case "listen": {
+        if (!page) return rejections.badRequest("listen needs the page's WebSocket (load /__gateway/tauri.js)");
+        const target = parseTarget(a.target ?? { kind: "Any" });
+        if (!target || typeof a.handler !== "number") return rejections.badRequest("listen takes { event, target, handler: <callback id> }");
+        return { ok: true, value: this.add({ event, target, once: false, page, handler: a.handler }) };
+      }
+      case "unlisten": {
+        const listener = this.listeners.get(Number(a.eventId));
+        // A page removes only its own listeners.
+        if (listener && listener.page !== undefined && listener.page === page) this.remove(listener.id);
+        return { ok: true, value: null };
+      }
+      case "emit":
+      case "emit_to": {
+        const to = command === "emit" ? undefined : parseTarget(a.target);
+        if (command === "emit_to" && !to) return rejections.badRequest("emit_to takes { target, event, payload }");
+        const payload = a.payload ?? null;
+        const refused = this.check(event, payload, "frontend");
+        if (refused) return refused;
+        this.deliver(event, payload, to ? (t) => addressedTo(t, to) : () => true);
+        return { ok: true, value: null };
+      }
+      default:
+        return rejections.unknownCommand(`plugin:event|${command}`);
+    }
+  }
+
+  /** How many listeners there are (pages that closed have none left). */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  private backendEmit(event: string, payload: unknown, to: EventTarget | undefined): void {
+    const value = payload ?? null;
+    const refused = this.check(event, value, "backend");
+    if (refused) raise(refused);
+    this.deliver(event, value, to ? (t) => addressedTo(t, to) : () => true);
+  }
+
+  /** Why an emit is refused, or undefined when it may go out. */
+  private check(event: string, payload: unknown, source: Source): Rejection | undefined {
+    if (event.startsWith(GATEWAY_EVENT_PREFIX)) return rejections.eventNotAllowed(event, source);
+    const def = this.declared().get(event);
+    if (!def) return rejections.unknownEvent(event);
+    if (!def.from.has(source)) return rejections.eventNotAllowed(event, source);
+    if (def.validate && !def.validate(payload)) return rejections.invalidPayload(event, schemaErrorDetails(def.validate.errors));
+    return undefined;
+  }
+
+  private add(spec: Omit<Listener, "id">): number {
+    const listener: Listener = { id: this.nextId++, ...spec };
     this.listeners.set(listener.id, listener);
-    let set = this.byEvent.get(event);
-    if (!set) this.byEvent.set(event, (set = new Set()));
+    let set = this.byEvent.get(listener.event);
+    if (!set) this.byEvent.set(listener.event, (set = new Set()));
     set.add(listener);
+    listener.page?.onClose(() => this.remove(listener.id));
     return listener.id;
   }
 
-  unlisten(id: number): void {
+  private remove(id: number): void {
     const listener = this.listeners.get(id);
     if (!listener) return;
     this.listeners.delete(id);
@@ -78,13 +171,34 @@ export class EventHub {
     if (set?.size === 0) this.byEvent.delete(listener.event);
   }
 
-  emitFilter(event: string, payload: unknown, filter: (target: EventTarget) => boolean): void {
+  private deliver(event: string, payload: unknown, filter: (target: EventTarget) => boolean): void {
     const set = this.byEvent.get(event);
     if (!set) return;
     for (const listener of [...set]) {
-      if (listener.target.kind !== ANY.kind && !filter(listener.target)) continue;
-      if (listener.once) this.unlisten(listener.id);
-      listener.deliver({ event, id: listener.id, payload });
+      if (listener.target.kind !== "Any" && !filter(listener.target)) continue;
+      if (listener.once) this.remove(listener.id);
+      if (listener.page) {
+        listener.page.send({ type: "event", handler: listener.handler, event, id: listener.id, payload });
+      } else {
+        try {
+          listener.deliver!({ event, id: listener.id, payload });
+        } catch (error) {
+          this.logger.error(`a listener of event "${event}" threw`, error);
+        }
+      }
     }
   }
 }
+
+function parseTarget(value: unknown): EventTarget | undefined {
+  if (typeof value === "string") return { kind: "AnyLabel", label: value };
+  if (typeof value !== "object" || value === null) return undefined;
+  const { kind, label } = value as { kind?: unknown; label?: unknown };
+  if (kind === "Any" || kind === "App") return { kind };
+  if ((kind === "AnyLabel" || kind === "Window" || kind === "Webview" || kind === "WebviewWindow") && typeof label === "string") {
+    return { kind, label };
+  }
+  return undefined;
+}
+
+export { GatewayError };

@@ -1,9 +1,12 @@
 // createGateway: a manifest turned into a running gateway that transports and embedders call.
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { EventHub } from "./events.ts";
-import { GenerationBuilder, type Generation } from "./generation.ts";
+import { GenerationBuilder, type Generation, type ValueSpec } from "./generation.ts";
 import { createPipeline, type Logger } from "./invoke.ts";
+import { Pages } from "./pages.ts";
 import { ConfigError } from "./problems.ts";
+import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
 import type { Env } from "./manifest.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./types.ts";
 
@@ -36,6 +39,9 @@ export interface Gateway {
   readonly generation: Generation;
   /** Events from the backend side, as handlers get it. */
   readonly app: AppHandle;
+  /** Serve HTTP and WebSocket (port 0 picks a free port). */
+  listen(options?: ListenOptions): Promise<Listening>;
+  /** Stop serving (in-flight requests finish first) and release everything. */
   close(): Promise<void>;
 }
 
@@ -45,21 +51,23 @@ export const consoleLogger: Logger = {
   error: (message, error) => (error === undefined ? console.error(message) : console.error(message, error)),
 };
 
+const CLIENT_SCRIPT = new URL("./client/tauri.js", import.meta.url);
+let clientScript: string | undefined;
+
 /** Build the first generation (throwing a ConfigError that lists every mistake) and serve it. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (options.watch) throw new Error("createGateway: watch is not available yet");
+  const logger = options.logger ?? consoleLogger;
   const builder = new GenerationBuilder(resolve(options.config), options.env);
   const first = await builder.build();
   if (!first.ok) throw new ConfigError(first.problems);
-  let current = first.generation;
-  const hub = new EventHub();
-  const pipeline = createPipeline({
-    current: () => current,
-    window: (label) => hub.window(label),
-    app: hub.app,
-    dev: options.dev ?? options.watch ?? false,
-    logger: options.logger ?? consoleLogger,
-  });
+  const current = first.generation;
+  const lastError: string | null = null;
+  const pages = new Pages();
+  const events = new EventHub(() => current.events, pages, logger);
+  const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
+  const servers = new Set<Listening>();
+
   return {
     invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
       const response = pipeline.execute({ cmd, body, window: invokeOptions?.window, headers: invokeOptions?.headers, signal: invokeOptions?.signal });
@@ -70,8 +78,27 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get generation() {
       return current;
     },
-    app: hub.app,
+    app: events.app,
+    async listen(listenOptions: ListenOptions = {}) {
+      const listening = await listenHttp(
+        {
+          pipeline,
+          current: () => current,
+          pages,
+          logger,
+          health: () => ({ ok: true, generation: current.id, lastError }),
+          manifestJson: () => describe(current),
+          clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
+        },
+        listenOptions,
+      );
+      servers.add(listening);
+      const close = listening.close;
+      return { ...listening, close: async () => (servers.delete(listening), close()) };
+    },
     async close() {
+      await Promise.all([...servers].map((s) => s.close()));
+      servers.clear();
       pipeline.stop();
     },
   };
@@ -81,4 +108,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 function settled<T>(response: InvokeResponse): T {
   if (response.ok) return response.value as T;
   throw response.error;
+}
+
+/** GET /__gateway/manifest.json: the commands, channels and events with their schemas as written. */
+function describe(generation: Generation): unknown {
+  const schemaOf = (spec: ValueSpec) => (spec.kind === "binary" ? "binary" : (spec.schema ?? null));
+  return {
+    generation: generation.id,
+    commands: Object.fromEntries(
+      [...generation.commands.values()].map((c) => [
+        c.name,
+        { body: schemaOf(c.body), returns: schemaOf(c.returns), timeout: c.timeoutMs, ...(c.windows ? { windows: [...c.windows] } : {}) },
+      ]),
+    ),
+    channels: Object.fromEntries([...generation.channels.values()].map((c) => [c.name, { message: schemaOf(c.message) }])),
+    events: Object.fromEntries(
+      [...generation.events.values()].map((e) => [e.name, { payload: e.validate ? schemaOf({ kind: "json", validate: e.validate, schema: e.schema }) : null, from: [...e.from] }]),
+    ),
+  };
 }

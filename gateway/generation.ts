@@ -10,8 +10,8 @@ import { Problems, displayPath, type Problem } from "./problems.ts";
 import type { Position } from "./source-doc.ts";
 import type { Handler } from "./types.ts";
 
-/** What a body, a return value or a channel message must be. */
-export type ValueSpec = { kind: "json"; validate?: Validator } | { kind: "binary" };
+/** What a body, a return value or a channel message must be (`schema`: as the user wrote it). */
+export type ValueSpec = { kind: "json"; validate?: Validator; schema?: unknown } | { kind: "binary" };
 
 export interface CommandDef {
   name: string;
@@ -35,6 +35,7 @@ export interface ChannelDef {
 export interface EventDef {
   name: string;
   validate?: Validator;
+  schema?: unknown;
   from: ReadonlySet<EventSource>;
 }
 
@@ -239,13 +240,20 @@ function conventionSchema(manifest: Manifest, name: string, role: "body" | "retu
   return { kind: "file", file: candidates[0]!, at: { line: 1, col: 1 } };
 }
 
-function valueSpec(spec: SchemaSpec | undefined, schemas: SchemaBuild, manifest: Manifest, role: string): { kind: "json"; validate?: Validator } | { kind: "binary" } | undefined {
+function valueSpec(spec: SchemaSpec | undefined, schemas: SchemaBuild, manifest: Manifest, role: string): ValueSpec | undefined {
   if (!spec) return { kind: "json" };
   if (spec.kind === "binary") return { kind: "binary" };
   const origin =
     spec.kind === "file" ? ({ kind: "file", file: spec.file } as const) : ({ kind: "inline", schema: spec.schema, owner: manifest.source, path: spec.path } as const);
   const validate = schemas.compile(origin, { file: manifest.file, at: spec.at, role });
-  return validate ? { kind: "json", validate } : undefined;
+  return validate ? { kind: "json", validate, schema: asWritten(validate.schema) } : undefined;
+}
+
+/** The schema without the file:// `$id` the compiler gives it (a local path is nobody's business). */
+function asWritten(schema: unknown): unknown {
+  if (typeof schema !== "object" || schema === null) return schema;
+  const { $id, ...rest } = schema as { $id?: unknown };
+  return typeof $id === "string" && $id.startsWith("file:") ? rest : schema;
 }
 
 function buildChannels(manifest: Manifest, schemas: SchemaBuild): Map<string, ChannelDef> {
@@ -261,7 +269,7 @@ function buildEvents(manifest: Manifest, schemas: SchemaBuild): Map<string, Even
   const events = new Map<string, EventDef>();
   for (const entry of manifest.events.values()) {
     const payload = valueSpec(entry.payload, schemas, manifest, `payload of event "${entry.name}"`);
-    if (payload?.kind === "json") events.set(entry.name, { name: entry.name, validate: payload.validate, from: new Set(entry.from) });
+    if (payload?.kind === "json") events.set(entry.name, { name: entry.name, validate: payload.validate, schema: payload.schema, from: new Set(entry.from) });
   }
   return events;
 }

@@ -13,11 +13,16 @@ import { rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
 import { asBytes, isBytes, normalizeHeaders, parseJson, withoutHeader } from "./codec.ts";
 import { DeadlineEntry, Deadlines } from "./deadlines.ts";
 import { isInvokeError } from "./invoke-error.ts";
+import { Channel, channelId } from "./channels.ts";
+import type { EventHub } from "./events.ts";
 import type { CommandDef, Generation } from "./generation.ts";
-import type { AppHandle, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
+import type { Page } from "./pages.ts";
+import type { AppHandle, CallerSignal, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
 
 /** pytauri's `pyInvoke(name, body)` calls this command with the function's name in header `pyfunc`. */
 export const PYFUNC_COMMAND = "plugin:pytauri|pyfunc";
+/** Tauri's event plugin: `listen`, `unlisten`, `emit`, `emit_to` from @tauri-apps/api/event. */
+const EVENT_PLUGIN = "plugin:event|";
 
 export interface Logger {
   info(message: string): void;
@@ -28,8 +33,7 @@ export interface Logger {
 export interface PipelineHost {
   /** The generation new invocations start on. */
   current(): Generation;
-  window(label: string): WindowHandle;
-  readonly app: AppHandle;
+  readonly events: EventHub;
   /** `gateway dev`: internal errors carry the original message to the caller. */
   readonly dev: boolean;
   readonly logger: Logger;
@@ -50,7 +54,8 @@ export function createPipeline(host: PipelineHost): Pipeline {
   function execute(request: InvokeRequest): InvokeResponse | Promise<InvokeResponse> {
     const generation = host.current();
     let name = request.cmd;
-    let headers = normalizeHeaders(request.headers);
+    // With a token configured, Authorization carries the gateway's token: not the handler's business.
+    let headers = normalizeHeaders(request.headers, generation.settings.token === undefined ? undefined : "authorization");
     if (name === PYFUNC_COMMAND) {
       const target = headers.pyfunc;
       if (!target) return rejections.badRequest(`${PYFUNC_COMMAND} needs the function name in header "pyfunc"`);
@@ -58,7 +63,10 @@ export function createPipeline(host: PipelineHost): Pipeline {
       headers = withoutHeader(headers, "pyfunc");
     }
     const command = generation.commands.get(name);
-    if (command === undefined) return rejections.unknownCommand(name);
+    if (command === undefined) {
+      if (name.startsWith(EVENT_PLUGIN)) return eventCommand(name.slice(EVENT_PLUGIN.length), request);
+      return rejections.unknownCommand(name);
+    }
     const windowLabel = request.window || "main";
     if (command.windows !== undefined && !command.windows.has(windowLabel)) return rejections.notAllowed(name, windowLabel);
 
@@ -77,15 +85,38 @@ export function createPipeline(host: PipelineHost): Pipeline {
       if (validate !== undefined && !validate(body)) return rejections.invalidBody(name, schemaErrorDetails(validate.errors));
     }
 
-    const invocation = new Invocation(body, headers, windowLabel, command, host);
+    let channels: Channel[] | undefined;
+    if (command.channelFields.size > 0) {
+      const page = request.page;
+      if (page === undefined || !page.open) return rejections.badRequest(`"${name}" streams on a channel, which needs the page's WebSocket (load /__gateway/tauri.js)`);
+      channels = [];
+      body = withChannels(body, command, page, generation, channels);
+    }
+
+    const invocation = new Invocation(body, headers, windowLabel, command, host, channels);
+    if (channels !== undefined) invocation.abortWhenGone(request.page!);
     let result: unknown;
     try {
       result = command.handler(invocation);
     } catch (thrown) {
+      invocation.closeChannels();
       return failure(thrown, command, host);
     }
-    if (!isThenable(result)) return complete(result, command, host);
+    if (!isThenable(result)) {
+      invocation.closeChannels();
+      return complete(result, command, host);
+    }
     return invocation.await(result, deadlines, request.signal);
+  }
+
+  function eventCommand(command: string, request: InvokeRequest): InvokeResponse {
+    let args: unknown = request.body ?? {};
+    if (isBytes(args)) {
+      const parsed = parseJson(asBytes(args)!);
+      if (!parsed.ok) return rejections.badRequest(parsed.message);
+      args = parsed.value;
+    }
+    return host.events.command(command, args, request.page);
   }
 
   return {
@@ -109,23 +140,26 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   #abortReason: unknown;
   #settle: ((response: InvokeResponse) => void) | undefined;
   #deadlines: Deadlines | undefined;
-  #callerSignal: AbortSignal | undefined;
+  #callerSignal: CallerSignal | undefined;
+  readonly #channels: Channel[] | undefined;
+  #forgetPage: (() => void) | undefined;
 
-  constructor(body: unknown, headers: InvokeHeaders, windowLabel: string, command: CommandDef, host: PipelineHost) {
+  constructor(body: unknown, headers: InvokeHeaders, windowLabel: string, command: CommandDef, host: PipelineHost, channels: Channel[] | undefined) {
     super();
     this.body = body;
     this.headers = headers;
     this.#windowLabel = windowLabel;
     this.#command = command;
     this.#host = host;
+    this.#channels = channels;
   }
 
   get window(): WindowHandle {
-    return this.#host.window(this.#windowLabel);
+    return this.#host.events.window(this.#windowLabel);
   }
 
   get app(): AppHandle {
-    return this.#host.app;
+    return this.#host.events.app;
   }
 
   /** Built on first use: an AbortController costs ~3 µs, more than the whole pipeline. */
@@ -143,12 +177,24 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     this.#controller?.abort(reason);
   }
 
+  /** A page that goes away mid-stream aborts the handler (its channels reject further sends). */
+  abortWhenGone(page: Page): void {
+    this.#forgetPage = page.onClose(() => this.abort(new DOMException("the page went away", "AbortError")));
+  }
+
+  /** The handler is done: its channels send their end markers (after what they queued). */
+  closeChannels(): void {
+    if (this.#channels === undefined) return;
+    this.#forgetPage?.();
+    for (const channel of this.#channels) void channel.close();
+  }
+
   /**
    * The response once the handler's promise settles, or a timeout at the command's time limit.
    * No closures here: tsx (which runs the gateway's source) names every closure it creates with
    * a defineProperty call, and on this path that cost more than everything else together.
    */
-  await(result: PromiseLike<unknown>, deadlines: Deadlines, callerSignal: AbortSignal | undefined): Promise<InvokeResponse> {
+  await(result: PromiseLike<unknown>, deadlines: Deadlines, callerSignal: CallerSignal | undefined): Promise<InvokeResponse> {
     const promise = new Promise<InvokeResponse>(captureResolve);
     this.#settle = capturedResolve;
     this.#deadlines = deadlines;
@@ -171,6 +217,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     const settle = invocation.#settle;
     if (settle === undefined) return; // timed out already
     invocation.#settle = undefined;
+    invocation.closeChannels();
     invocation.#deadlines!.remove(invocation);
     invocation.#callerSignal?.removeEventListener("abort", invocation);
     settle(response);
@@ -187,6 +234,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     this.#settle = undefined;
     this.#callerSignal?.removeEventListener("abort", this);
     this.abort(new DOMException(`"${this.#command.name}" timed out`, "TimeoutError"));
+    this.closeChannels();
     settle(rejections.timeout(this.#command.name, this.#command.timeoutMs));
   }
 }
@@ -194,6 +242,23 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
 let capturedResolve: ((response: InvokeResponse) => void) | undefined;
 function captureResolve(resolve: (response: InvokeResponse) => void): void {
   capturedResolve = resolve;
+}
+
+/** The body with each channel field ("__CHANNEL__:<id>") replaced by a Channel to `page`. */
+function withChannels(body: unknown, command: CommandDef, page: Page, generation: Generation, channels: Channel[]): unknown {
+  const make = (wire: unknown, channelName: string) => {
+    const channel = new Channel(page, channelId(wire)!, generation.channels.get(channelName)!);
+    channels.push(channel);
+    return channel;
+  };
+  let result = body;
+  for (const [field, channelName] of command.channelFields) {
+    if (field === "") result = make(result, channelName);
+    else if (typeof result === "object" && result !== null && field in result) {
+      result = { ...(result as object), [field]: make((result as Record<string, unknown>)[field], channelName) };
+    }
+  }
+  return result;
 }
 
 /** Validate what the handler returned and make it the response. */

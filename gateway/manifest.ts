@@ -54,6 +54,8 @@ export interface ServerSettings {
   token: string | undefined;
   bodyLimit: number;
   timeoutMs: number;
+  /** A folder served at / (the app's page and assets). */
+  static?: string;
 }
 
 export interface Manifest {
@@ -265,7 +267,7 @@ function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<strin
     file,
     dir,
     source,
-    server: extractServer(raw.server, ok),
+    server: extractServer(raw.server, ok, dir),
     discover: {},
     commands: new Map(),
     channels: new Map(),
@@ -314,7 +316,7 @@ function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<strin
   return manifest;
 }
 
-function extractServer(value: unknown, ok: (path: string) => boolean): ServerSettings {
+function extractServer(value: unknown, ok: (path: string) => boolean, dir: string): ServerSettings {
   const server = { ...DEFAULT_SERVER };
   if (!isObject(value)) return server;
   if (typeof value.host === "string" && ok("/server/host")) server.host = value.host;
@@ -325,6 +327,7 @@ function extractServer(value: unknown, ok: (path: string) => boolean): ServerSet
   if (typeof value.token === "string" && value.token !== "" && ok("/server/token")) server.token = value.token;
   if (value.bodyLimit !== undefined && ok("/server/bodyLimit")) server.bodyLimit = parseSize(value.bodyLimit as string | number) ?? server.bodyLimit;
   if (value.timeout !== undefined && ok("/server/timeout")) server.timeoutMs = parseDuration(value.timeout as string | number) ?? server.timeoutMs;
+  if (typeof value.static === "string" && ok("/server/static")) server.static = resolve(dir, value.static);
   return server;
 }
 

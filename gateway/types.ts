@@ -1,5 +1,6 @@
 // The types handler authors and embedders see.
 import type { Rejection } from "./errors.ts";
+import type { Page } from "./pages.ts";
 
 /** Request headers as a handler sees them: lower-cased names, read-only. */
 export type InvokeHeaders = Readonly<Record<string, string>>;
@@ -69,8 +70,17 @@ export interface InvokeRequest {
   headers?: HeadersInput;
   /** The calling window's label; "main" when absent. */
   window?: string;
-  /** Aborted when the caller goes away. */
-  signal?: AbortSignal;
+  /** Aborted when the caller goes away (an AbortSignal, or anything with its abort event). */
+  signal?: CallerSignal;
+  /** The page the request comes from (its WebSocket): needed for channels and `plugin:event|listen`. */
+  page?: Page;
+}
+
+/** The part of AbortSignal the pipeline uses; transports may pass something cheaper. */
+export interface CallerSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: EventListenerObject, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: EventListenerObject): void;
 }
 
 /** The outcome: a JSON value or bytes, or a rejection with its HTTP status. */

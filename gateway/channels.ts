@@ -1,0 +1,137 @@
+// Channels: a handler's ordered stream to the page that called it (Tauri's ipc::Channel).
+//
+// Back-pressure policy: send() hands the message to the page's socket at once while that page's
+// send queue is below 1 MiB; above, messages wait in the channel (in order) and send() resolves
+// when its message has been handed over, so `await channel.send(x)` paces a handler to the page.
+// At most MAX_WAITING messages wait per channel: a handler that sends without awaiting past that
+// gets a `channel-full` error rather than the gateway buffering without bound.
+import { asError, rejections, schemaErrorDetails } from "./errors.ts";
+import { asBytes } from "./codec.ts";
+import type { ChannelDef } from "./generation.ts";
+import { HIGH_WATER_BYTES, type Page } from "./pages.ts";
+
+export const MAX_WAITING = 1024;
+
+/** The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`). */
+const CHANNEL_WIRE = /^__CHANNEL__:(\d+)$/;
+
+export function channelId(wire: unknown): number | undefined {
+  const match = typeof wire === "string" ? CHANNEL_WIRE.exec(wire) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+interface Waiting {
+  frame: { type: "channel"; channel: number; index: number; message?: unknown } | { type: "channel-end"; channel: number; index: number };
+  bytes?: Uint8Array;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class Channel<T = unknown> {
+  readonly #page: Page;
+  readonly #def: ChannelDef;
+  readonly #id: number;
+  #index = 0;
+  #ended = false;
+  #closedWhy: string | undefined;
+  readonly #waiting: Waiting[] = [];
+  #pumping = false;
+
+  constructor(page: Page, id: number, def: ChannelDef) {
+    this.#page = page;
+    this.#id = id;
+    this.#def = def;
+    page.onClose(() => this.#fail("the page went away"));
+  }
+
+  /** The page's callback id for this channel. */
+  get id(): number {
+    return this.#id;
+  }
+
+  /** The manifest's name of the channel. */
+  get name(): string {
+    return this.#def.name;
+  }
+
+  /** Messages sent so far (the next message's index). */
+  get sent(): number {
+    return this.#index;
+  }
+
+  get closed(): boolean {
+    return this.#ended || this.#closedWhy !== undefined;
+  }
+
+  /**
+   * Validate `message` against the channel's schema and deliver it, in order. Rejects (and sends
+   * nothing) when the message is invalid or the channel is closed; resolves once the message is
+   * handed to the page's socket.
+   */
+  send(message: T): Promise<void> {
+    if (this.#closedWhy !== undefined) return Promise.reject(asError(rejections.channelClosed(this.name, this.#closedWhy)));
+    if (this.#ended) return Promise.reject(asError(rejections.channelClosed(this.name, "close() was called")));
+    const spec = this.#def.message;
+    let bytes: Uint8Array | undefined;
+    if (spec.kind === "binary") {
+      bytes = asBytes(message);
+      if (!bytes) {
+        const errors = [{ instancePath: "", keyword: "binary", message: "must be bytes (a Uint8Array)", params: {} }];
+        return Promise.reject(asError(rejections.invalidMessage(this.name, errors)));
+      }
+    } else if (spec.validate && !spec.validate(message)) {
+      return Promise.reject(asError(rejections.invalidMessage(this.name, schemaErrorDetails(spec.validate.errors))));
+    }
+    if (this.#waiting.length >= MAX_WAITING) return Promise.reject(asError(rejections.channelFull(this.name, MAX_WAITING)));
+    const index = this.#index++;
+    const frame = bytes ? { type: "channel" as const, channel: this.#id, index } : { type: "channel" as const, channel: this.#id, index, message: message ?? null };
+    return this.#enqueue(frame, bytes);
+  }
+
+  /** Send the end marker `{ end: true, index: <count> }` after the messages already sent. Idempotent. */
+  close(): Promise<void> {
+    if (this.#ended || this.#closedWhy !== undefined) return Promise.resolve();
+    this.#ended = true;
+    return this.#enqueue({ type: "channel-end", channel: this.#id, index: this.#index }, undefined);
+  }
+
+  #enqueue(frame: Waiting["frame"], bytes: Uint8Array | undefined): Promise<void> {
+    // The fast path: nothing waiting and room in the page's queue.
+    if (this.#waiting.length === 0 && this.#page.buffered < HIGH_WATER_BYTES) {
+      this.#write(frame, bytes);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ frame, bytes, resolve, reject });
+      void this.#pump();
+    });
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#waiting.length > 0 && this.#closedWhy === undefined) {
+        await this.#page.writable();
+        if (this.#closedWhy !== undefined) break;
+        const next = this.#waiting.shift()!;
+        this.#write(next.frame, next.bytes);
+        next.resolve();
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #write(frame: Waiting["frame"], bytes: Uint8Array | undefined): void {
+    if (bytes) this.#page.sendBinary(frame, bytes);
+    else this.#page.send(frame);
+  }
+
+  #fail(why: string): void {
+    if (this.#closedWhy !== undefined) return;
+    this.#closedWhy = why;
+    const waiting = this.#waiting.splice(0);
+    for (const w of waiting) w.reject(asError(rejections.channelClosed(this.name, why)));
+  }
+}

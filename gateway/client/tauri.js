@@ -1,0 +1,249 @@
+// ipc-gateway's browser script: makes the unmodified @tauri-apps/api (and pytauri's pyInvoke)
+// work in a plain browser page. Load it before the app, as a classic script:
+//
+//   <script src="http://127.0.0.1:1430/__gateway/tauri.js?window=main"></script>
+//
+// Invocations are POST /ipc/<cmd> (Tauri's IPC protocol over HTTP). The page keeps one WebSocket
+// (/ipc/ws) for what the gateway pushes (channel messages, events, eval) and for the event
+// plugin's calls (listen, unlisten, emit, emit_to). Frames: docs/protocol.md.
+(function () {
+  "use strict";
+  if (window.__TAURI_INTERNALS__ && window.__TAURI_INTERNALS__.gateway) return; // loaded twice
+
+  var script = document.currentScript;
+  var source = new URL(script && script.src ? script.src : location.href);
+  var base = source.origin;
+  var label = source.searchParams.get("window") || "main";
+  var token = source.searchParams.get("token");
+  var EVENT_PLUGIN = "plugin:event|";
+  var TO_IPC = "__TAURI_TO_IPC_KEY__";
+  var CHANNEL_PREFIX = "__CHANNEL__:";
+
+  // ---- callbacks (transformCallback / runCallback), as Tauri keeps them --------------------
+  var callbacks = new Map();
+
+  function transformCallback(callback, once) {
+    var id = window.crypto.getRandomValues(new Uint32Array(1))[0];
+    callbacks.set(id, function (data) {
+      if (once) callbacks.delete(id);
+      return callback && callback(data);
+    });
+    return id;
+  }
+
+  function unregisterCallback(id) {
+    callbacks.delete(id);
+  }
+
+  function runCallback(id, data) {
+    var callback = callbacks.get(id);
+    if (callback) callback(data);
+    else console.warn("[ipc-gateway] no callback with id " + id + " (the page may have reloaded while the gateway was streaming)");
+  }
+
+  // ---- the page's WebSocket -------------------------------------------------------------
+  var socket = null;
+  var pageId = null;
+  var nextRid = 1;
+  var replies = new Map(); // rid -> { resolve, reject }
+  var readyWaiters = [];
+  var retryMs = 250;
+  // Listeners survive a reconnect: id the page knows -> { event, target, handler, serverId, active }.
+  var listeners = new Map();
+  var fromServerId = new Map();
+
+  function connect() {
+    var url = base.replace(/^http/, "ws") + "/ipc/ws?window=" + encodeURIComponent(label) + (token ? "&token=" + encodeURIComponent(token) : "");
+    var ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    socket = ws;
+    ws.onmessage = function (message) {
+      if (typeof message.data === "string") received(JSON.parse(message.data), undefined);
+      else {
+        var view = new DataView(message.data);
+        var headerLength = view.getUint32(0);
+        var header = JSON.parse(new TextDecoder().decode(new Uint8Array(message.data, 4, headerLength)));
+        received(header, message.data.slice(4 + headerLength));
+      }
+    };
+    ws.onclose = function () {
+      pageId = null;
+      if (socket !== ws) return;
+      replies.forEach(function (pending) {
+        pending.reject({ kind: "internal", message: "the connection to the gateway was lost" });
+      });
+      replies.clear();
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 5000);
+    };
+  }
+
+  function received(frame, bytes) {
+    switch (frame.type) {
+      case "hello":
+        pageId = frame.page;
+        retryMs = 250;
+        relisten();
+        var waiters = readyWaiters;
+        readyWaiters = [];
+        waiters.forEach(function (resolve) {
+          resolve();
+        });
+        break;
+      case "channel":
+        runCallback(frame.channel, { message: bytes !== undefined ? bytes : frame.message, index: frame.index });
+        break;
+      case "channel-end":
+        runCallback(frame.channel, { end: true, index: frame.index });
+        break;
+      case "event": {
+        var id = fromServerId.has(frame.id) ? fromServerId.get(frame.id) : frame.id;
+        var listener = listeners.get(id);
+        if (listener && listener.active) runCallback(frame.handler, { event: frame.event, id: id, payload: frame.payload });
+        break;
+      }
+      case "eval":
+        try {
+          (0, eval)(frame.script);
+        } catch (error) {
+          console.error("[ipc-gateway] eval failed", error);
+        }
+        break;
+      case "reply": {
+        var pending = replies.get(frame.rid);
+        if (!pending) break;
+        replies.delete(frame.rid);
+        if (frame.ok) pending.resolve(bytes !== undefined ? bytes : frame.value);
+        else pending.reject(frame.error);
+        break;
+      }
+      case "error":
+        console.error("[ipc-gateway]", frame.error);
+        break;
+    }
+  }
+
+  function ready() {
+    if (pageId !== null) return Promise.resolve();
+    return new Promise(function (resolve) {
+      readyWaiters.push(resolve);
+    });
+  }
+
+  function send(cmd, body) {
+    return ready().then(function () {
+      return new Promise(function (resolve, reject) {
+        var rid = nextRid++;
+        replies.set(rid, { resolve: resolve, reject: reject });
+        socket.send(JSON.stringify({ type: "invoke", rid: rid, cmd: cmd, body: body }));
+      });
+    });
+  }
+
+  /** After a reconnect the gateway has forgotten this page's listeners: register them again. */
+  function relisten() {
+    listeners.forEach(function (listener, id) {
+      if (!listener.active) return;
+      send(EVENT_PLUGIN + "listen", { event: listener.event, target: listener.target, handler: listener.handler }).then(function (serverId) {
+        fromServerId.delete(listener.serverId);
+        listener.serverId = serverId;
+        if (serverId !== id) fromServerId.set(serverId, id);
+      });
+    });
+  }
+
+  // ---- the event plugin -------------------------------------------------------------------
+  function eventPlugin(command, args) {
+    if (command === "listen") {
+      return send(EVENT_PLUGIN + "listen", args).then(function (id) {
+        listeners.set(id, { event: args.event, target: args.target, handler: args.handler, serverId: id, active: true });
+        return id;
+      });
+    }
+    if (command === "unlisten") {
+      var listener = listeners.get(args.eventId);
+      var serverId = listener ? listener.serverId : args.eventId;
+      listeners.delete(args.eventId);
+      if (listener) fromServerId.delete(listener.serverId);
+      return send(EVENT_PLUGIN + "unlisten", { event: args.event, eventId: serverId });
+    }
+    return send(EVENT_PLUGIN + command, args);
+  }
+
+  /** Stop delivering to a listener at once (the unlisten call that follows tells the gateway). */
+  function unregisterListener(event, eventId) {
+    var listener = listeners.get(eventId);
+    if (!listener) return;
+    listener.active = false;
+    unregisterCallback(listener.handler);
+  }
+
+  // ---- invoke -----------------------------------------------------------------------------
+  function invoke(cmd, args, options) {
+    if (args === undefined) args = {};
+    if (cmd.indexOf(EVENT_PLUGIN) === 0) return eventPlugin(cmd.slice(EVENT_PLUGIN.length), args);
+    var headers = new Headers(options && options.headers);
+    var body;
+    var hasChannel = false;
+    if (args instanceof ArrayBuffer || ArrayBuffer.isView(args) || Array.isArray(args)) {
+      body = args instanceof ArrayBuffer ? args : Array.isArray(args) ? new Uint8Array(args) : new Uint8Array(args.buffer, args.byteOffset, args.byteLength);
+      headers.set("Content-Type", "application/octet-stream");
+    } else {
+      body = JSON.stringify(args, function (_key, value) {
+        if (value !== null && typeof value === "object" && typeof value[TO_IPC] === "function") value = value[TO_IPC]();
+        if (typeof value === "string" && value.indexOf(CHANNEL_PREFIX) === 0) hasChannel = true;
+        return value;
+      });
+      headers.set("Content-Type", "application/json");
+    }
+    headers.set("Gateway-Window", label);
+    if (token) headers.set("Authorization", "Bearer " + token);
+    // A channel streams over this page's WebSocket: the gateway must know the page first.
+    var before = hasChannel ? ready() : Promise.resolve();
+    return before
+      .then(function () {
+        if (pageId !== null) headers.set("Gateway-Page", pageId);
+        return fetch(base + "/ipc/" + encodeURIComponent(cmd), { method: "POST", body: body, headers: headers });
+      })
+      .then(function (response) {
+        var isJson = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        var outcome = response.headers.get("Tauri-Response");
+        var ok = outcome ? outcome === "ok" : response.ok;
+        return (isJson ? response.json() : response.arrayBuffer()).then(function (value) {
+          if (ok) return value;
+          throw value;
+        });
+      });
+  }
+
+  function convertFileSrc(filePath, protocol) {
+    return (protocol || "asset") + "://localhost/" + encodeURIComponent(filePath);
+  }
+
+  window.__TAURI_INTERNALS__ = Object.assign(window.__TAURI_INTERNALS__ || {}, {
+    invoke: invoke,
+    transformCallback: transformCallback,
+    unregisterCallback: unregisterCallback,
+    runCallback: runCallback,
+    callbacks: callbacks,
+    convertFileSrc: convertFileSrc,
+    metadata: {
+      currentWindow: { label: label },
+      currentWebview: { label: label, windowLabel: label },
+    },
+    plugins: { path: { sep: "/", delimiter: ":" } },
+    gateway: {
+      url: base,
+      /** Resolves once the page's WebSocket is connected. */
+      ready: ready,
+      get page() {
+        return pageId;
+      },
+    },
+  });
+  window.__TAURI_EVENT_PLUGIN_INTERNALS__ = Object.assign(window.__TAURI_EVENT_PLUGIN_INTERNALS__ || {}, {
+    unregisterListener: unregisterListener,
+  });
+  window.isTauri = true;
+  connect();
+})();

@@ -1,0 +1,125 @@
+// The browser pages connected over the WebSocket: what a window label, an event listener or a
+// channel is delivered to. A page's send queue is bounded (see Page.writable).
+import { randomBytes } from "node:crypto";
+import { WebSocket } from "ws";
+
+/** Bytes queued for one page above which senders that respect back-pressure wait. */
+export const HIGH_WATER_BYTES = 1024 * 1024;
+/** ... and the level at which they resume. */
+export const LOW_WATER_BYTES = 256 * 1024;
+
+export class Page {
+  /** Unguessable: a request naming this page (header Gateway-Page) speaks for it. */
+  readonly id = randomBytes(16).toString("base64url");
+  private pendingBytes = 0;
+  private drainWaiters: (() => void)[] = [];
+  private readonly closeListeners = new Set<() => void>();
+  private isClosed = false;
+
+  constructor(
+    private readonly socket: WebSocket,
+    /** The window label the page's script was loaded with. */
+    readonly label: string,
+    /** The Origin the page connected from, if any. */
+    readonly origin: string | undefined,
+  ) {
+    socket.once("close", () => this.closed());
+  }
+
+  get open(): boolean {
+    return !this.isClosed && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Bytes handed to the socket and not yet written out. */
+  get buffered(): number {
+    return this.pendingBytes;
+  }
+
+  /** Send one JSON frame; false when the page is gone. */
+  send(frame: object): boolean {
+    return this.write(JSON.stringify(frame));
+  }
+
+  /**
+   * Send bytes with a JSON header in one binary frame:
+   * [4-byte big-endian header length][header JSON, UTF-8][bytes].
+   */
+  sendBinary(header: object, bytes: Uint8Array): boolean {
+    const head = Buffer.from(JSON.stringify(header));
+    const frame = Buffer.allocUnsafe(4 + head.length + bytes.byteLength);
+    frame.writeUInt32BE(head.length, 0);
+    head.copy(frame, 4);
+    frame.set(bytes, 4 + head.length);
+    return this.write(frame);
+  }
+
+  /** Resolves once the send queue is below the low-water mark (at once if it already is, or the page is gone). */
+  writable(): Promise<void> {
+    if (this.pendingBytes < HIGH_WATER_BYTES || !this.open) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Run `listener` when the page goes away; returns a function that removes it. */
+  onClose(listener: () => void): () => void {
+    if (this.isClosed) {
+      listener();
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  close(code = 1001, reason = "gateway stopping"): void {
+    this.socket.close(code, reason);
+  }
+
+  private write(data: string | Buffer): boolean {
+    if (!this.open) return false;
+    const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
+    this.pendingBytes += size;
+    this.socket.send(data, (error) => {
+      this.pendingBytes -= size;
+      if (error || this.pendingBytes < LOW_WATER_BYTES) this.releaseWaiters();
+    });
+    return true;
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private closed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.releaseWaiters();
+    for (const listener of [...this.closeListeners]) listener();
+    this.closeListeners.clear();
+  }
+}
+
+export class Pages {
+  private readonly byId = new Map<string, Page>();
+
+  add(page: Page): void {
+    this.byId.set(page.id, page);
+    page.onClose(() => this.byId.delete(page.id));
+  }
+
+  get(id: string): Page | undefined {
+    return this.byId.get(id);
+  }
+
+  all(): IterableIterator<Page> {
+    return this.byId.values();
+  }
+
+  *withLabel(label: string): IterableIterator<Page> {
+    for (const page of this.byId.values()) if (page.label === label) yield page;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+}

@@ -1,0 +1,77 @@
+// Who may talk to the gateway: the Host and Origin checks that keep other web pages (and DNS
+// rebinding) away from handlers, and the optional bearer token. Shared by HTTP and WebSocket.
+import { timingSafeEqual } from "node:crypto";
+import { isIP } from "node:net";
+import type { ServerSettings } from "../manifest.ts";
+
+export interface BoundAddress {
+  host: string;
+  port: number;
+}
+
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "[::]";
+}
+
+/** host:port as it appears in a URL or a Host header (IPv6 in brackets). */
+export function hostPort(host: string, port: number): string {
+  return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+export class Guard {
+  /** host:port values a request's Host header may carry. */
+  private readonly hosts: Set<string>;
+  /** The gateway's own origins (http://<allowed host>). */
+  private readonly ownOrigins: Set<string>;
+
+  constructor(
+    private readonly bound: BoundAddress,
+    private readonly settings: () => ServerSettings,
+  ) {
+    this.hosts = new Set([hostPort(bound.host, bound.port), `localhost:${bound.port}`, `127.0.0.1:${bound.port}`].map((h) => h.toLowerCase()));
+    this.ownOrigins = new Set([...this.hosts].map((h) => `http://${h}`));
+  }
+
+  /**
+   * The Host header names this gateway. On a wildcard bind (0.0.0.0) any name with the right port
+   * is accepted: such a bind needs a token, and Origin is still checked.
+   */
+  hostAllowed(host: string | undefined): boolean {
+    if (!host) return false;
+    const normalized = host.toLowerCase();
+    if (this.hosts.has(normalized)) return true;
+    return isWildcard(this.bound.host) && normalized.endsWith(`:${this.bound.port}`);
+  }
+
+  /**
+   * The page's origin is the gateway's own or listed in server.origins. On a wildcard bind the
+   * gateway's own origin is the one the request was addressed to (`http://<Host>`).
+   */
+  originAllowed(origin: string, host: string | undefined): boolean {
+    const normalized = origin.toLowerCase();
+    if (this.ownOrigins.has(normalized) || this.settings().origins.includes(normalized)) return true;
+    return isWildcard(this.bound.host) && host !== undefined && normalized === `http://${host.toLowerCase()}`;
+  }
+
+  /** A cross-origin page (one that needs CORS headers) rather than the gateway's own. */
+  isCrossOrigin(origin: string): boolean {
+    return !this.ownOrigins.has(origin.toLowerCase());
+  }
+
+  /** No token configured, or `Authorization: Bearer <token>` (or `?token=` for WebSockets) matches it. */
+  authorized(authorization: string | undefined, queryToken?: string | null): boolean {
+    const token = this.settings().token;
+    if (token === undefined) return true;
+    const given = authorization?.startsWith("Bearer ") ? authorization.slice(7) : (queryToken ?? undefined);
+    if (given === undefined) return false;
+    const a = Buffer.from(given);
+    const b = Buffer.from(token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+}

@@ -1,0 +1,294 @@
+// HTTP: Tauri's IPC protocol over HTTP (POST /ipc/<cmd>), the gateway's own routes
+// (/__gateway/*), the WebSocket upgrade, and an optional static folder. A thin adapter: requests
+// are decoded, checked (Host, Origin, token) and handed to the invoke pipeline.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { rejections, type Rejection } from "../errors.ts";
+import { asBytes, isBytes, parseJson } from "../codec.ts";
+import type { Pipeline } from "../invoke.ts";
+import type { Logger } from "../invoke.ts";
+import type { Generation } from "../generation.ts";
+import type { Pages } from "../pages.ts";
+import type { CallerSignal, InvokeResponse } from "../types.ts";
+import { Guard, hostPort, isLoopback, isWildcard } from "./guard.ts";
+import { WebSocketTransport } from "./ws.ts";
+import { serveStatic } from "./static.ts";
+
+export interface ListenOptions {
+  /** Defaults to the manifest's server.port; 0 picks a free port. */
+  port?: number;
+  /** Defaults to the manifest's server.host. */
+  host?: string;
+}
+
+export interface Listening {
+  url: string;
+  host: string;
+  port: number;
+  /** Stop taking requests, finish those in flight, close pages' sockets. */
+  close(): Promise<void>;
+}
+
+export interface HttpContext {
+  pipeline: Pipeline;
+  current(): Generation;
+  pages: Pages;
+  logger: Logger;
+  health(): { ok: true; generation: number; lastError: string | null };
+  manifestJson(): unknown;
+  clientScript(): string;
+}
+
+const JSON_TYPE = "application/json";
+const BYTES_TYPE = "application/octet-stream";
+
+export async function listenHttp(context: HttpContext, options: ListenOptions): Promise<Listening> {
+  const settings = context.current().settings;
+  const host = options.host ?? settings.host;
+  const requestedPort = options.port ?? settings.port;
+  if (!isLoopback(host) && settings.token === undefined) {
+    throw new Error(`refusing to listen on ${host} without server.token: anyone on the network could call every command`);
+  }
+  const server = createServer({ keepAliveTimeout: 5_000 });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(requestedPort, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as { port: number }).port;
+  const transport = new HttpTransport(context, server, new Guard({ host, port }, () => context.current().settings));
+  const shownHost = isWildcard(host) ? host : hostPort(host, port).replace(/:\d+$/, "");
+  return {
+    url: `http://${shownHost}:${port}`,
+    host,
+    port,
+    close: () => transport.close(),
+  };
+}
+
+class HttpTransport {
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
+  private closing = false;
+  private readonly ws: WebSocketTransport;
+
+  constructor(
+    private readonly context: HttpContext,
+    private readonly server: Server,
+    private readonly guard: Guard,
+  ) {
+    this.ws = new WebSocketTransport(context, guard);
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => this.route(req, res));
+    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.ws.upgrade(req, socket, head));
+    server.on("clientError", (_error, socket: Socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    });
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    const isInvoke = path.startsWith("/ipc/");
+    const host = req.headers.host;
+    if (!this.guard.hostAllowed(host)) return this.reject(res, rejections.forbiddenHost(host ?? "(none)"), isInvoke, undefined);
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.guard.originAllowed(origin, host)) {
+      return this.reject(res, rejections.forbiddenOrigin(origin), isInvoke, undefined);
+    }
+    const cors = origin !== undefined && this.guard.isCrossOrigin(origin) ? origin : undefined;
+    if (req.method === "OPTIONS") return this.preflight(req, res, cors);
+
+    if (isInvoke) {
+      if (req.method !== "POST") return this.methodNotAllowed(res, "POST, OPTIONS");
+      if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), true, cors);
+      return this.invoke(req, res, path, cors);
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") return this.methodNotAllowed(res, "GET, HEAD");
+    switch (path) {
+      case "/__gateway/tauri.js":
+        return this.send(res, 200, "text/javascript; charset=utf-8", this.context.clientScript(), cors, { "cache-control": "no-cache" });
+      case "/__gateway/health":
+      case "/__gateway/manifest.json": {
+        if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
+        const value = path === "/__gateway/health" ? this.context.health() : this.context.manifestJson();
+        return this.send(res, 200, JSON_TYPE, JSON.stringify(value), cors, { "cache-control": "no-store" });
+      }
+    }
+    const folder = this.context.current().settings.static;
+    if (folder !== undefined && serveStatic(folder, path, req, res)) return;
+    this.send(res, 404, JSON_TYPE, JSON.stringify({ kind: "not-found", message: `nothing at ${path}` }), cors);
+  }
+
+  private invoke(req: IncomingMessage, res: ServerResponse, path: string, cors: string | undefined): void {
+    let cmd: string;
+    try {
+      cmd = decodeURIComponent(path.slice(5));
+    } catch {
+      return this.reject(res, rejections.badRequest("the command name in the URL is not valid percent-encoding"), true, cors);
+    }
+    const contentType = req.headers["content-type"];
+    const mediaType = contentType === undefined ? undefined : contentType.split(";", 1)[0]!.trim().toLowerCase();
+    const length = req.headers["content-length"];
+    const hasBody = (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
+    if (mediaType === undefined ? hasBody : mediaType !== JSON_TYPE && mediaType !== BYTES_TYPE) {
+      return this.reject(res, rejections.unsupportedMediaType(contentType ?? "(none)"), true, cors);
+    }
+    const limit = this.context.current().settings.bodyLimit;
+    if (length !== undefined && Number(length) > limit) return this.tooLarge(req, res, limit, cors);
+
+    this.started(res);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      if (size < 0) return;
+      size += chunk.length;
+      if (size > limit) {
+        size = -1;
+        this.tooLarge(req, res, limit, cors);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (size < 0) return;
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      this.dispatch(req, res, cmd, mediaType === BYTES_TYPE ? bytes : undefined, mediaType === BYTES_TYPE ? undefined : bytes, cors);
+    });
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse, cmd: string, raw: Uint8Array | undefined, json: Buffer | undefined, cors: string | undefined): void {
+    let body: unknown = raw;
+    if (json !== undefined) {
+      const parsed = parseJson(json);
+      if (!parsed.ok) return this.answer(res, rejections.badRequest(parsed.message), cors);
+      body = parsed.value;
+    }
+    const pageId = req.headers["gateway-page"];
+    const page = typeof pageId === "string" ? this.context.pages.get(pageId) : undefined;
+    // A page id speaks for that page only from that page's own origin.
+    const trustedPage = page !== undefined && page.origin === req.headers.origin ? page : undefined;
+    const windowHeader = req.headers["gateway-window"];
+    const response = this.context.pipeline.execute({
+      cmd,
+      body,
+      headers: req.headers,
+      window: typeof windowHeader === "string" ? windowHeader : trustedPage?.label,
+      signal: new ResponseGone(res),
+      page: trustedPage,
+    });
+    if (response instanceof Promise) response.then((r) => this.answer(res, r, cors));
+    else this.answer(res, response, cors);
+  }
+
+  private answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined): void {
+    if (res.destroyed) return;
+    if (!response.ok) return this.reject(res, response, true, cors);
+    const value = response.value;
+    if (isBytes(value)) return this.send(res, 200, BYTES_TYPE, asBytes(value)!, cors, TAURI_OK);
+    let text: string;
+    try {
+      text = JSON.stringify(value) ?? "null";
+    } catch (error) {
+      this.context.logger.error("a command returned a value that cannot be sent as JSON", error);
+      return this.reject(res, rejections.internal("(response)", "the value cannot be sent as JSON"), true, cors);
+    }
+    this.send(res, 200, JSON_TYPE, text, cors, TAURI_OK);
+  }
+
+  private reject(res: ServerResponse, rejection: Rejection, isInvoke: boolean, cors: string | undefined, extra?: Record<string, string>): void {
+    const headers = isInvoke ? { ...TAURI_ERROR, ...extra } : extra;
+    this.send(res, rejection.status, JSON_TYPE, JSON.stringify(rejection.error), cors, headers);
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse, limit: number, cors: string | undefined): void {
+    // The rest of the body is not read: answer, then drop the connection.
+    this.reject(res, rejections.payloadTooLarge(limit), true, cors, { connection: "close" });
+    res.once("finish", () => req.socket.destroySoon?.() ?? req.socket.destroy());
+  }
+
+  private preflight(req: IncomingMessage, res: ServerResponse, cors: string | undefined): void {
+    const headers: Record<string, string> = { allow: "GET, HEAD, POST, OPTIONS" };
+    if (cors !== undefined) {
+      headers["access-control-allow-origin"] = cors;
+      headers["access-control-allow-methods"] = "GET, POST, OPTIONS";
+      headers["access-control-allow-headers"] = req.headers["access-control-request-headers"] ?? "content-type";
+      headers["access-control-max-age"] = "600";
+      headers.vary = "Origin, Access-Control-Request-Headers";
+    }
+    res.writeHead(204, headers);
+    res.end();
+  }
+
+  private methodNotAllowed(res: ServerResponse, allow: string): void {
+    this.send(res, 405, JSON_TYPE, JSON.stringify({ kind: "method-not-allowed", message: `use ${allow}` }), undefined, { allow });
+  }
+
+  private send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, cors: string | undefined, extra?: Record<string, string>): void {
+    const headers: Record<string, string | number> = {
+      "content-type": type,
+      "content-length": typeof body === "string" ? Buffer.byteLength(body) : body.byteLength,
+      ...extra,
+    };
+    if (cors !== undefined) {
+      headers["access-control-allow-origin"] = cors;
+      headers["access-control-expose-headers"] = "Tauri-Response";
+      headers.vary = "Origin";
+    }
+    if (this.closing) headers.connection = "close";
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  /** Count an invocation in flight until its response is done (for a graceful stop). */
+  private started(res: ServerResponse): void {
+    this.inFlight++;
+    res.once("close", () => {
+      if (--this.inFlight === 0 && this.idle) this.idle();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    this.ws.close();
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.server.closeAllConnections();
+    await closed;
+  }
+}
+
+const TAURI_OK = { "tauri-response": "ok" };
+const TAURI_ERROR = { "tauri-response": "error" };
+
+const GONE_LISTENER = Symbol("gone listener");
+
+/**
+ * The caller went away: the response closed before it finished. Cheaper than an AbortController
+ * per request (those cost ~3 µs each); the pipeline only subscribes while a handler is pending.
+ */
+class ResponseGone implements CallerSignal {
+  constructor(private readonly res: ServerResponse & { [GONE_LISTENER]?: EventListenerObject }) {}
+
+  get aborted(): boolean {
+    return this.res.destroyed && !this.res.writableFinished;
+  }
+
+  addEventListener(_type: "abort", listener: EventListenerObject): void {
+    this.res[GONE_LISTENER] = listener;
+    this.res.once("close", onResponseClose);
+  }
+
+  removeEventListener(): void {
+    this.res[GONE_LISTENER] = undefined;
+    this.res.off("close", onResponseClose);
+  }
+}
+
+function onResponseClose(this: ServerResponse & { [GONE_LISTENER]?: EventListenerObject }): void {
+  if (!this.writableFinished) this[GONE_LISTENER]?.handleEvent(new Event("abort"));
+}
