@@ -5,6 +5,7 @@ import { EventHub } from "./events.ts";
 import { GenerationBuilder, type Generation, type ValueSpec } from "./generation.ts";
 import { createPipeline, type Logger } from "./invoke.ts";
 import { Pages } from "./pages.ts";
+import { ModuleLifecycle } from "./lifecycle.ts";
 import { ConfigError } from "./problems.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
 import type { Env } from "./manifest.ts";
@@ -67,6 +68,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const events = new EventHub(() => current.events, pages, logger);
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
   const servers = new Set<Listening>();
+  const lifecycle = new ModuleLifecycle(events, logger);
+  lifecycle.activate(current);
 
   return {
     invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
@@ -86,7 +89,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           current: () => current,
           pages,
           logger,
-          health: () => ({ ok: true, generation: current.id, lastError }),
+          health: () => ({ ok: true, generation: current.id, lastError, pages: pages.size, listeners: events.listenerCount }),
           manifestJson: () => describe(current),
           clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
         },
@@ -100,6 +103,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await Promise.all([...servers].map((s) => s.close()));
       servers.clear();
       pipeline.stop();
+      await lifecycle.retire([]);
     },
   };
 }

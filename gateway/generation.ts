@@ -4,7 +4,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "./manifest.ts";
-import { ModuleLoader, pickExport, type LoadFailure } from "./loader.ts";
+import { ModuleLoader, pickExport, type LoadFailure, type LoadedModule } from "./loader.ts";
 import { SchemaCompiler, type SchemaBuild, type Validator } from "./schemas.ts";
 import { Problems, displayPath, type Problem } from "./problems.ts";
 import type { Position } from "./source-doc.ts";
@@ -48,6 +48,8 @@ export interface Generation {
   events: ReadonlyMap<string, EventDef>;
   /** Every file and folder this generation was built from. */
   files: ReadonlySet<string>;
+  /** The handler modules its commands call (shared with other generations while unchanged). */
+  modules: ReadonlySet<LoadedModule>;
 }
 
 export type BuildResult = { ok: true; generation: Generation } | { ok: false; problems: Problem[] };
@@ -87,21 +89,21 @@ export class GenerationBuilder {
     if (problems.size > 0) return { ok: false, problems: problems.sorted(manifest.file) };
 
     const commands = new Map<string, CommandDef>();
-    const moduleFiles = new Set<string>();
+    const modules = new Set<LoadedModule>();
     for (const result of built) {
-      const { command, inputs } = result!;
+      const { command, module } = result!;
       commands.set(command.name, command);
-      for (const input of inputs) files.add(input);
-      moduleFiles.add(command.source.slice(0, command.source.lastIndexOf("#")));
+      modules.add(module);
+      for (const input of module.inputs.keys()) files.add(input);
     }
     for (const file of schemas.filesRead) files.add(file);
     for (const dir of [manifest.discover.handlers, manifest.discover.schemas]) if (dir) files.add(dir);
 
     this.schemas.retain(schemas.keys, schemas.urls);
-    this.modules.retain(moduleFiles);
+    this.modules.retain(new Set([...modules].map((m) => m.file)));
     return {
       ok: true,
-      generation: { id: this.nextId++, manifestFile: manifest.file, settings: manifest.server, commands, channels, events, files },
+      generation: { id: this.nextId++, manifestFile: manifest.file, settings: manifest.server, commands, channels, events, files, modules },
     };
   }
 
@@ -111,7 +113,7 @@ export class GenerationBuilder {
     schemas: SchemaBuild,
     channels: Map<string, ChannelDef>,
     problems: Problems,
-  ): Promise<{ command: CommandDef; inputs: Iterable<string> } | undefined> {
+  ): Promise<{ command: CommandDef; module: LoadedModule } | undefined> {
     const { name, handlerFile, exportName, reportAt } = entry;
     const role = (what: string) => `${what} of command "${name}"`;
     const body = valueSpec(entry.body, schemas, manifest, role("body"));
@@ -146,7 +148,7 @@ export class GenerationBuilder {
         channelFields,
         source: `${displayPath(handlerFile, manifest.dir)}#${exportName}`,
       },
-      inputs: loaded.module.inputs.keys(),
+      module: loaded.module,
     };
   }
 }

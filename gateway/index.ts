@@ -4,6 +4,10 @@ export { createGateway, type Gateway, type GatewayOptions, type InvokeOptions } 
 export { ConfigError, formatProblem, type Problem } from "./problems.ts";
 export { ERROR_STATUS, type ErrorKind, type GatewayErrorValue } from "./errors.ts";
 export type { Logger } from "./invoke.ts";
+export type { Channel } from "./channels.ts";
+export type { SetupContext } from "./lifecycle.ts";
+export { GatewayError } from "./errors.ts";
+export type { ListenOptions, Listening } from "./transports/http.ts";
 export type {
   AppHandle,
   EventCallback,

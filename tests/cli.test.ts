@@ -15,7 +15,7 @@ describe("gateway check", () => {
   test("the example app: exit 0 with the summary", async () => {
     const result = await runGateway(["check"]);
     expect(result).toMatchObject({ code: 0, stderr: "" });
-    expect(result.stdout).toBe("gateway.yaml: 7 commands, 0 channels, 0 events\n");
+    expect(result.stdout).toBe("gateway.yaml: 10 commands, 1 channels, 2 events\n");
   });
 
   test("--config names another manifest", async () => {
@@ -23,7 +23,7 @@ describe("gateway check", () => {
     try {
       const result = await runGateway(["check", "--config", app.path("gateway.yaml")]);
       expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/7 commands, 0 channels, 0 events/);
+      expect(result.stdout).toMatch(/10 commands, 1 channels, 2 events/);
     } finally {
       app.remove();
     }

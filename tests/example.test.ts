@@ -12,7 +12,7 @@ afterAll(async () => gw.close());
 
 describe("the example app", () => {
   test("has its commands, the drop-in included", () => {
-    expect([...gw.generation.commands.keys()].sort()).toEqual(["add", "divide", "get-user", "greet", "reverse", "save-user", "shout"]);
+    expect([...gw.generation.commands.keys()].sort()).toEqual(["add", "announce", "chat-history", "divide", "download", "get-user", "greet", "reverse", "save-user", "shout"]);
   });
 
   test("greet: an object body with a shared $ref definition", async () => {

@@ -248,6 +248,12 @@ describe("errors the gateway rejects with", () => {
       unauthorized: 401,
       timeout: 504,
       internal: 500,
+      "unknown-event": 404,
+      "invalid-payload": 422,
+      "event-not-allowed": 403,
+      "invalid-message": 500,
+      "channel-closed": 500,
+      "channel-full": 500,
     });
   });
 });

@@ -34,7 +34,7 @@ export interface HttpContext {
   current(): Generation;
   pages: Pages;
   logger: Logger;
-  health(): { ok: true; generation: number; lastError: string | null };
+  health(): { ok: true; generation: number; lastError: string | null; pages: number; listeners: number };
   manifestJson(): unknown;
   clientScript(): string;
 }

@@ -1,0 +1,209 @@
+// HTTP invocations per second and p99 latency of the gateway against Fastify 5, on the same
+// validated route (POST /ipc/greet, the same schema files), driven by the same autocannon settings.
+// Both servers run as child processes, so neither shares an event loop with the load generator.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+// @ts-expect-error -- autocannon ships no type declarations; the little used here is typed below.
+import untypedAutocannon from "autocannon";
+import { median, type Figure } from "./measure.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROUTE = "/ipc/greet";
+const BODY = JSON.stringify({ name: "Ada" });
+const EXPECTED = JSON.stringify({ message: "Hello, Ada!" });
+
+/**
+ * The same load for both servers. On a small shared machine single runs of either server swing by
+ * +-30%, so more short rounds (a median of 5) beat fewer long ones; 5 x 2 x 3 s keeps the suite near 40 s.
+ */
+const LOAD = { connections: 50, pipelining: 1, durationS: 3, warmupS: 2, rounds: 5 };
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodeStats: Record<string, { count: number }>;
+}
+type Autocannon = (options: {
+  url: string;
+  method: "POST";
+  headers: Record<string, string>;
+  body: string;
+  connections: number;
+  pipelining: number;
+  duration: number;
+}) => Promise<AutocannonResult>;
+const autocannon = untypedAutocannon as Autocannon;
+
+interface Server {
+  name: string;
+  url: string;
+  /** Resolves with the exit code (null when it had to be killed). */
+  stop(): Promise<number | null>;
+}
+
+interface Sample {
+  rate: number;
+  p99: number;
+}
+
+export async function benchHttp(): Promise<Figure[]> {
+  console.log(
+    `autocannon: ${LOAD.connections} connections, pipelining ${LOAD.pipelining}, ${LOAD.rounds} rounds x ${LOAD.durationS} s per server ` +
+      `(alternating, after ${LOAD.warmupS} s warm-up), POST ${ROUTE} ${BODY}`,
+  );
+  const started = await Promise.allSettled([startGateway(), startFastify()]);
+  const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  try {
+    for (const s of started) if (s.status === "rejected") throw s.reason;
+    const [gateway, fastify] = servers as [Server, Server];
+    const samples = await measure([gateway, fastify]);
+    for (const server of servers) {
+      const mine = samples.get(server.name)!;
+      console.log(`  ${server.name.padEnd(8)} req/s per round: ${mine.map((s) => Math.round(s.rate)).join(", ")}; p99 ms per round: ${mine.map((s) => s.p99).join(", ")}`);
+    }
+    return figures(summarise(samples.get(gateway.name)!), summarise(samples.get(fastify.name)!));
+  } finally {
+    await Promise.all(servers.map(stopQuietly));
+  }
+}
+
+function figures(gateway: Sample, fastify: Sample): Figure[] {
+  const rateRatio = gateway.rate / fastify.rate;
+  return [
+    { name: `http: gateway POST ${ROUTE}`, value: gateway.rate, unit: "req/s" },
+    { name: `http: fastify 5 POST ${ROUTE}`, value: fastify.rate, unit: "req/s" },
+    { name: "http: gateway / fastify (req/s)", value: rateRatio, unit: "ratio", target: ">= 1.0", pass: rateRatio >= 1 },
+    { name: "http: gateway p99 latency", value: gateway.p99, unit: "ms" },
+    { name: "http: fastify 5 p99 latency", value: fastify.p99, unit: "ms" },
+    // autocannon records latency in whole milliseconds, so equal p99s are common and count as met.
+    { name: "http: gateway p99 / fastify p99", value: gateway.p99 / fastify.p99, unit: "ratio", target: "gateway p99 <= fastify p99", pass: gateway.p99 <= fastify.p99 },
+  ];
+}
+
+/** Warms each server up, then alternates them over rounds so drift in machine load hits both alike. */
+async function measure(servers: Server[]): Promise<Map<string, Sample[]>> {
+  for (const server of servers) await checkRoute(server);
+  for (const server of servers) await load(server, LOAD.warmupS);
+  const samples = new Map(servers.map((s) => [s.name, [] as Sample[]]));
+  for (let round = 0; round < LOAD.rounds; round++) {
+    for (const server of round % 2 === 0 ? servers : [...servers].reverse()) samples.get(server.name)!.push(await load(server, LOAD.durationS));
+  }
+  return samples;
+}
+
+function summarise(samples: Sample[]): Sample {
+  return { rate: median(samples.map((s) => s.rate)), p99: median(samples.map((s) => s.p99)) };
+}
+
+/** One autocannon run; throws on any non-2xx, error or timeout, since a benchmark of errors is worthless. */
+async function load(server: Server, durationS: number): Promise<Sample> {
+  const result = await autocannon({
+    url: server.url + ROUTE,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: BODY,
+    connections: LOAD.connections,
+    pipelining: LOAD.pipelining,
+    duration: durationS,
+  });
+  if (result.non2xx || result.errors || result.timeouts) {
+    const codes = Object.entries(result.statusCodeStats).map(([code, { count }]) => `${code}: ${count}`).join(", ");
+    throw new Error(
+      `http bench: ${server.name} answered ${result.non2xx} non-2xx responses (${codes}), ${result.errors} errors, ${result.timeouts} timeouts`,
+    );
+  }
+  return { rate: result.requests.average, p99: result.latency.p99 };
+}
+
+/**
+ * Autocannon only counts status codes, so check once that both servers really answer the route
+ * and really validate: a server that skipped validation would look fast for the wrong reason.
+ */
+async function checkRoute(server: Server): Promise<void> {
+  const post = (body: string) => fetch(server.url + ROUTE, { method: "POST", headers: { "content-type": "application/json" }, body });
+  const ok = await post(BODY);
+  const text = await ok.text();
+  if (ok.status !== 200 || JSON.stringify(JSON.parse(text)) !== EXPECTED) {
+    throw new Error(`http bench: ${server.name} answered ${ok.status} ${text} to a valid greet, expected 200 ${EXPECTED}`);
+  }
+  const invalid = await post(JSON.stringify({ name: "" }));
+  await invalid.arrayBuffer();
+  if (invalid.status < 400 || invalid.status >= 500) {
+    throw new Error(`http bench: ${server.name} answered ${invalid.status} to an invalid greet body, expected a 4xx: is validation off?`);
+  }
+}
+
+function startGateway(): Promise<Server> {
+  return startChild("gateway", ["bin/gateway.js", "serve", "--port", "0", "--config", "gateway.yaml"], /^gateway listening on (http:\/\/\S+)$/);
+}
+
+function startFastify(): Promise<Server> {
+  return startChild("fastify", ["--import", "tsx", "bench/fastify-server.ts"], /^listening on (http:\/\/\S+)$/);
+}
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/** Spawns `node args` in the project root and resolves once it prints the line that names its URL. */
+function startChild(name: string, args: string[], ready: RegExp): Promise<Server> {
+  // Without the token: gateway.yaml reads GATEWAY_TOKEN, and the bench sends none (nor does Fastify check one).
+  const { GATEWAY_TOKEN: _token, ...env } = process.env;
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  // Should the bench itself die without reaching its finally, the server must not outlive it.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const stop = async () => {
+    process.off("exit", killOnExit);
+    return stopChild(child, exited);
+  };
+
+  return new Promise<Server>((resolve, reject) => {
+    let settled = false;
+    const fail = (why: string) => {
+      if (settled) return; // a later exit is the stop() we asked for, not a failure to start
+      settled = true;
+      clearTimeout(timer);
+      void stop().then(() => reject(new Error(`http bench: ${name} ${why}${stderr ? `; stderr:\n${stderr}` : ""}`)));
+    };
+    const timer = setTimeout(() => fail(`printed no ready line within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+    child.once("error", (error) => fail(`could not start: ${error.message}`));
+    void exited.then((code) => fail(`exited with code ${code} before it was ready`));
+    // Keep reading stdout after the ready line too, so a chatty server never blocks on a full pipe.
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const match = ready.exec(line);
+      if (!match || settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ name, url: match[1]!, stop });
+    });
+  });
+}
+
+/** SIGTERM first so the server stops as it would in production; SIGKILL if it does not. */
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  child.kill("SIGTERM");
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), STOP_TIMEOUT_MS)));
+  const code = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (code !== "late") return code;
+  child.kill("SIGKILL");
+  await exited;
+  return null;
+}
+
+/** Stops a server without throwing, so a failed stop cannot hide the error that ended the bench. */
+async function stopQuietly(server: Server): Promise<void> {
+  const code = await server.stop().catch(() => null);
+  if (code !== 0) console.error(`http bench: warning: ${server.name} did not exit cleanly on SIGTERM (exit code ${code})`);
+}

@@ -1,0 +1,173 @@
+// The unmodified @tauri-apps/api and pyInvoke in headless Chromium, in a page served from a
+// second origin: invoke resolves and rejects exactly as in Tauri, bytes both ways, headers, the
+// window label, and a page from a disallowed origin is refused.
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import type { Browser, Page } from "playwright-core";
+import { gatewayFor } from "../helpers/app.ts";
+import { launchBrowser, openPage, startPageServer, type PageServer } from "../helpers/browser.ts";
+import type { Listening } from "../../gateway/transports/http.ts";
+
+const MISC = `
+import { InvokeError, type Invoke } from "ipc-gateway";
+let calls = 0;
+export const greet = ({ body }: Invoke<{ name: string }>) => { calls++; return { message: "Hello, " + body.name + "!" }; };
+export const shout = ({ body }: Invoke<string>) => body.toUpperCase();
+export const reverse = ({ body }: Invoke<Uint8Array>) => Uint8Array.from(body).reverse();
+export const rejectString = () => { throw new InvokeError("plain string"); };
+export const rejectObject = () => { throw new InvokeError({ code: 7 }); };
+export const headers = ({ headers }: Invoke) => headers;
+export const whoami = ({ window }: Invoke) => window.label;
+export const count = () => calls;
+export const nothing = () => undefined;
+`;
+
+function manifest(origin: string): string {
+  return `
+version: 1
+server:
+  origins: [${origin}]
+commands:
+  greet: { handler: handlers/misc.ts#greet, body: { type: object, properties: { name: { type: string } }, required: [name] } }
+  shout: { handler: handlers/misc.ts#shout, body: { type: string } }
+  reverse: { handler: handlers/misc.ts#reverse, body: binary, returns: binary }
+  reject-string: { handler: handlers/misc.ts#rejectString }
+  reject-object: { handler: handlers/misc.ts#rejectObject }
+  headers: { handler: handlers/misc.ts#headers }
+  whoami: { handler: handlers/misc.ts#whoami }
+  count: { handler: handlers/misc.ts#count }
+  nothing: { handler: handlers/misc.ts#nothing }
+  settings-only: { handler: handlers/misc.ts#whoami, windows: [settings] }
+`;
+}
+
+let browser: Browser;
+let pages: PageServer;
+let ctx: Awaited<ReturnType<typeof gatewayFor>>;
+let gateway: Listening;
+let page: Page;
+
+beforeAll(async () => {
+  pages = await startPageServer();
+  ctx = await gatewayFor({ "gateway.yaml": manifest(pages.origin), "handlers/misc.ts": MISC });
+  gateway = await ctx.gw.listen({ port: 0 });
+  pages.setGateway(gateway.url);
+  browser = await launchBrowser();
+  page = await openPage(browser, `${pages.origin}/?window=main`);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await ctx?.close();
+  await pages?.close();
+});
+
+/** Run `invoke` in the page; report resolve/reject the way the page saw it. */
+function invokeInPage(target: Page, cmd: string, args?: unknown, options?: unknown) {
+  return target.evaluate(
+    async ({ cmd, args, options }) => {
+      try {
+        const value = await window.api.invoke(cmd, args as never, options as never);
+        if (value instanceof ArrayBuffer) return { resolved: true, arrayBuffer: Array.from(new Uint8Array(value)) };
+        return { resolved: true, value };
+      } catch (error) {
+        return { resolved: false, error, type: typeof error, isError: error instanceof Error };
+      }
+    },
+    { cmd, args, options },
+  );
+}
+
+describe("invoke", () => {
+  test("the page sees a Tauri environment", async () => {
+    expect(await page.evaluate(() => window.api.isTauri())).toBe(true);
+    expect(await page.evaluate(() => window.api.getCurrentWindow().label)).toBe("main");
+    expect(await page.evaluate(() => window.api.getCurrentWebviewWindow().label)).toBe("main");
+  });
+
+  test("resolves with the JSON value", async () => {
+    expect(await invokeInPage(page, "greet", { name: "Ada" })).toEqual({ resolved: true, value: { message: "Hello, Ada!" } });
+    expect(await invokeInPage(page, "shout", "quiet")).toEqual({ resolved: true, value: "QUIET" });
+    expect(await invokeInPage(page, "nothing")).toEqual({ resolved: true, value: null });
+  });
+
+  test("rejects with the raw InvokeError value: a string stays a string", async () => {
+    expect(await invokeInPage(page, "reject-string")).toEqual({ resolved: false, error: "plain string", type: "string", isError: false });
+    expect(await invokeInPage(page, "reject-object")).toEqual({ resolved: false, error: { code: 7 }, type: "object", isError: false });
+  });
+
+  test("rejects with the gateway's own errors as values", async () => {
+    const unknown = await invokeInPage(page, "missing");
+    expect(unknown).toMatchObject({ resolved: false, error: { kind: "unknown-command", command: "missing" }, isError: false });
+    const invalid = await invokeInPage(page, "greet", { name: 3 });
+    expect(invalid).toMatchObject({ resolved: false, error: { kind: "invalid-body", errors: [{ instancePath: "/name" }] } });
+  });
+
+  test("binary in as Uint8Array, ArrayBuffer or number[]; out as ArrayBuffer", async () => {
+    const result = await page.evaluate(async () => {
+      const toList = (b: ArrayBuffer) => ({ isArrayBuffer: b instanceof ArrayBuffer, bytes: Array.from(new Uint8Array(b)) });
+      return {
+        uint8: toList(await window.api.invoke<ArrayBuffer>("reverse", new Uint8Array([1, 2, 3]))),
+        arrayBuffer: toList(await window.api.invoke<ArrayBuffer>("reverse", new Uint8Array([4, 5]).buffer as never)),
+        numbers: toList(await window.api.invoke<ArrayBuffer>("reverse", [7, 8, 9] as never)),
+      };
+    });
+    expect(result).toEqual({
+      uint8: { isArrayBuffer: true, bytes: [3, 2, 1] },
+      arrayBuffer: { isArrayBuffer: true, bytes: [5, 4] },
+      numbers: { isArrayBuffer: true, bytes: [9, 8, 7] },
+    });
+  });
+
+  test("headers reach the handler: a plain object, a Headers or pairs", async () => {
+    const seen = await page.evaluate(async () => ({
+      object: await window.api.invoke<Record<string, string>>("headers", {}, { headers: { "X-Trace": "one" } }),
+      headers: await window.api.invoke<Record<string, string>>("headers", {}, { headers: new Headers({ "X-Trace": "two" }) }),
+      pairs: await window.api.invoke<Record<string, string>>("headers", {}, { headers: [["X-Trace", "three"]] }),
+    }));
+    expect(seen.object["x-trace"]).toBe("one");
+    expect(seen.headers["x-trace"]).toBe("two");
+    expect(seen.pairs["x-trace"]).toBe("three");
+    expect(seen.object["gateway-window"]).toBeUndefined();
+  });
+
+  test("pyInvoke calls the command named by the function, with the JSON body", async () => {
+    const result = await page.evaluate(async () => ({
+      greet: await window.api.pyInvoke("greet", { name: "Py" }),
+      shout: await window.api.pyInvoke("shout", "py"),
+      rejected: await window.api.pyInvoke("reject-string", {}).catch((e: unknown) => ({ rejected: e })),
+    }));
+    expect(result).toEqual({ greet: { message: "Hello, Py!" }, shout: "PY", rejected: { rejected: "plain string" } });
+  });
+
+  test("the window label comes from the script's query", async () => {
+    const settings = await openPage(browser, `${pages.origin}/?window=settings`);
+    try {
+      expect(await invokeInPage(settings, "whoami")).toEqual({ resolved: true, value: "settings" });
+      expect(await invokeInPage(settings, "settings-only")).toEqual({ resolved: true, value: "settings" });
+      expect(await invokeInPage(page, "settings-only")).toMatchObject({ resolved: false, error: { kind: "not-allowed" } });
+      expect(await settings.evaluate(() => window.api.getCurrentWindow().label)).toBe("settings");
+    } finally {
+      await settings.close();
+    }
+  });
+});
+
+describe("a page from a disallowed origin", () => {
+  test("is refused before any handler runs", async () => {
+    const before = (await invokeInPage(page, "count")) as { value: number };
+    // The same page server under another name is another origin, not in server.origins.
+    const stranger = await browser.newPage();
+    try {
+      await stranger.goto(`http://localhost:${pages.port}/?window=main`);
+      await stranger.waitForFunction(() => (window as any).api !== undefined);
+      const result = await invokeInPage(stranger, "greet", { name: "Mallory" });
+      expect(result.resolved).toBe(false);
+      expect(result.isError).toBe(true); // the browser refuses the answer: no CORS for this origin
+      const socket = await stranger.evaluate(() => (window as any).__TAURI_INTERNALS__.gateway.page);
+      expect(socket).toBeNull(); // and the WebSocket was refused
+    } finally {
+      await stranger.close();
+    }
+    expect(await invokeInPage(page, "count")).toEqual({ resolved: true, value: before.value });
+  });
+});

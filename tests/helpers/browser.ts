@@ -1,0 +1,84 @@
+// Real pages in headless Chromium (Debian's /usr/bin/chromium through playwright-core), served
+// from a second origin, loading the gateway's /__gateway/tauri.js and the real @tauri-apps/api.
+import { build } from "esbuild";
+import { createServer, type Server } from "node:http";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+const ENTRY = fileURLToPath(new URL("../browser/page-entry.ts", import.meta.url));
+let bundle: Promise<string> | undefined;
+
+/** The test page's script: @tauri-apps/api and pyInvoke on window.api (built once per test file). */
+export function pageBundle(): Promise<string> {
+  bundle ??= build({ entryPoints: [ENTRY], bundle: true, format: "iife", platform: "browser", target: "chrome120", write: false, logLevel: "silent" }).then(
+    (result) => result.outputFiles[0]!.text,
+  );
+  return bundle;
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+export interface PageServer {
+  /** http://127.0.0.1:<port>: the origin to list in server.origins. */
+  origin: string;
+  port: number;
+  /** Points pages at this gateway. */
+  setGateway(url: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A second origin serving /?window=<label>: an HTML page that loads the gateway's script, then
+ * the @tauri-apps/api bundle.
+ */
+export async function startPageServer(): Promise<PageServer> {
+  const script = await pageBundle();
+  let gateway = "";
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://page");
+    if (url.pathname === "/app.js") {
+      res.writeHead(200, { "content-type": "text/javascript" });
+      return res.end(script);
+    }
+    if (url.pathname !== "/") {
+      res.writeHead(404);
+      return res.end();
+    }
+    const label = url.searchParams.get("window") ?? "main";
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(`<!doctype html><html><head>
+<script src="${gateway}/__gateway/tauri.js?window=${encodeURIComponent(label)}"></script>
+<script src="/app.js"></script></head><body><div id="out"></div></body></html>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    setGateway: (url) => void (gateway = url),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Open a page (the window label in its URL) and wait until @tauri-apps/api and the gateway's socket are ready. */
+export async function openPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.goto(url);
+  await page.waitForFunction(() => (window as any).api !== undefined);
+  await page.evaluate(() => (window as any).__TAURI_INTERNALS__.gateway.ready());
+  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+  return page;
+}
