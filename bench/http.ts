@@ -2,6 +2,7 @@
 // validated route (POST /ipc/greet, the same schema files), driven by the same autocannon settings.
 // Both servers run as child processes, so neither shares an event loop with the load generator.
 import { spawn, type ChildProcess } from "node:child_process";
+import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 // @ts-expect-error -- autocannon ships no type declarations; the little used here is typed below.
@@ -41,9 +42,11 @@ const autocannon = untypedAutocannon as Autocannon;
 interface Server {
   name: string;
   url: string;
-  /** Resolves with the exit code (null when it had to be killed). */
-  stop(): Promise<number | null>;
+  /** Resolves with the exit code, or the signal that ended the process. */
+  stop(): Promise<Exit>;
 }
+
+type Exit = number | NodeJS.Signals | null;
 
 interface Sample {
   rate: number;
@@ -55,6 +58,8 @@ export async function benchHttp(): Promise<Figure[]> {
     `autocannon: ${LOAD.connections} connections, pipelining ${LOAD.pipelining}, ${LOAD.rounds} rounds x ${LOAD.durationS} s per server ` +
       `(alternating, after ${LOAD.warmupS} s warm-up), POST ${ROUTE} ${BODY}`,
   );
+  // Both servers and autocannon share the machine's cores: other work running now skews the figures.
+  console.log(`load average before: ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
   const started = await Promise.allSettled([startGateway(), startFastify()]);
   const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   try {
@@ -160,7 +165,7 @@ function startChild(name: string, args: string[], ready: RegExp): Promise<Server
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
   const stop = async () => {
     process.off("exit", killOnExit);
     return stopChild(child, exited);
@@ -189,8 +194,8 @@ function startChild(name: string, args: string[], ready: RegExp): Promise<Server
 }
 
 /** SIGTERM first so the server stops as it would in production; SIGKILL if it does not. */
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+async function stopChild(child: ChildProcess, exited: Promise<Exit>): Promise<Exit> {
+  if (child.exitCode !== null || child.signalCode !== null) return exited;
   child.kill("SIGTERM");
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), STOP_TIMEOUT_MS)));
@@ -198,12 +203,11 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>): P
   clearTimeout(timer);
   if (code !== "late") return code;
   child.kill("SIGKILL");
-  await exited;
-  return null;
+  return exited;
 }
 
 /** Stops a server without throwing, so a failed stop cannot hide the error that ended the bench. */
 async function stopQuietly(server: Server): Promise<void> {
-  const code = await server.stop().catch(() => null);
-  if (code !== 0) console.error(`http bench: warning: ${server.name} did not exit cleanly on SIGTERM (exit code ${code})`);
+  const exit = await server.stop().catch((error: Error) => error.message);
+  if (exit !== 0) console.error(`http bench: warning: ${server.name} did not exit cleanly on SIGTERM (exit: ${exit})`);
 }
