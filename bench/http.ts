@@ -181,7 +181,7 @@ function startChild(name: string, args: string[], ready: RegExp): Promise<Server
     };
     const timer = setTimeout(() => fail(`printed no ready line within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
     child.once("error", (error) => fail(`could not start: ${error.message}`));
-    void exited.then((code) => fail(`exited with code ${code} before it was ready`));
+    void exited.then((code) => fail(`exited (${code}) before it was ready`));
     // Keep reading stdout after the ready line too, so a chatty server never blocks on a full pipe.
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const match = ready.exec(line);

@@ -73,7 +73,7 @@ async function check(config: string): Promise<number> {
 async function serve(config: string, options: { dev: boolean; port?: number; host?: string }): Promise<number> {
   let gateway: Gateway;
   try {
-    gateway = await createGateway({ config, dev: options.dev });
+    gateway = await createGateway({ config, dev: options.dev, watch: options.dev });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) console.error(formatProblem(problem));

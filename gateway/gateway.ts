@@ -1,12 +1,13 @@
 // createGateway: a manifest turned into a running gateway that transports and embedders call.
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { EventHub } from "./events.ts";
 import { GenerationBuilder, type Generation, type ValueSpec } from "./generation.ts";
 import { createPipeline, type Logger } from "./invoke.ts";
 import { Pages } from "./pages.ts";
 import { ModuleLifecycle } from "./lifecycle.ts";
-import { ConfigError } from "./problems.ts";
+import { ConfigError, displayPath, formatProblem, type Problem } from "./problems.ts";
+import { Reloader } from "./reload.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
 import type { Env } from "./manifest.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./types.ts";
@@ -42,6 +43,10 @@ export interface Gateway {
   readonly app: AppHandle;
   /** Serve HTTP and WebSocket (port 0 picks a free port). */
   listen(options?: ListenOptions): Promise<Listening>;
+  /** With `watch`: resolves once the file watcher is ready (edits made before may be missed). */
+  readonly watching: Promise<void>;
+  /** The last broken edit's mistakes (`path:line:col: message`), or null once the files are good again. */
+  readonly lastError: string | null;
   /** Stop serving (in-flight requests finish first) and release everything. */
   close(): Promise<void>;
 }
@@ -57,19 +62,53 @@ let clientScript: string | undefined;
 
 /** Build the first generation (throwing a ConfigError that lists every mistake) and serve it. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  if (options.watch) throw new Error("createGateway: watch is not available yet");
   const logger = options.logger ?? consoleLogger;
   const builder = new GenerationBuilder(resolve(options.config), options.env);
   const first = await builder.build();
   if (!first.ok) throw new ConfigError(first.problems);
-  const current = first.generation;
-  const lastError: string | null = null;
+  let current = first.generation;
+  let lastError: string | null = null;
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger);
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
   const servers = new Set<Listening>();
   const lifecycle = new ModuleLifecycle(events, logger);
   lifecycle.activate(current);
+  /** Older generations still answering invocations that started on them. */
+  const draining = new Set<Generation>();
+
+  const retireWhenIdle = (old: Generation) => {
+    const retire = () => {
+      draining.delete(old);
+      void lifecycle.retire([current, ...draining]);
+    };
+    if (old.usage.inFlight === 0) return retire();
+    draining.add(old);
+    old.usage.idle = retire;
+  };
+
+  const reloader = options.watch
+    ? new Reloader(builder, current, {
+        swap(next, changed, buildMs) {
+          const old = current;
+          if (next.settings.port !== old.settings.port || next.settings.host !== old.settings.host) {
+            logger.warn("gateway: server.host and server.port apply at the next start");
+          }
+          current = next; // the one reference every new invocation reads
+          lifecycle.activate(next);
+          retireWhenIdle(old);
+          lastError = null;
+          logger.info(`gateway: reloaded in ${Math.round(buildMs)} ms (generation ${next.id}${describeChanges(changed, next)})`);
+          events.emitGatewayEvent("reload", { generation: next.id, changed: changed.map((f) => relativeTo(next, f)) });
+        },
+        failed(problems: Problem[]) {
+          // Paths relative to the app's folder (the manifest's), the same wherever the gateway runs from.
+          lastError = problems.map((p) => formatProblem(p, dirname(current.manifestFile))).join("\n");
+          logger.error(`gateway: the edit is broken; still serving generation ${current.id}:\n${lastError}`);
+          events.emitGatewayEvent("error", { message: lastError, problems: problems.map((p) => ({ ...p, file: relativeTo(current, p.file) })) });
+        },
+      })
+    : undefined;
 
   return {
     invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
@@ -81,6 +120,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get generation() {
       return current;
     },
+    get lastError() {
+      return lastError;
+    },
+    watching: reloader?.ready ?? Promise.resolve(),
     app: events.app,
     async listen(listenOptions: ListenOptions = {}) {
       const listening = await listenHttp(
@@ -100,12 +143,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return { ...listening, close: async () => (servers.delete(listening), close()) };
     },
     async close() {
+      await reloader?.close();
       await Promise.all([...servers].map((s) => s.close()));
       servers.clear();
       pipeline.stop();
       await lifecycle.retire([]);
     },
   };
+}
+
+function relativeTo(generation: Generation, file: string): string {
+  return displayPath(file, dirname(generation.manifestFile));
+}
+
+function describeChanges(changed: string[], generation: Generation): string {
+  if (changed.length === 0) return "";
+  const shown = changed.slice(0, 3).map((f) => relativeTo(generation, f));
+  return `: ${shown.join(", ")}${changed.length > 3 ? ` and ${changed.length - 3} more` : ""}`;
 }
 
 /** An invocation's outcome as a promise settles: the value, or a rejection with exactly the error value. */

@@ -50,9 +50,21 @@ export interface Generation {
   files: ReadonlySet<string>;
   /** The handler modules its commands call (shared with other generations while unchanged). */
   modules: ReadonlySet<LoadedModule>;
+  usage: Usage;
 }
 
-export type BuildResult = { ok: true; generation: Generation } | { ok: false; problems: Problem[] };
+/** How many invocations are answering from a generation (so it retires only once they are done). */
+export interface Usage {
+  inFlight: number;
+  /** Called when inFlight drops to 0. */
+  idle?: () => void;
+}
+
+/**
+ * A build's outcome. `files`: every file and folder the attempt read or looked for (missing ones
+ * included), which a watcher watches so that creating or fixing one triggers the next attempt.
+ */
+export type BuildResult = ({ ok: true; generation: Generation } | { ok: false; problems: Problem[] }) & { files: ReadonlySet<string> };
 
 const HANDLER_FILE = /^[^_.][^/]*\.(ts|mts|cts|js|mjs|cjs)$/;
 const NOT_A_HANDLER = /\.d\.[mc]?ts$|\.(test|spec)\.[mc]?[jt]s$/;
@@ -72,39 +84,50 @@ export class GenerationBuilder {
 
   async build(): Promise<BuildResult> {
     const problems = new Problems();
+    const files = new Set<string>([this.manifestFile]);
+    const failed = (): BuildResult => {
+      const sorted = problems.sorted(this.manifestFile);
+      for (const problem of sorted) files.add(problem.file);
+      return { ok: false, problems: sorted, files };
+    };
     const manifest = loadManifest(this.manifestFile, problems, this.env);
-    if (!manifest) return { ok: false, problems: problems.sorted(this.manifestFile) };
+    if (!manifest) return failed();
     const schemas = this.schemas.begin(problems, manifest.file);
-    const files = new Set<string>([manifest.file]);
-
+    for (const dir of [manifest.discover.handlers, manifest.discover.schemas]) if (dir) files.add(dir);
     if (manifest.discover.schemas && !isDir(manifest.discover.schemas)) {
       const at = manifest.source.valuePosition(["discover", "schemas"]);
       problems.add({ file: manifest.file, ...at, message: `discover.schemas folder not found: ${displayPath(manifest.discover.schemas, manifest.dir)}` });
     }
     const discovered = discoverHandlers(manifest, problems);
     const entries = mergeCommands(manifest, discovered, problems);
+    for (const entry of entries) files.add(entry.handlerFile);
     const channels = buildChannels(manifest, schemas);
     const events = buildEvents(manifest, schemas);
     const built = await Promise.all(entries.map((entry) => this.buildCommand(entry, manifest, schemas, channels, problems)));
-    if (problems.size > 0) return { ok: false, problems: problems.sorted(manifest.file) };
+    for (const file of schemas.filesRead) files.add(file);
+    for (const result of built) if (result) for (const input of result.module.inputs.keys()) files.add(input);
+    if (problems.size > 0) return failed();
 
     const commands = new Map<string, CommandDef>();
     const modules = new Set<LoadedModule>();
     for (const result of built) {
-      const { command, module } = result!;
-      commands.set(command.name, command);
-      modules.add(module);
-      for (const input of module.inputs.keys()) files.add(input);
+      commands.set(result!.command.name, result!.command);
+      modules.add(result!.module);
     }
-    for (const file of schemas.filesRead) files.add(file);
-    for (const dir of [manifest.discover.handlers, manifest.discover.schemas]) if (dir) files.add(dir);
-
     this.schemas.retain(schemas.keys, schemas.urls);
     this.modules.retain(new Set([...modules].map((m) => m.file)));
-    return {
-      ok: true,
-      generation: { id: this.nextId++, manifestFile: manifest.file, settings: manifest.server, commands, channels, events, files, modules },
+    const generation: Generation = {
+      id: this.nextId++,
+      manifestFile: manifest.file,
+      settings: manifest.server,
+      commands,
+      channels,
+      events,
+      files,
+      modules,
+      usage: { inFlight: 0 },
     };
+    return { ok: true, generation, files };
   }
 
   private async buildCommand(

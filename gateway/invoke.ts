@@ -15,7 +15,7 @@ import { DeadlineEntry, Deadlines } from "./deadlines.ts";
 import { isInvokeError } from "./invoke-error.ts";
 import { Channel, channelId } from "./channels.ts";
 import type { EventHub } from "./events.ts";
-import type { CommandDef, Generation } from "./generation.ts";
+import type { CommandDef, Generation, Usage } from "./generation.ts";
 import type { Page } from "./pages.ts";
 import type { AppHandle, CallerSignal, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
 
@@ -106,7 +106,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
       invocation.closeChannels();
       return complete(result, command, host);
     }
-    return invocation.await(result, deadlines, request.signal);
+    return invocation.await(result, deadlines, request.signal, generation.usage);
   }
 
   function eventCommand(command: string, request: InvokeRequest): InvokeResponse {
@@ -141,6 +141,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   #settle: ((response: InvokeResponse) => void) | undefined;
   #deadlines: Deadlines | undefined;
   #callerSignal: CallerSignal | undefined;
+  #usage: Usage | undefined;
   readonly #channels: Channel[] | undefined;
   #forgetPage: (() => void) | undefined;
 
@@ -194,10 +195,13 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
    * No closures here: tsx (which runs the gateway's source) names every closure it creates with
    * a defineProperty call, and on this path that cost more than everything else together.
    */
-  await(result: PromiseLike<unknown>, deadlines: Deadlines, callerSignal: CallerSignal | undefined): Promise<InvokeResponse> {
+  await(result: PromiseLike<unknown>, deadlines: Deadlines, callerSignal: CallerSignal | undefined, usage: Usage): Promise<InvokeResponse> {
     const promise = new Promise<InvokeResponse>(captureResolve);
     this.#settle = capturedResolve;
     this.#deadlines = deadlines;
+    // The generation stays in use (its modules are not disposed) until this invocation answers.
+    this.#usage = usage;
+    usage.inFlight++;
     deadlines.add(this, this.#command.timeoutMs);
     if (callerSignal !== undefined) {
       this.#callerSignal = callerSignal;
@@ -220,7 +224,13 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     invocation.closeChannels();
     invocation.#deadlines!.remove(invocation);
     invocation.#callerSignal?.removeEventListener("abort", invocation);
+    invocation.#release();
     settle(response);
+  }
+
+  #release(): void {
+    const usage = this.#usage!;
+    if (--usage.inFlight === 0) usage.idle?.();
   }
 
   /** The caller went away (this object is the EventListener, so no closure is made per invocation). */
@@ -235,6 +245,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     this.#callerSignal?.removeEventListener("abort", this);
     this.abort(new DOMException(`"${this.#command.name}" timed out`, "TimeoutError"));
     this.closeChannels();
+    this.#release();
     settle(rejections.timeout(this.#command.name, this.#command.timeoutMs));
   }
 }

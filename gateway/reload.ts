@@ -1,0 +1,108 @@
+// gateway dev: watch what the running generation was built from, rebuild on change, swap in
+// the new generation only when all of it is good. Bursts of editor events (write, rename,
+// chmod ...) are coalesced into one rebuild; rebuilds never overlap.
+import { watch, type FSWatcher } from "chokidar";
+import type { GenerationBuilder, Generation } from "./generation.ts";
+import type { Problem } from "./problems.ts";
+
+/** A rebuild starts once files have been quiet this long (a save touching several files is one rebuild) ... */
+const QUIET_MS = 10;
+/** ... or this long after the first change, whichever comes first. */
+const MAX_DELAY_MS = 200;
+
+export interface ReloadHandlers {
+  /** A new generation is built and good: serve it. */
+  swap(next: Generation, changed: string[], buildMs: number): void;
+  /** The edit is broken: keep serving the old generation, report why. */
+  failed(problems: Problem[], changed: string[]): void;
+}
+
+export class Reloader {
+  private readonly watcher: FSWatcher;
+  private readonly watched = new Set<string>();
+  private readonly changed = new Set<string>();
+  private quietTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private building = false;
+  private pending = false;
+  private closed = false;
+  private serving: ReadonlySet<string>;
+  readonly ready: Promise<void>;
+
+  constructor(
+    private readonly builder: GenerationBuilder,
+    initial: Generation,
+    private readonly handlers: ReloadHandlers,
+  ) {
+    this.serving = initial.files;
+    this.watcher = watch([], {
+      ignoreInitial: true,
+      // A discover folder reports files added and removed in it, not in subfolders (helpers
+      // there are watched as the inputs of the handlers that import them).
+      depth: 0,
+      // Without it chokidar drops a file's second change within 50 ms of the first (its change
+      // throttle has no trailing edge), so a quick second save (format-on-save) would be lost.
+      // With it, a file's events are debounced until it has been stable for 20 ms.
+      awaitWriteFinish: { stabilityThreshold: 20, pollInterval: 10 },
+      ignored: (path) => /(^|[/\\])(node_modules|\.git)([/\\]|$)/.test(path),
+    });
+    this.watcher.on("all", (_event, path) => this.touched(path));
+    this.ready = new Promise((resolve) => this.watcher.once("ready", () => resolve()));
+    this.follow(initial.files);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.quietTimer);
+    clearTimeout(this.deadlineTimer);
+    await this.watcher.close();
+  }
+
+  /** Watch the running generation's files and the last attempt's (a broken edit may name new ones). */
+  private follow(attempted: ReadonlySet<string>): void {
+    const wanted = new Set([...this.serving, ...attempted]);
+    const add = [...wanted].filter((f) => !this.watched.has(f));
+    const remove = [...this.watched].filter((f) => !wanted.has(f));
+    for (const file of add) this.watched.add(file);
+    for (const file of remove) this.watched.delete(file);
+    if (add.length) this.watcher.add(add);
+    if (remove.length) this.watcher.unwatch(remove);
+  }
+
+  private touched(path: string): void {
+    if (this.closed) return;
+    this.changed.add(path);
+    clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => this.rebuild(), QUIET_MS);
+    this.deadlineTimer ??= setTimeout(() => this.rebuild(), MAX_DELAY_MS);
+  }
+
+  private async rebuild(): Promise<void> {
+    clearTimeout(this.quietTimer);
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (this.closed) return;
+    if (this.building) {
+      this.pending = true; // one more build once this one is done, for the changes since it began
+      return;
+    }
+    this.building = true;
+    const changed = [...this.changed];
+    this.changed.clear();
+    const started = performance.now();
+    try {
+      const result = await this.builder.build();
+      if (this.closed) return;
+      if (result.ok) this.serving = result.generation.files;
+      this.follow(result.files);
+      if (result.ok) this.handlers.swap(result.generation, changed, performance.now() - started);
+      else this.handlers.failed(result.problems, changed);
+    } finally {
+      this.building = false;
+      if (this.pending && !this.closed) {
+        this.pending = false;
+        void this.rebuild();
+      }
+    }
+  }
+}
