@@ -1,4 +1,5 @@
 // Bytes and JSON at the edges of the pipeline, the same for every transport.
+import { isUtf8 } from "node:buffer";
 import secureJson from "secure-json-parse";
 import type { HeadersInput, InvokeHeaders } from "./types.ts";
 
@@ -10,7 +11,7 @@ function isOwnHeader(name: string): boolean {
 }
 
 /** Lower-cased, read-only headers without the gateway's own (and without `omit`, e.g. the token). */
-export function normalizeHeaders(input: HeadersInput | undefined, omit?: string): InvokeHeaders {
+export function normalizeHeaders(input: HeadersInput | undefined, omit?: readonly string[]): InvokeHeaders {
   if (!input) return EMPTY_HEADERS;
   const out: Record<string, string> = Object.create(null);
   let count = 0;
@@ -22,20 +23,27 @@ export function normalizeHeaders(input: HeadersInput | undefined, omit?: string)
   return count === 0 ? EMPTY_HEADERS : Object.freeze(out);
 }
 
-function putHeader(out: Record<string, string>, name: string, value: unknown, omit: string | undefined): number {
+function putHeader(out: Record<string, string>, name: string, value: unknown, omit: readonly string[] | undefined): number {
   if (value === undefined) return 0;
   const key = name.toLowerCase();
-  if (isOwnHeader(key) || key === omit) return 0;
+  if (isOwnHeader(key) || (omit !== undefined && omit.includes(key))) return 0;
   out[key] = Array.isArray(value) ? value.join(", ") : String(value);
   return 1;
 }
 
-/** Without one header (the pyfunc routing header, say). */
-export function withoutHeader(headers: InvokeHeaders, name: string): InvokeHeaders {
-  if (!(name in headers)) return headers;
-  const out: Record<string, string> = Object.create(null);
-  for (const key in headers) if (key !== name) out[key] = headers[key]!;
-  return Object.freeze(out);
+/** One header's value from any form of headers (name in lower case). */
+export function readHeader(input: HeadersInput | undefined, name: string): string | undefined {
+  if (!input) return undefined;
+  if (typeof (input as Headers).get === "function" && typeof (input as Headers).has === "function") return (input as Headers).get(name) ?? undefined;
+  if (Symbol.iterator in input) {
+    for (const [key, value] of input as Iterable<readonly [string, string]>) if (key.toLowerCase() === name) return value;
+    return undefined;
+  }
+  const record = input as Record<string, unknown>;
+  const direct = record[name];
+  if (direct !== undefined) return Array.isArray(direct) ? direct.join(", ") : String(direct);
+  for (const key in record) if (key.toLowerCase() === name && record[key] !== undefined) return String(record[key]);
+  return undefined;
 }
 
 /** Raw bytes from a Uint8Array (Buffer included), another typed array or view, or an ArrayBuffer. */
@@ -51,8 +59,6 @@ export function isBytes(value: unknown): boolean {
   return ArrayBuffer.isView(value) || Object.prototype.toString.call(value) === "[object ArrayBuffer]";
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
 export type ParsedJson = { ok: true; value: unknown } | { ok: false; message: string };
 
 /**
@@ -62,10 +68,10 @@ export type ParsedJson = { ok: true; value: unknown } | { ok: false; message: st
  */
 export function parseJson(input: string | Uint8Array): ParsedJson {
   let text: string;
-  try {
-    text = typeof input === "string" ? input : decoder.decode(input);
-  } catch {
-    return { ok: false, message: "body is not valid UTF-8" };
+  if (typeof input === "string") text = input;
+  else {
+    if (!isUtf8(input)) return { ok: false, message: "body is not valid UTF-8" };
+    text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("utf8");
   }
   if (text.trim() === "") return { ok: true, value: {} };
   try {

@@ -44,6 +44,7 @@ export class Guard {
    */
   hostAllowed(host: string | undefined): boolean {
     if (!host) return false;
+    if (this.hosts.has(host)) return true;
     const normalized = host.toLowerCase();
     if (this.hosts.has(normalized)) return true;
     return isWildcard(this.bound.host) && normalized.endsWith(`:${this.bound.port}`);
