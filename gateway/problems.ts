@@ -20,12 +20,15 @@ export class Problems {
     return this.list.length;
   }
 
-  /** The manifest's mistakes first, then each other file's; within a file, by position. */
+  /** The manifest's mistakes first, then the other files' by path; within a file, by position. */
   sorted(manifestFile: string): Problem[] {
-    const fileOrder = new Map<string, number>([[manifestFile, 0]]);
-    for (const p of this.list) if (!fileOrder.has(p.file)) fileOrder.set(p.file, fileOrder.size);
+    const rank = (p: Problem) => (p.file === manifestFile ? 0 : 1);
     return [...this.list].sort(
-      (a, b) => fileOrder.get(a.file)! - fileOrder.get(b.file)! || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0),
+      (a, b) =>
+        rank(a) - rank(b) ||
+        (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
+        (a.line ?? 0) - (b.line ?? 0) ||
+        (a.col ?? 0) - (b.col ?? 0),
     );
   }
 }

@@ -46,15 +46,20 @@ describe("gateway check", () => {
 
       const result = await runGateway(["check"], { cwd: app.dir });
       expect(result.code).toBe(1);
+      const at = (needle: string, offset = 0) => {
+        const lines = manifest.split("\n");
+        const line = lines.findIndex((l) => l.includes(needle));
+        return `${line + 1}:${lines[line]!.indexOf(needle) + 1 + offset}`;
+      };
       expect(result.stdout.trimEnd().split("\n")).toEqual([
-        'gateway.yaml:15:5: unknown key "hanlder" in commands.greet (did you mean "handler"?)',
-        "gateway.yaml:20:14: handler file not found: handlers/shuot.ts",
-        'gateway.yaml:21:27: body of command "shout" does not compile: strict mode: unknown keyword: "maxLenght"',
-        'gateway.yaml:43:14: handler handlers/math.ts has no function as an export named "divid"',
-        "gateway.yaml:49:14: a duration is milliseconds or a string like 500ms, 30s, 2m",
-        expect.stringMatching(/^schemas\/greet\.returns\.json: invalid JSON: .* \(line 1, column \d+\)$/),
+        `gateway.yaml:${at("hanlder")}: unknown key "hanlder" in commands.greet (did you mean "handler"?)`,
+        `gateway.yaml:${at("handlers/shuot.ts")}: handler file not found: handlers/shuot.ts`,
+        `gateway.yaml:${at("maxLenght")}: body of command "shout" does not compile: strict mode: unknown keyword: "maxLenght"`,
+        `gateway.yaml:${at("handlers/math.ts#divid")}: handler handlers/math.ts has no function as an export named "divid"`,
+        `gateway.yaml:${at("two seconds")}: a duration is milliseconds or a string like 500ms, 30s, 2m`,
         'handlers/add.ts: Unexpected ";" (line 2, column 13)',
         "handlers/explode.ts: threw while loading: Error: no config",
+        expect.stringMatching(/^schemas\/greet\.returns\.json: invalid JSON: .* \(line 1, column \d+\)$/),
       ]);
     } finally {
       app.remove();
