@@ -1,11 +1,13 @@
 // npm run bench: prints figures and ratios against peers. Not a test: speed goals live here.
 import { benchHttp } from "./http.ts";
 import { benchInProcess } from "./inprocess.ts";
+import { benchReload } from "./reload.ts";
 import { formatFigure, type Figure } from "./measure.ts";
 
 const suites: Record<string, () => Promise<Figure[]>> = {
   "in-process": benchInProcess,
   http: benchHttp,
+  reload: benchReload,
 };
 
 const only = process.argv.slice(2);

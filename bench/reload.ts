@@ -1,0 +1,155 @@
+// Hot reload figures for npm run bench:
+// - latency from a file write to the first answer from the new code, under `gateway dev`,
+//   against restarting the whole process under `tsx watch` on the same app, in the same run;
+// - memory over 500 reloads of a handler that holds 20k objects (bench/reload-memory.ts, run
+//   in its own process with --expose-gc).
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { request, Agent } from "node:http";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { median, percentile, type Figure } from "./measure.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const GATEWAY_EDITS = Number(process.env.BENCH_RELOAD_EDITS ?? 50);
+const TSX_EDITS = Number(process.env.BENCH_TSX_EDITS ?? 20);
+
+/** A copy of the example app with one more command whose answer tells which edit it runs. */
+function benchApp(): string {
+  mkdirSync(join(ROOT, ".tmp"), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, ".tmp", "reload-bench-"));
+  for (const part of ["gateway.yaml", "handlers", "schemas"]) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
+  writeVersion(dir, 0);
+  return dir;
+}
+
+function writeVersion(dir: string, version: number): void {
+  writeFileSync(join(dir, "handlers", "edited.ts"), `import type { Invoke } from "ipc-gateway";\nexport default (_: Invoke) => ({ version: ${version} });\n`);
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+/** The version the running code answers with, or undefined while nothing answers (a restart). */
+function askVersion(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path: "/ipc/edited", method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c));
+      res.on("end", () => {
+        try {
+          resolve((JSON.parse(text) as { version?: number }).version);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on("error", () => resolve(undefined));
+    req.end("{}");
+  });
+}
+
+/** Write edit `version`, then poll until the new code answers; milliseconds from the write. */
+async function timeEdit(dir: string, port: number, version: number): Promise<number> {
+  const started = performance.now();
+  writeVersion(dir, version);
+  for (;;) {
+    if ((await askVersion(port)) === version) return performance.now() - started;
+    if (performance.now() - started > 30_000) throw new Error(`edit ${version} never went live`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+function start(command: string, args: string[], cwd: string): ChildProcess {
+  return spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GATEWAY_TOKEN: "", NODE_OPTIONS: "" } });
+}
+
+function listeningPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c;
+      const match = /gateway listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code} before listening: ${out}`)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function latencies(kind: "gateway dev" | "tsx watch", edits: number): Promise<number[]> {
+  const dir = benchApp();
+  const port = kind === "tsx watch" ? await freePort() : 0;
+  const config = join(dir, "gateway.yaml");
+  const child =
+    kind === "gateway dev"
+      ? start(process.execPath, [join(ROOT, "bin/gateway.js"), "dev", "--config", config, "--port", "0"], dir)
+      : start(join(ROOT, "node_modules/.bin/tsx"), ["watch", "--clear-screen=false", "--include", join(dir, "handlers"), "--include", join(dir, "schemas"), "--include", config, join(ROOT, "bin/gateway.js"), "serve", "--config", config, "--port", String(port)], dir);
+  try {
+    const listening = await listeningPort(child);
+    await new Promise((r) => setTimeout(r, 500)); // let the watcher settle
+    const times: number[] = [];
+    for (let version = 1; version <= edits; version++) {
+      times.push(await timeEdit(dir, listening, version));
+      await new Promise((r) => setTimeout(r, 150)); // separate the edits
+    }
+    return times;
+  } finally {
+    await stop(child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface MemoryReport {
+  samples: { reloads: number; rssMB: number; heapMB: number }[];
+  loadMs: number[];
+}
+
+function memory(): Promise<MemoryReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", join(ROOT, "bench/reload-memory.ts")], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c));
+    child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as MemoryReport) : reject(new Error(`memory bench exited with ${code}`))));
+  });
+}
+
+export async function benchReload(): Promise<Figure[]> {
+  const gateway = await latencies("gateway dev", GATEWAY_EDITS);
+  const restart = await latencies("tsx watch", TSX_EDITS);
+  const mem = await memory();
+  const at = (n: number) => mem.samples.find((s) => s.reloads === n)!;
+  const growth = at(500).rssMB - at(0).rssMB;
+  const climb = at(500).rssMB - at(100).rssMB;
+  const speedup = median(restart) / median(gateway);
+  console.log(`  gateway dev: ${GATEWAY_EDITS} edits; tsx watch: ${TSX_EDITS} restarts (each restart reloads the whole app)`);
+  console.log(`  memory (RSS MB after GC) by reloads: ${mem.samples.map((s) => `${s.reloads}: ${s.rssMB.toFixed(0)}`).join(", ")}`);
+  console.log(`  memory (heap MB after GC) by reloads: ${mem.samples.map((s) => `${s.reloads}: ${s.heapMB.toFixed(1)}`).join(", ")}`);
+  return [
+    { name: "reload: gateway dev, write -> new answer, median", value: median(gateway), unit: "ms", target: "<= 100 ms", pass: median(gateway) <= 100 },
+    { name: "reload: gateway dev, write -> new answer, p95", value: percentile(gateway, 95), unit: "ms", target: "<= 250 ms", pass: percentile(gateway, 95) <= 250 },
+    { name: "reload: tsx watch restart, write -> new answer, median", value: median(restart), unit: "ms" },
+    { name: "reload: tsx watch restart, write -> new answer, p95", value: percentile(restart, 95), unit: "ms" },
+    { name: "reload: tsx watch median / gateway dev median", value: speedup, unit: "ratio", target: ">= 5x faster", pass: speedup >= 5 },
+    { name: "reload: rebuild after a handler edit (bundle, evaluate, swap), median", value: median(mem.loadMs), unit: "ms" },
+    { name: "memory: RSS growth over 500 reloads", value: growth, unit: "MB", target: "<= 50 MB", pass: growth <= 50 },
+    { name: "memory: RSS change from reload 100 to 500", value: climb, unit: "MB", target: "no steady climb (<= 10 MB)", pass: climb <= 10 },
+  ];
+}
