@@ -56,7 +56,11 @@ export function asBytes(value: unknown): Uint8Array | undefined {
 }
 
 export function isBytes(value: unknown): boolean {
-  return ArrayBuffer.isView(value) || Object.prototype.toString.call(value) === "[object ArrayBuffer]";
+  if (typeof value !== "object" || value === null) return false;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
+  // An ArrayBuffer from another realm (a worker, jest's sandbox) still carries its tag; the
+  // byteLength test spares ordinary objects the slower tag lookup.
+  return typeof (value as { byteLength?: unknown }).byteLength === "number" && Object.prototype.toString.call(value) === "[object ArrayBuffer]";
 }
 
 export type ParsedJson = { ok: true; value: unknown } | { ok: false; message: string };
