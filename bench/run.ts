@@ -2,11 +2,13 @@
 import { benchHttp } from "./http.ts";
 import { benchInProcess } from "./inprocess.ts";
 import { benchReload } from "./reload.ts";
+import { benchStreams } from "./streams.ts";
 import { formatFigure, type Figure } from "./measure.ts";
 
 const suites: Record<string, () => Promise<Figure[]>> = {
   "in-process": benchInProcess,
   http: benchHttp,
+  streams: benchStreams,
   reload: benchReload,
 };
 

@@ -174,11 +174,16 @@ export class EventHub {
   private deliver(event: string, payload: unknown, filter: (target: EventTarget) => boolean): void {
     const set = this.byEvent.get(event);
     if (!set) return;
+    // The frame differs per listener only in two numbers: serialize the rest once per emit.
+    let head: string | undefined;
+    let tail: string | undefined;
     for (const listener of [...set]) {
       if (listener.target.kind !== "Any" && !filter(listener.target)) continue;
       if (listener.once) this.remove(listener.id);
       if (listener.page) {
-        listener.page.send({ type: "event", handler: listener.handler, event, id: listener.id, payload });
+        head ??= `{"type":"event","event":${JSON.stringify(event)},"handler":`;
+        tail ??= `,"payload":${JSON.stringify(payload) ?? "null"}}`;
+        listener.page.sendText(`${head}${listener.handler},"id":${listener.id}${tail}`);
       } else {
         try {
           listener.deliver!({ event, id: listener.id, payload });

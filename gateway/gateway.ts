@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EventHub } from "./events.ts";
 import { GenerationBuilder, type Generation, type ValueSpec } from "./generation.ts";
-import { createPipeline, type Logger } from "./invoke.ts";
+import { createPipeline, type Logger, type ResponseSink } from "./invoke.ts";
 import { Pages } from "./pages.ts";
 import { ModuleLifecycle } from "./lifecycle.ts";
 import { ConfigError, displayPath, formatProblem, type Problem } from "./problems.ts";
@@ -112,8 +112,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
-      const response = pipeline.execute({ cmd, body, window: invokeOptions?.window, headers: invokeOptions?.headers, signal: invokeOptions?.signal });
-      if (response instanceof Promise) return response.then(settled<T>);
+      const settle = new Settle<T>();
+      const response = pipeline.execute({ cmd, body, window: invokeOptions?.window, headers: invokeOptions?.headers, signal: invokeOptions?.signal }, settle);
+      if (response === undefined) return settle.promise;
       return response.ok ? Promise.resolve(response.value as T) : Promise.reject(response.error);
     },
     invokeHandler: pipeline.invokeHandler,
@@ -162,10 +163,32 @@ function describeChanges(changed: string[], generation: Generation): string {
   return `: ${shown.join(", ")}${changed.length > 3 ? ` and ${changed.length - 3} more` : ""}`;
 }
 
-/** An invocation's outcome as a promise settles: the value, or a rejection with exactly the error value. */
-function settled<T>(response: InvokeResponse): T {
-  if (response.ok) return response.value as T;
-  throw response.error;
+let capturedResolve: ((value: never) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * The promise `invoke` returns, settled straight from the pipeline's answer: the value, or a
+ * rejection with exactly the error value (no intermediate promise; no closure per call).
+ */
+class Settle<T> implements ResponseSink {
+  readonly promise: Promise<T>;
+  private readonly resolve: (value: T) => void;
+  private readonly reject: (error: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<T>(capture);
+    this.resolve = capturedResolve as (value: T) => void;
+    this.reject = capturedReject!;
+  }
+
+  respond(response: InvokeResponse): void {
+    if (response.ok) this.resolve(response.value as T);
+    else this.reject(response.error);
+  }
 }
 
 /** GET /__gateway/manifest.json: the commands, channels and events with their schemas as written. */

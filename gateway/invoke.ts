@@ -242,21 +242,30 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
       this.#callerSignal = callerSignal;
       callerSignal.addEventListener("abort", this, { once: true });
     }
-    void Invocation.#follow(this, result);
+    // Bound methods rather than an async function awaiting `result`: measurably cheaper here.
+    result.then(this.#fulfilled.bind(this), this.#rejected.bind(this));
     return promise;
   }
 
-  static async #follow(invocation: Invocation, result: PromiseLike<unknown>): Promise<void> {
+  #fulfilled(value: unknown): void {
     let response: InvokeResponse;
     try {
-      response = complete(await result, invocation.#command, invocation.#host);
+      response = complete(value, this.#command, this.#host);
     } catch (thrown) {
-      response = failure(thrown, invocation.#command, invocation.#host);
+      response = failure(thrown, this.#command, this.#host); // a logger that throws, say: the caller still gets an answer
     }
-    if (invocation.#answered) return; // timed out already
-    invocation.#deadlines!.remove(invocation);
-    invocation.#callerSignal?.removeEventListener("abort", invocation);
-    invocation.#answer(response);
+    this.#settled(response);
+  }
+
+  #rejected(thrown: unknown): void {
+    this.#settled(failure(thrown, this.#command, this.#host));
+  }
+
+  #settled(response: InvokeResponse): void {
+    if (this.#answered) return; // timed out already
+    this.#deadlines!.remove(this);
+    this.#callerSignal?.removeEventListener("abort", this);
+    this.#answer(response);
   }
 
   #answer(response: InvokeResponse): void {

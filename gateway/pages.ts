@@ -40,6 +40,11 @@ export class Page {
     return this.write(JSON.stringify(frame));
   }
 
+  /** Send a frame already serialized as JSON text. */
+  sendText(json: string): boolean {
+    return this.write(json);
+  }
+
   /**
    * Send bytes with a JSON header in one binary frame:
    * [4-byte big-endian header length][header JSON, UTF-8][bytes].
