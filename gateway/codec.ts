@@ -75,7 +75,7 @@ export function parseJson(input: string | Uint8Array): ParsedJson {
   if (typeof input === "string") text = input;
   else {
     if (!isUtf8(input)) return { ok: false, message: "body is not valid UTF-8" };
-    text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("utf8");
+    text = (Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString("utf8");
   }
   if (text.trim() === "") return { ok: true, value: {} };
   try {

@@ -148,7 +148,7 @@ class HttpTransport {
     const reading = new BodyReading(this, res, cmd, mediaType === BYTES_TYPE, cors, limit);
     (req as Reading)[READING] = reading;
     (res as Tracked)[READING] = reading;
-    res.once("close", onInvocationClosed);
+    res.on("close", onInvocationClosed); // "close" comes once; on() spares once()'s wrapper
     req.on("data", onBodyData);
     req.on("end", onBodyEnd);
   }
