@@ -3,9 +3,7 @@
 // emitFilter, a page's emit reaching the backend, eval, and a page closed mid-stream.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { Browser, Page } from "playwright-core";
-import { gatewayFor } from "../helpers/app.ts";
-import { launchBrowser, openPage, startPageServer, type PageServer } from "../helpers/browser.ts";
-import type { Listening } from "../../gateway/transports/http.ts";
+import { openPage, startBrowserApp, type BrowserApp, type PageServer } from "../helpers/browser.ts";
 
 const HANDLERS = `
 import type { Channel, Invoke, SetupContext } from "ipc-gateway";
@@ -70,28 +68,19 @@ events:
 `;
 }
 
+let app: BrowserApp;
 let browser: Browser;
 let pages: PageServer;
-let ctx: Awaited<ReturnType<typeof gatewayFor>>;
-let gateway: Listening;
 let main: Page;
 
 beforeAll(async () => {
-  pages = await startPageServer();
-  ctx = await gatewayFor({ "gateway.yaml": manifest(pages.origin), "handlers/h.ts": HANDLERS });
-  gateway = await ctx.gw.listen({ port: 0 });
-  pages.setGateway(gateway.url);
-  browser = await launchBrowser();
-  main = await openPage(browser, `${pages.origin}/?window=main`);
+  app = await startBrowserApp(manifest, { "handlers/h.ts": HANDLERS });
+  ({ browser, pages, main } = app);
 }, 60_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await ctx?.close();
-  await pages?.close();
-});
+afterAll(async () => app?.close());
 
-const state = () => ctx.gw.invoke<Record<string, any>>("state");
+const state = () => app.gateway.gw.invoke<Record<string, any>>("state");
 const until = async (check: () => Promise<boolean>) => {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
 };
@@ -176,8 +165,8 @@ describe("events", () => {
         });
       await arm(main);
       await arm(settings);
-      await ctx.gw.invoke("emit-to", { target: "settings", event: "news", payload: "for settings" });
-      await ctx.gw.invoke("emit-to", { target: { kind: "WebviewWindow", label: "main" }, event: "news", payload: "for main" });
+      await app.gateway.gw.invoke("emit-to", { target: "settings", event: "news", payload: "for settings" });
+      await app.gateway.gw.invoke("emit-to", { target: { kind: "WebviewWindow", label: "main" }, event: "news", payload: "for main" });
       await new Promise((r) => setTimeout(r, 150));
       expect(await main.evaluate(() => (window as any).seen)).toEqual(["for main"]);
       expect(await settings.evaluate(() => (window as any).seen)).toEqual(["for settings"]);
@@ -189,7 +178,7 @@ describe("events", () => {
       expect(await main.evaluate(() => (window as any).seen)).toEqual(["for main"]);
 
       // emitFilter: the backend picks targets with a predicate.
-      await ctx.gw.invoke("emit-filter", { event: "news", payload: "filtered", label: "main" });
+      await app.gateway.gw.invoke("emit-filter", { event: "news", payload: "filtered", label: "main" });
       await new Promise((r) => setTimeout(r, 150));
       expect(await main.evaluate(() => (window as any).seen)).toEqual(["for main", "filtered"]);
       expect(await settings.evaluate(() => (window as any).seen)).toEqual(["for settings", "page to settings"]);

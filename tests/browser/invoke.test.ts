@@ -3,9 +3,7 @@
 // window label, and a page from a disallowed origin is refused.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { Browser, Page } from "playwright-core";
-import { gatewayFor } from "../helpers/app.ts";
-import { launchBrowser, openPage, startPageServer, type PageServer } from "../helpers/browser.ts";
-import type { Listening } from "../../gateway/transports/http.ts";
+import { openPage, startBrowserApp, type BrowserApp, type PageServer } from "../helpers/browser.ts";
 
 const MISC = `
 import { InvokeError, type Invoke } from "ipc-gateway";
@@ -40,26 +38,17 @@ commands:
 `;
 }
 
+let app: BrowserApp;
 let browser: Browser;
 let pages: PageServer;
-let ctx: Awaited<ReturnType<typeof gatewayFor>>;
-let gateway: Listening;
 let page: Page;
 
 beforeAll(async () => {
-  pages = await startPageServer();
-  ctx = await gatewayFor({ "gateway.yaml": manifest(pages.origin), "handlers/misc.ts": MISC });
-  gateway = await ctx.gw.listen({ port: 0 });
-  pages.setGateway(gateway.url);
-  browser = await launchBrowser();
-  page = await openPage(browser, `${pages.origin}/?window=main`);
+  app = await startBrowserApp(manifest, { "handlers/misc.ts": MISC });
+  ({ browser, pages, main: page } = app);
 }, 60_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await ctx?.close();
-  await pages?.close();
-});
+afterAll(async () => app?.close());
 
 /** Run `invoke` in the page; report resolve/reject the way the page saw it. */
 function invokeInPage(target: Page, cmd: string, args?: unknown, options?: unknown) {

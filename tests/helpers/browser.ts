@@ -4,6 +4,7 @@ import { build } from "esbuild";
 import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { gatewayFor } from "./app.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -81,4 +82,39 @@ export async function openPage(browser: Browser, url: string): Promise<Page> {
   await page.evaluate(() => (window as any).__TAURI_INTERNALS__.gateway.ready());
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   return page;
+}
+
+export interface BrowserApp {
+  browser: Browser;
+  pages: PageServer;
+  gateway: Awaited<ReturnType<typeof gatewayFor>>;
+  url: string;
+  /** The page of window "main", open and connected. */
+  main: Page;
+  close(): Promise<void>;
+}
+
+/**
+ * A gateway over a temp app whose manifest allows the page server's origin, Chromium, and one
+ * page (window "main") loaded from that second origin.
+ */
+export async function startBrowserApp(manifestFor: (pageOrigin: string) => string, files: Record<string, string>): Promise<BrowserApp> {
+  const pages = await startPageServer();
+  const gateway = await gatewayFor({ "gateway.yaml": manifestFor(pages.origin), ...files });
+  const { url } = await gateway.gw.listen({ port: 0 });
+  pages.setGateway(url);
+  const browser = await launchBrowser();
+  const main = await openPage(browser, `${pages.origin}/?window=main`);
+  return {
+    browser,
+    pages,
+    gateway,
+    url,
+    main,
+    async close() {
+      await browser.close();
+      await gateway.close();
+      await pages.close();
+    },
+  };
 }
