@@ -56,7 +56,10 @@ export function percentile(values: number[], p: number): number {
 }
 
 export function formatFigure(f: Figure): string {
-  const value = f.unit === "ratio" ? f.value.toFixed(2) + "x" : `${Math.round(f.value).toLocaleString("en-US")} ${f.unit}`;
+  const value =
+    f.unit === "ratio"
+      ? f.value.toFixed(2) + "x"
+      : `${Number.isInteger(f.value) || f.value >= 100 ? Math.round(f.value).toLocaleString("en-US") : f.value.toFixed(1)} ${f.unit}`;
   const verdict = f.pass === undefined ? "" : f.pass ? "  PASS" : "  FAIL";
   return `${f.name.padEnd(62)} ${value.padStart(18)}${f.target ? `  (target ${f.target})` : ""}${verdict}`;
 }
