@@ -114,6 +114,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
       invocation.closeChannels();
       return failure(thrown, command, host);
     }
+    // A synchronous handler is done before any reload can retire its generation: no bookkeeping.
     if (!isThenable(result)) {
       invocation.closeChannels();
       return complete(result, command, host);
@@ -140,7 +141,8 @@ export function createPipeline(host: PipelineHost): Pipeline {
 
 /**
  * The handler's one argument, and the invocation's bookkeeping while its handler runs. The
- * bookkeeping is in #private fields so that a handler sees only body, headers, window, app, signal.
+ * bookkeeping's state is in #private fields, out of the way of a handler that spreads or logs
+ * its argument.
  */
 class Invocation extends DeadlineEntry implements Invoke<unknown> {
   readonly body: unknown;
@@ -152,7 +154,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   readonly #host: PipelineHost;
   #controller: AbortController | undefined;
   #abortReason: unknown;
-  /** Who gets the answer: a promise's resolve or a transport's sink; undefined once answered. */
+  /** Who gets the answer: a promise's resolve, or a transport's sink. */
   #resolve: ((response: InvokeResponse) => void) | undefined;
   #sink: ResponseSink | undefined;
   #answered = false;
@@ -276,7 +278,6 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     if (this.#sink !== undefined) this.#sink.respond(response);
     else this.#resolve!(response);
   }
-
 
   /** The caller went away (this object is the EventListener, so no closure is made per invocation). */
   handleEvent(): void {

@@ -160,7 +160,7 @@ class HttpTransport {
     let body: unknown = bytes;
     if (!reading.raw) {
       const parsed = parseJson(bytes);
-      if (!parsed.ok) return this.answer(res, rejections.badRequest(parsed.message), cors);
+      if (!parsed.ok) return this.answer(res, rejections.badRequest(parsed.message), cors, cmd);
       body = parsed.value;
     }
     const pageId = req.headers["gateway-page"];
@@ -176,7 +176,7 @@ class HttpTransport {
       signal: reading,
       page: trustedPage,
     }, reading);
-    if (response !== undefined) this.answer(res, response, cors);
+    if (response !== undefined) this.answer(res, response, cors, cmd);
   }
 
   /** An invocation's response is done (sent, or the connection went away). */
@@ -184,7 +184,7 @@ class HttpTransport {
     if (--this.inFlight === 0 && this.idle) this.idle();
   }
 
-  answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined): void {
+  answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined, cmd: string): void {
     if (res.destroyed) return;
     if (!response.ok) return this.reject(res, response, true, cors);
     const value = response.value;
@@ -193,8 +193,8 @@ class HttpTransport {
     try {
       text = JSON.stringify(value) ?? "null";
     } catch (error) {
-      this.context.logger.error("a command returned a value that cannot be sent as JSON", error);
-      return this.reject(res, rejections.internal("(response)", "the value cannot be sent as JSON"), true, cors);
+      this.context.logger.error(`command "${cmd}" returned a value that cannot be sent as JSON`, error);
+      return this.reject(res, rejections.internal(cmd, "its value cannot be sent as JSON"), true, cors);
     }
     if (cors !== undefined || this.closing) return this.send(res, 200, JSON_TYPE, text, cors, TAURI_OK);
     // The common case, without building headers from parts.
@@ -297,7 +297,7 @@ class BodyReading implements CallerSignal, ResponseSink {
 
   /** The answer of an asynchronous handler. */
   respond(response: InvokeResponse): void {
-    this.transport.answer(this.res, response, this.cors);
+    this.transport.answer(this.res, response, this.cors, this.cmd);
   }
 }
 
