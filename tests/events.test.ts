@@ -14,6 +14,7 @@ commands:
   emit-to: { handler: handlers/backend.ts#emitTo }
   emit-filter: { handler: handlers/backend.ts#emitFilter }
   log: { handler: handlers/backend.ts#log }
+  listen-then-unlisten: { handler: handlers/backend.ts#listenThenUnlisten }
   eval: { handler: handlers/backend.ts#evalIn }
 events:
   news:
@@ -39,6 +40,14 @@ export const emitTo = ({ body, app }: Invoke<any>) => attempt(() => app.emitTo(b
 export const emitFilter = ({ body, app }: Invoke<any>) =>
   attempt(() => app.emitFilter(body.event, body.payload, (t) => "label" in t && t.label === body.label));
 export const log = () => received.splice(0);
+export function listenThenUnlisten({ app }: Invoke) {
+  const seen: unknown[] = [];
+  const id = app.listen("news", (e) => seen.push(e.payload));
+  app.emit("news", { text: "heard" });
+  app.unlisten(id);
+  app.emit("news", { text: "not heard" });
+  return seen;
+}
 export const evalIn = ({ window, body }: Invoke<string>) => { window.eval(body); return window.label; };
 `;
 
@@ -152,6 +161,25 @@ describe("targets (Tauri 2)", () => {
     expect(texts(settings, onSettings.handler)).toEqual(["to settings"]);
     expect(texts(any, onAny.handler)).toEqual(["to settings", "to main's Window", "to main's WebviewWindow", "to the app"]);
     expect(await backend("log", {})).toEqual([{ via: "listen", event: "news", payload: { text: "to the app" } }]);
+  });
+
+  test("Webview targets and emitTo Any", async () => {
+    const webview = await page("panel");
+    const window = await page("panel");
+    const onWebview = await listen(webview, "news", { kind: "Webview", label: "panel" });
+    const onWindow = await listen(window, "news", { kind: "Window", label: "panel" });
+    await backend("emit-to", { target: { kind: "Webview", label: "panel" }, event: "news", payload: { text: "webview" } });
+    await backend("emit-to", { target: { kind: "Any" }, event: "news", payload: { text: "everyone" } });
+    await settle();
+    const texts = (p: TestPage, h: number) => events(p, h).map((f) => (f.payload as { text: string }).text);
+    expect(texts(webview, onWebview.handler)).toEqual(["webview", "everyone"]);
+    expect(texts(window, onWindow.handler)).toEqual(["everyone"]);
+    expect(await backend("log", {})).toEqual([{ via: "listen", event: "news", payload: { text: "everyone" } }]);
+  });
+
+  test("app.unlisten stops a handler's listener", async () => {
+    expect(await backend("listen-then-unlisten", {})).toEqual([{ text: "heard" }]);
+    await backend("log", {});
   });
 
   test("a page's emit_to", async () => {

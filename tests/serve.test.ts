@@ -1,0 +1,84 @@
+// `gateway serve` and `gateway dev` through the real bin: the one listening line, a graceful stop
+// on SIGTERM with a request in flight, and a hot reload seen from outside the process.
+import { afterEach, expect, test } from "@jest/globals";
+import { spawn, type ChildProcess } from "node:child_process";
+import { tempApp, type TempApp } from "./helpers/app.ts";
+import { GATEWAY_BIN } from "./helpers/cli.ts";
+import { invokeJson } from "./helpers/http.ts";
+
+const APP = {
+  "gateway.yaml": "version: 1\ncommands:\n  slow:\n    handler: handlers/slow.ts\n  hello:\n    handler: handlers/hello.ts\n",
+  "handlers/slow.ts": 'export default async () => { await new Promise((r) => setTimeout(r, 500)); return "finished"; };\n',
+  "handlers/hello.ts": 'export default () => "v1";\n',
+};
+
+let child: ChildProcess | undefined;
+let app: TempApp | undefined;
+
+afterEach(() => {
+  child?.kill("SIGKILL");
+  app?.remove();
+  child = app = undefined;
+});
+
+function startGateway(mode: "serve" | "dev"): Promise<{ url: string; lines: string[] }> {
+  app = tempApp(APP);
+  child = spawn(process.execPath, [GATEWAY_BIN, mode, "--port", "0"], { cwd: app.dir, env: { ...process.env, NODE_OPTIONS: "" } });
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    child!.stdout!.on("data", (chunk: Buffer) => {
+      buffered += chunk;
+      const complete = buffered.split("\n");
+      buffered = complete.pop()!;
+      for (const line of complete) {
+        lines.push(line);
+        const match = /^gateway listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+        if (match) resolve({ url: match[1]!, lines });
+      }
+    });
+    child!.once("exit", (code) => reject(new Error(`exited with ${code}`)));
+  });
+}
+
+const exitOf = (process: ChildProcess) => new Promise<number | null>((resolve) => process.once("exit", (code) => resolve(code)));
+
+test("serve prints one listening line, and on SIGTERM finishes the request in flight, then exits 0", async () => {
+  const { url, lines } = await startGateway("serve");
+  expect(lines).toEqual([`gateway listening on ${url}`]);
+  const inFlight = invokeJson(url, "slow", {});
+  await new Promise((r) => setTimeout(r, 100));
+  const exited = exitOf(child!);
+  child!.kill("SIGTERM");
+  const res = await inFlight;
+  expect(res.status).toBe(200);
+  expect(res.json()).toBe("finished");
+  expect(await exited).toBe(0);
+  await expect(invokeJson(url, "hello", {})).rejects.toThrow(/ECONNREFUSED/);
+});
+
+test("dev reloads an edited handler while serving", async () => {
+  const { url } = await startGateway("dev");
+  expect((await invokeJson(url, "hello", {})).json()).toBe("v1");
+  await new Promise((r) => setTimeout(r, 300)); // the watcher settles
+  app!.write("handlers/hello.ts", 'export default () => "v2";\n');
+  let answer = "v1";
+  for (let i = 0; i < 100 && answer !== "v2"; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    answer = (await invokeJson(url, "hello", {})).json();
+  }
+  expect(answer).toBe("v2");
+  const exited = exitOf(child!);
+  child!.kill("SIGINT");
+  expect(await exited).toBe(0);
+});
+
+test("a broken manifest: nothing starts, every mistake is printed, exit 1", async () => {
+  app = tempApp({ "gateway.yaml": "version: 1\ncommands:\n  a:\n    handler: nope.ts\n  b:\n    hanlder: x.ts\n" });
+  child = spawn(process.execPath, [GATEWAY_BIN, "serve", "--port", "0"], { cwd: app.dir, env: { ...process.env, NODE_OPTIONS: "" } });
+  let stderr = "";
+  child.stderr!.on("data", (c: Buffer) => (stderr += c));
+  expect(await exitOf(child)).toBe(1);
+  expect(stderr).toContain("gateway.yaml:4:14: handler file not found: nope.ts");
+  expect(stderr).toContain('gateway.yaml:6:5: unknown key "hanlder" in commands.b (did you mean "handler"?)');
+});
