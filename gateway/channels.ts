@@ -6,14 +6,12 @@
 // At most MAX_WAITING messages wait per channel: a handler that sends without awaiting past that
 // gets a `channel-full` error rather than the gateway buffering without bound.
 import { asError, rejections, schemaErrorDetails } from "./errors.ts";
-import { asBytes } from "./codec.ts";
+import { asBytes, CHANNEL_WIRE } from "./codec.ts";
 import type { ChannelDef } from "./generation.ts";
 import { HIGH_WATER_BYTES, type Page } from "./pages.ts";
 
 export const MAX_WAITING = 1024;
 
-/** The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`). */
-const CHANNEL_WIRE = /^__CHANNEL__:(\d+)$/;
 
 export function channelId(wire: unknown): number | undefined {
   const match = typeof wire === "string" ? CHANNEL_WIRE.exec(wire) : null;

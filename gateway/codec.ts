@@ -3,6 +3,9 @@ import { isUtf8 } from "node:buffer";
 import secureJson from "secure-json-parse";
 import type { HeadersInput, InvokeHeaders } from "./types.ts";
 
+/** The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`). */
+export const CHANNEL_WIRE = /^__CHANNEL__:(\d+)$/;
+
 const EMPTY_HEADERS: InvokeHeaders = Object.freeze(Object.create(null));
 
 /** Headers the gateway and the Tauri protocol use for themselves; a handler never sees them. */

@@ -5,7 +5,7 @@
 //
 // Only topics declared in the manifest's `events:` may be emitted, by the sides its `from:`
 // names, with payloads that match its schema. Listening is open to any name.
-import { GatewayError, raise, rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
+import { raise, rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
 import type { EventDef } from "./generation.ts";
 import type { Logger } from "./invoke.ts";
 import type { Page, Pages } from "./pages.ts";
@@ -206,4 +206,3 @@ function parseTarget(value: unknown): EventTarget | undefined {
   return undefined;
 }
 
-export { GatewayError };

@@ -116,10 +116,6 @@ export class Pages {
     return this.byId.get(id);
   }
 
-  all(): IterableIterator<Page> {
-    return this.byId.values();
-  }
-
   *withLabel(label: string): IterableIterator<Page> {
     for (const page of this.byId.values()) if (page.label === label) yield page;
   }

@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
+import { CHANNEL_WIRE } from "./codec.ts";
 import { SourceDoc, jsonParseErrorPosition, type JsonPath, type Position } from "./source-doc.ts";
 import { displayPath, type Problems } from "./problems.ts";
 
@@ -31,8 +32,6 @@ export interface ReferencedAt {
   role: string;
 }
 
-/** The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`). */
-export const CHANNEL_WIRE = /^__CHANNEL__:\d+$/;
 
 const AJV_OPTIONS: Options = {
   allErrors: false, // Fastify's default: the first error, and no work amplification on hostile input

@@ -1,6 +1,6 @@
 // A parsed YAML or JSON text that remembers where every value came from, so mistakes can be
 // reported as `path:line:col` (JSON is YAML 1.2, so one parser serves both).
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, visit, type Document, type Node } from "yaml";
+import { LineCounter, parseDocument, isMap, isPair, isScalar, visit, type Document, type Node } from "yaml";
 
 export type JsonPath = readonly (string | number)[];
 
@@ -85,10 +85,6 @@ export class SourceDoc {
     });
     return found;
   }
-}
-
-export function isCollection(node: unknown): boolean {
-  return isMap(node) || isSeq(node);
 }
 
 function firstLine(message: string): string {
