@@ -80,7 +80,15 @@ async function listen(p: TestPage, event: string, target: unknown = { kind: "Any
 }
 
 const events = (p: TestPage, handler: number) => p.frames.filter((f) => f.type === "event" && f.handler === handler);
-const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+/**
+ * A round trip on the page's socket: its reply is queued after every frame the gateway had
+ * already queued for the page, so afterwards the page has seen all of them.
+ */
+const flush = (...pages: TestPage[]) => Promise.all(pages.map((p) => p.call("plugin:event|unlisten", { event: "flush", eventId: 0 })));
+/** Wait until the gateway's view (health) satisfies `done`. */
+async function until(done: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200 && !(await done()); i++) await new Promise((r) => setTimeout(r, 10));
+}
 const backend = (cmd: string, body: unknown) => ctx.gw.invoke<any>(cmd, body);
 
 describe("between pages and the backend", () => {
@@ -125,7 +133,7 @@ describe("between pages and the backend", () => {
     await p.next((f) => f.type === "event" && f.handler === handler);
     expect((await p.call("plugin:event|unlisten", { event: "news", eventId: id })).ok).toBe(true);
     await backend("emit", { event: "news", payload: { text: "2" } });
-    await settle();
+    await flush(p);
     expect(events(p, handler).map((f) => f.payload)).toEqual([{ text: "1" }]);
     await backend("log", {});
   });
@@ -154,7 +162,7 @@ describe("targets (Tauri 2)", () => {
     await backend("emit-to", { target: { kind: "Window", label: "main" }, event: "news", payload: { text: "to main's Window" } });
     await backend("emit-to", { target: { kind: "WebviewWindow", label: "main" }, event: "news", payload: { text: "to main's WebviewWindow" } });
     await backend("emit-to", { target: { kind: "App" }, event: "news", payload: { text: "to the app" } });
-    await settle();
+    await flush(main, settings, any);
 
     const texts = (p: TestPage, h: number) => events(p, h).map((f) => (f.payload as { text: string }).text);
     expect(texts(main, onMain.handler)).toEqual(["to main's Window"]);
@@ -170,7 +178,7 @@ describe("targets (Tauri 2)", () => {
     const onWindow = await listen(window, "news", { kind: "Window", label: "panel" });
     await backend("emit-to", { target: { kind: "Webview", label: "panel" }, event: "news", payload: { text: "webview" } });
     await backend("emit-to", { target: { kind: "Any" }, event: "news", payload: { text: "everyone" } });
-    await settle();
+    await flush(webview, window);
     const texts = (p: TestPage, h: number) => events(p, h).map((f) => (f.payload as { text: string }).text);
     expect(texts(webview, onWebview.handler)).toEqual(["webview", "everyone"]);
     expect(texts(window, onWindow.handler)).toEqual(["everyone"]);
@@ -189,7 +197,7 @@ describe("targets (Tauri 2)", () => {
     const onSettings = await listen(settings, "news", { kind: "Window", label: "settings" });
     await main.call("plugin:event|emit_to", { target: { kind: "AnyLabel", label: "settings" }, event: "news", payload: { text: "hi" } });
     await settings.next((f) => f.type === "event" && f.handler === onSettings.handler);
-    await settle();
+    await flush(main);
     expect(events(main, onMain.handler)).toEqual([]);
   });
 
@@ -200,7 +208,7 @@ describe("targets (Tauri 2)", () => {
     const onB = await listen(b, "news", { kind: "Window", label: "b" });
     expect(await backend("emit-filter", { event: "news", payload: { text: "only b" }, label: "b" })).toEqual({ ok: true });
     await b.next((f) => f.type === "event" && f.handler === onB.handler);
-    await settle();
+    await flush(a);
     expect(events(a, onA.handler)).toEqual([]);
   });
 });
@@ -243,21 +251,21 @@ describe("eval and closing pages", () => {
     const res = await invokeJson(server.url, "eval", "document.title = 'x'", { "Gateway-Window": "settings" });
     expect(res.json()).toBe("settings");
     await settings.next((f) => f.type === "eval" && f.script === "document.title = 'x'");
-    await settle();
+    await flush(main);
     expect(main.frames.filter((f) => f.type === "eval")).toEqual([]);
   });
 
   test("a page that closes loses its listeners (no leak)", async () => {
     await Promise.all(open.splice(0).map((p) => p.close()));
-    await settle();
     const health = async () => (await request(`${server.url}/__gateway/health`, { method: "GET" })).json();
+    await until(async () => (await health()).pages === 0);
     const baseline = await health();
     expect(baseline.pages).toBe(0);
     const p = await page();
     for (let i = 0; i < 50; i++) await listen(p, "news");
     expect((await health()).listeners).toBe(baseline.listeners + 50);
     await p.close();
-    await settle();
+    await until(async () => (await health()).pages === 0);
     expect(await health()).toMatchObject({ pages: 0, listeners: baseline.listeners });
   });
 });

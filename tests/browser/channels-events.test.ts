@@ -81,6 +81,9 @@ beforeAll(async () => {
 afterAll(async () => app?.close());
 
 const state = () => app.gateway.gw.invoke<Record<string, any>>("state");
+/** A round trip on each page's socket: afterwards the page has every event queued for it before. */
+const flush = (...targets: Page[]) =>
+  Promise.all(targets.map((p) => p.evaluate(() => window.api.invoke("plugin:event|unlisten", { event: "flush", eventId: 0 }))));
 const until = async (check: () => Promise<boolean>) => {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
 };
@@ -92,7 +95,7 @@ describe("channels", () => {
       const channel = new window.api.Channel<number>((m) => received.push(m));
       const returned = await window.api.invoke("stream", { n: 10_000, onItem: channel });
       // The end marker: @tauri-apps/api's Channel unregisters its callback when it arrives.
-      for (let i = 0; i < 200 && window.__TAURI_INTERNALS__.callbacks.has(channel.id); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 1000 && window.__TAURI_INTERNALS__.callbacks.has(channel.id); i++) await new Promise((r) => setTimeout(r, 10));
       return { returned, received, ended: !window.__TAURI_INTERNALS__.callbacks.has(channel.id) };
     });
     expect(result.returned).toBe(10_000);
@@ -117,7 +120,7 @@ describe("channels", () => {
       const got: unknown[] = [];
       const channel = new window.api.Channel<unknown>((m) => got.push(m));
       await window.api.invoke("invalid", { onItem: channel });
-      for (let i = 0; i < 100 && window.__TAURI_INTERNALS__.callbacks.has(channel.id); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 500 && window.__TAURI_INTERNALS__.callbacks.has(channel.id); i++) await new Promise((r) => setTimeout(r, 10));
       return got;
     });
     expect(received).toEqual([1]);
@@ -143,13 +146,14 @@ describe("events", () => {
       const seen: string[] = [];
       const unlisten = await window.api.listen<string>("news", (e) => seen.push(`listen:${e.payload}`));
       await window.api.once<string>("news", (e) => seen.push(`once:${e.payload}`));
+      // A round trip on the page's socket: its reply comes after every event queued before it.
+      const flush = () => window.api.invoke("plugin:event|unlisten", { event: "flush", eventId: 0 });
       await window.api.invoke("emit", { event: "news", payload: "1" });
       await window.api.invoke("emit", { event: "news", payload: "2" });
-      await new Promise((r) => setTimeout(r, 100));
-      unlisten();
-      await new Promise((r) => setTimeout(r, 50));
+      await flush();
+      await unlisten();
       await window.api.invoke("emit", { event: "news", payload: "3" });
-      await new Promise((r) => setTimeout(r, 100));
+      await flush();
       return seen;
     });
     expect(result).toEqual(["listen:1", "once:1", "listen:2"]);
@@ -167,19 +171,19 @@ describe("events", () => {
       await arm(settings);
       await app.gateway.gw.invoke("emit-to", { target: "settings", event: "news", payload: "for settings" });
       await app.gateway.gw.invoke("emit-to", { target: { kind: "WebviewWindow", label: "main" }, event: "news", payload: "for main" });
-      await new Promise((r) => setTimeout(r, 150));
+      await flush(main, settings);
       expect(await main.evaluate(() => (window as any).seen)).toEqual(["for main"]);
       expect(await settings.evaluate(() => (window as any).seen)).toEqual(["for settings"]);
 
       // emitTo from a page, with @tauri-apps/api's emitTo.
       await main.evaluate(() => window.api.emitTo("settings", "news", "page to settings"));
-      await new Promise((r) => setTimeout(r, 150));
+      await flush(main, settings);
       expect(await settings.evaluate(() => (window as any).seen)).toEqual(["for settings", "page to settings"]);
       expect(await main.evaluate(() => (window as any).seen)).toEqual(["for main"]);
 
       // emitFilter: the backend picks targets with a predicate.
       await app.gateway.gw.invoke("emit-filter", { event: "news", payload: "filtered", label: "main" });
-      await new Promise((r) => setTimeout(r, 150));
+      await flush(main, settings);
       expect(await main.evaluate(() => (window as any).seen)).toEqual(["for main", "filtered"]);
       expect(await settings.evaluate(() => (window as any).seen)).toEqual(["for settings", "page to settings"]);
     } finally {
