@@ -95,7 +95,8 @@ async function bundle(file: string): Promise<Bundled> {
       target: "node20",
       write: false,
       metafile: true,
-      sourcemap: "inline",
+      sourcemap: "external",
+      outfile: `${file}.bundle.js`, // never written (write: false); names the map for the code
       sourcesContent: false,
       logLevel: "silent",
       define: {
@@ -110,12 +111,27 @@ async function bundle(file: string): Promise<Bundled> {
       const hash = hashFile(path);
       if (hash) inputs.set(path, hash);
     }
-    return { ok: true, code: result.outputFiles[0]!.text, inputs };
+    const code = result.outputFiles.find((f) => f.path.endsWith(".js"))!.text;
+    const map = result.outputFiles.find((f) => f.path.endsWith(".map"))?.text;
+    return { ok: true, code: map ? withSourceMap(code, map) : code, inputs };
   } catch (error) {
     const messages = (error as { errors?: Message[] }).errors;
     if (!messages?.length) return { ok: false, failure: { kind: "threw", message: String(error) } };
     return { ok: false, failure: { kind: "build", problems: messages.map((m) => buildProblem(m, workingDir, file)) } };
   }
+}
+
+/**
+ * The bundle with its source map inline, so stack traces name the handler's own lines. `new Function`
+ * puts the body after a two-line header ("function anonymous(...\n) {\n"): the map is shifted by
+ * two generated lines to match.
+ */
+function withSourceMap(code: string, mapText: string): string {
+  const map = JSON.parse(mapText) as { mappings: string };
+  map.mappings = ";;" + map.mappings;
+  const base64 = Buffer.from(JSON.stringify(map)).toString("base64");
+  // esbuild ends the code with a sourceMappingURL comment naming the (unwritten) .map file.
+  return `${code.replace(/\/\/# sourceMappingURL=\S+\s*$/, "")}//# sourceMappingURL=data:application/json;base64,${base64}`;
 }
 
 function buildProblem(message: Message, workingDir: string, entry: string): Problem {

@@ -7,7 +7,8 @@ import { GATEWAY_BIN } from "./helpers/cli.ts";
 import { invokeJson } from "./helpers/http.ts";
 
 const APP = {
-  "gateway.yaml": "version: 1\ncommands:\n  slow:\n    handler: handlers/slow.ts\n  hello:\n    handler: handlers/hello.ts\n",
+  "gateway.yaml": "version: 1\ncommands:\n  slow:\n    handler: handlers/slow.ts\n  hello:\n    handler: handlers/hello.ts\n  boom:\n    handler: handlers/boom.ts\n",
+  "handlers/boom.ts": 'import type { Invoke } from "ipc-gateway";\n\ninterface Shape {\n  n: number;\n}\n\nexport default function boom(_: Invoke): Shape {\n  throw new Error("kaboom");\n}\n',
   "handlers/slow.ts": 'export default async () => { await new Promise((r) => setTimeout(r, 500)); return "finished"; };\n',
   "handlers/hello.ts": 'export default () => "v1";\n',
 };
@@ -21,9 +22,13 @@ afterEach(() => {
   child = app = undefined;
 });
 
+let stderr = "";
+
 function startGateway(mode: "serve" | "dev"): Promise<{ url: string; lines: string[] }> {
   app = tempApp(APP);
   child = spawn(process.execPath, [GATEWAY_BIN, mode, "--port", "0"], { cwd: app.dir, env: { ...process.env, NODE_OPTIONS: "" } });
+  stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
   const lines: string[] = [];
   return new Promise((resolve, reject) => {
     let buffered = "";
@@ -55,6 +60,15 @@ test("serve prints one listening line, and on SIGTERM finishes the request in fl
   expect(res.json()).toBe("finished");
   expect(await exited).toBe(0);
   await expect(invokeJson(url, "hello", {})).rejects.toThrow(/ECONNREFUSED/);
+});
+
+test("a handler's error is logged with its stack in the handler's own TypeScript lines; the caller gets no stack", async () => {
+  const { url } = await startGateway("serve");
+  const res = await invokeJson(url, "boom", {});
+  expect(res.json()).toEqual({ kind: "internal", message: '"boom" failed', command: "boom" });
+  for (let i = 0; i < 50 && !stderr.includes("kaboom"); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(stderr).toContain('command "boom" (handlers/boom.ts#default) threw Error: kaboom');
+  expect(stderr).toMatch(/at .*boom \(.*handlers\/boom\.ts:8:9\)/); // `throw new Error` is line 8, column 9
 });
 
 test("dev reloads an edited handler while serving", async () => {
