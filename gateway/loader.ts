@@ -157,14 +157,20 @@ function evaluate(file: string, code: string): Evaluated {
     const factory = new Function("exports", "require", "module", "__filename", "__dirname", "__importMetaUrl", `${code}\n//# sourceURL=${url}`);
     factory.call(module.exports, module.exports, requireForHandler, module, file, dirname(file), url);
   } catch (error) {
-    return { ok: false, failure: { kind: "threw", message: describeThrown(error) } };
+    return { ok: false, failure: { kind: "threw", message: describeThrown(error, file) } };
   }
   return { ok: true, exports: module.exports };
 }
 
-function describeThrown(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+/** "Error: message", with where in the handler file it was thrown when stack traces are source-mapped. */
+function describeThrown(error: unknown, file: string): string {
+  if (!(error instanceof Error)) return String(error);
+  const described = `${error.name}: ${error.message}`;
+  // Without source maps (under jest, say) positions would be the bundle's, not the file's.
+  if (!(process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled) return described;
+  const frame = error.stack?.split("\n").find((line) => line.includes(`${file}:`));
+  const at = frame && /:(\d+):(\d+)\)?$/.exec(frame.trim());
+  return at ? `${described} (line ${at[1]}, column ${at[2]})` : described;
 }
 
 function hashFile(path: string): string | undefined {

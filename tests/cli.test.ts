@@ -58,7 +58,7 @@ describe("gateway check", () => {
         `gateway.yaml:${at("handlers/math.ts#divid")}: handler handlers/math.ts has no function as an export named "divid"`,
         `gateway.yaml:${at("two seconds")}: a duration is milliseconds or a string like 500ms, 30s, 2m`,
         'handlers/add.ts: Unexpected ";" (line 2, column 13)',
-        "handlers/explode.ts: threw while loading: Error: no config",
+        "handlers/explode.ts: threw while loading: Error: no config (line 1, column 7)", // the bin source-maps the handler
         expect.stringMatching(/^schemas\/greet\.returns\.json: invalid JSON: .* \(line 1, column \d+\)$/),
       ]);
     } finally {
