@@ -89,8 +89,8 @@ export function createPipeline(host: PipelineHost): Pipeline {
     } else {
       if (body === undefined) body = {};
       else if (isBytes(body)) {
-        const parsed = parseJson(asBytes(body)!);
-        if (!parsed.ok) return rejections.badRequest(parsed.message);
+        const parsed = jsonFromBytes(body);
+        if (!parsed.ok) return parsed;
         body = parsed.value;
       }
       const validate = command.body.validate;
@@ -125,8 +125,8 @@ export function createPipeline(host: PipelineHost): Pipeline {
   function eventCommand(command: string, request: InvokeRequest): InvokeResponse {
     let args: unknown = request.body ?? {};
     if (isBytes(args)) {
-      const parsed = parseJson(asBytes(args)!);
-      if (!parsed.ok) return rejections.badRequest(parsed.message);
+      const parsed = jsonFromBytes(args);
+      if (!parsed.ok) return parsed;
       args = parsed.value;
     }
     return host.events.command(command, args, request.page);
@@ -295,6 +295,12 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
 let capturedResolve: ((response: InvokeResponse) => void) | undefined;
 function captureResolve(resolve: (response: InvokeResponse) => void): void {
   capturedResolve = resolve;
+}
+
+/** JSON sent as bytes (pyInvoke sends its body so), or the bad-request it earns. */
+function jsonFromBytes(bytes: unknown): { ok: true; value: unknown } | Rejection {
+  const parsed = parseJson(asBytes(bytes)!);
+  return parsed.ok ? parsed : rejections.badRequest(parsed.message);
 }
 
 /** The body with each channel field ("__CHANNEL__:<id>") replaced by a Channel to `page`. */

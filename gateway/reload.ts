@@ -14,7 +14,7 @@ export interface ReloadHandlers {
   /** A new generation is built and good: serve it. */
   swap(next: Generation, changed: string[], buildMs: number): void;
   /** The edit is broken: keep serving the old generation, report why. */
-  failed(problems: Problem[], changed: string[]): void;
+  failed(problems: Problem[]): void;
 }
 
 export class Reloader {
@@ -96,7 +96,7 @@ export class Reloader {
       if (result.ok) this.serving = result.generation.files;
       this.follow(result.files);
       if (result.ok) this.handlers.swap(result.generation, changed, performance.now() - started);
-      else this.handlers.failed(result.problems, changed);
+      else this.handlers.failed(result.problems);
     } finally {
       this.building = false;
       if (this.pending && !this.closed) {
