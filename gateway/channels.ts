@@ -6,20 +6,15 @@
 // At most MAX_WAITING messages wait per channel: a handler that sends without awaiting past that
 // gets a `channel-full` error rather than the gateway buffering without bound.
 import { asError, rejections, schemaErrorDetails } from "./errors.ts";
-import { asBytes, CHANNEL_WIRE } from "./codec.ts";
+import { asBytes, toJson } from "./codec.ts";
 import type { ChannelDef } from "./generation.ts";
 import { HIGH_WATER_BYTES, type Page } from "./pages.ts";
 
 export const MAX_WAITING = 1024;
 
-
-export function channelId(wire: unknown): number | undefined {
-  const match = typeof wire === "string" ? CHANNEL_WIRE.exec(wire) : null;
-  return match ? Number(match[1]) : undefined;
-}
-
 interface Waiting {
-  frame: { type: "channel"; channel: number; index: number; message?: unknown } | { type: "channel-end"; channel: number; index: number };
+  /** A JSON text frame, or the header of a binary frame (with `bytes`). */
+  frame: string | { type: "channel"; channel: number; index: number };
   bytes?: Uint8Array;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -29,16 +24,18 @@ export class Channel<T = unknown> {
   readonly #page: Page;
   readonly #def: ChannelDef;
   readonly #id: number;
+  readonly #maxDepth: number;
   #index = 0;
   #ended = false;
   #closedWhy: string | undefined;
   readonly #waiting: Waiting[] = [];
   #pumping = false;
 
-  constructor(page: Page, id: number, def: ChannelDef) {
+  constructor(page: Page, id: number, def: ChannelDef, maxDepth: number) {
     this.#page = page;
     this.#id = id;
     this.#def = def;
+    this.#maxDepth = maxDepth;
     page.onClose(() => this.#fail("the page went away"));
   }
 
@@ -80,17 +77,26 @@ export class Channel<T = unknown> {
     } else if (spec.validate && !spec.validate(message)) {
       return Promise.reject(asError(rejections.invalidMessage(this.name, schemaErrorDetails(spec.validate.errors))));
     }
+    let text: string | undefined;
+    if (!bytes) {
+      const json = toJson(message, this.#maxDepth);
+      if (!json.ok) {
+        const errors = [{ instancePath: "", keyword: "json", message: `cannot be sent as JSON: ${json.reason}`, params: {} }];
+        return Promise.reject(asError(rejections.invalidMessage(this.name, errors)));
+      }
+      text = json.text;
+    }
     if (this.#waiting.length >= MAX_WAITING) return Promise.reject(asError(rejections.channelFull(this.name, MAX_WAITING)));
     const index = this.#index++;
-    const frame = bytes ? { type: "channel" as const, channel: this.#id, index } : { type: "channel" as const, channel: this.#id, index, message: message ?? null };
-    return this.#enqueue(frame, bytes);
+    if (bytes) return this.#enqueue({ type: "channel", channel: this.#id, index }, bytes);
+    return this.#enqueue(`{"type":"channel","channel":${this.#id},"index":${index},"message":${text}}`, undefined);
   }
 
   /** Send the end marker `{ end: true, index: <count> }` after the messages already sent. Idempotent. */
   close(): Promise<void> {
     if (this.#ended || this.#closedWhy !== undefined) return Promise.resolve();
     this.#ended = true;
-    return this.#enqueue({ type: "channel-end", channel: this.#id, index: this.#index }, undefined);
+    return this.#enqueue(`{"type":"channel-end","channel":${this.#id},"index":${this.#index}}`, undefined);
   }
 
   #enqueue(frame: Waiting["frame"], bytes: Uint8Array | undefined): Promise<void> {
@@ -122,8 +128,8 @@ export class Channel<T = unknown> {
   }
 
   #write(frame: Waiting["frame"], bytes: Uint8Array | undefined): void {
-    if (bytes) this.#page.sendBinary(frame, bytes);
-    else this.#page.send(frame);
+    if (typeof frame === "string") this.#page.sendText(frame);
+    else this.#page.sendBinary(frame, bytes!);
   }
 
   #fail(why: string): void {

@@ -2,7 +2,8 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { GenerationBuilder, type Generation } from "./generation.ts";
-import { createGateway, type Gateway } from "./gateway.ts";
+import { consoleLogger, createGateway, type Gateway } from "./gateway.ts";
+import { logStrayErrors } from "./stray-errors.ts";
 import { ConfigError, formatProblem } from "./problems.ts";
 
 const USAGE = `usage: gateway <command> [options]
@@ -88,6 +89,7 @@ async function serve(config: string, options: { dev: boolean; port?: number; hos
     console.error(`gateway: ${code === "EADDRINUSE" ? `the port is in use (--port picks another, 0 any free one)` : (error as Error).message}`);
     return 1;
   }
+  logStrayErrors(() => gateway.generation, consoleLogger);
   console.log(`gateway listening on ${url}`);
   return new Promise<number>((resolvePromise) => {
     let stopping = false;

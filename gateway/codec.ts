@@ -1,10 +1,22 @@
-// Bytes and JSON at the edges of the pipeline, the same for every transport.
+// Bytes and JSON at the edges of the pipeline, the same for every transport. Every value that
+// comes in as JSON text goes through parseJson, and every value that goes out as JSON text goes
+// through toJson: nothing else in the gateway parses or serializes what crosses the wire.
 import { isUtf8 } from "node:buffer";
+import { inspect } from "node:util";
 import secureJson from "secure-json-parse";
 import type { HeadersInput, InvokeHeaders } from "./types.ts";
 
-/** The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`). */
-export const CHANNEL_WIRE = /^__CHANNEL__:(\d+)$/;
+/**
+ * The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`).
+ * The id is a callback id (a u32 in Tauri); 15 digits keep any accepted id a safe integer.
+ */
+export const CHANNEL_WIRE = /^__CHANNEL__:(\d{1,15})$/;
+
+/**
+ * How deeply incoming JSON may nest unless `server.maxDepth` says otherwise: serde_json's
+ * recursion limit, so a body Tauri itself would accept is accepted here too.
+ */
+export const DEFAULT_MAX_DEPTH = 128;
 
 const EMPTY_HEADERS: InvokeHeaders = Object.freeze(Object.create(null));
 
@@ -71,9 +83,12 @@ export type ParsedJson = { ok: true; value: unknown } | { ok: false; message: st
 /**
  * JSON text or UTF-8 bytes to a value; empty means `{}` (what Tauri's invoke sends without args).
  * `__proto__` and `constructor.prototype` keys are refused, as Fastify does, so a body can never
- * reach an object's prototype when a handler merges it into another object.
+ * reach an object's prototype when a handler merges it into another object. Text nested deeper
+ * than `maxDepth` is refused before it is parsed, so nothing recursive (a validator, a
+ * serializer) ever meets it; numbers too large for a double (which JSON.parse turns into
+ * Infinity, not JSON) are refused too.
  */
-export function parseJson(input: string | Uint8Array): ParsedJson {
+export function parseJson(input: string | Uint8Array, maxDepth: number): ParsedJson {
   let text: string;
   if (typeof input === "string") text = input;
   else {
@@ -81,9 +96,102 @@ export function parseJson(input: string | Uint8Array): ParsedJson {
     text = (Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString("utf8");
   }
   if (text.trim() === "") return { ok: true, value: {} };
+  if (tooDeep(text, maxDepth)) return { ok: false, message: `body is nested deeper than ${maxDepth} levels (server.maxDepth)` };
+  let value: unknown;
   try {
-    return { ok: true, value: secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" }) };
+    value = secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });
   } catch (error) {
     return { ok: false, message: `body is not valid JSON: ${(error as Error).message}` };
+  }
+  // Only text with a 3-digit exponent or a 309-digit run can hold such a number: the walk is rare.
+  if (HUGE_NUMBER_HINT.test(text) && holdsNonFinite(value)) {
+    return { ok: false, message: "body holds a number too large to represent (it would be Infinity)" };
+  }
+  return { ok: true, value };
+}
+
+const HUGE_NUMBER_HINT = /[eE]\+?\d{3}|\d{309}/;
+
+/** Does any number in this parsed JSON value overflow to ±Infinity? (Iterative: any depth.) */
+function holdsNonFinite(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) return true;
+    } else if (typeof value === "object" && value !== null) {
+      for (const key in value) stack.push((value as Record<string, unknown>)[key]);
+    }
+  }
+  return false;
+}
+
+/**
+ * Is this JSON text nested deeper than `limit`? One pass over the text, brackets outside strings
+ * counted. Text shorter than twice the limit cannot be (each level takes two brackets), so the
+ * common small body costs a length comparison.
+ */
+export function tooDeep(text: string, limit: number): boolean {
+  if (text.length <= 2 * limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \\ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > limit) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return false;
+}
+
+export type JsonText = { ok: true; text: string } | { ok: false; reason: string };
+
+/**
+ * The one way a value becomes JSON text for the wire. Never throws: a value that cannot be sent
+ * (a circular reference, a BigInt, nesting deeper than `maxDepth`, a toJSON or getter that
+ * throws) comes back as a reason, which callers turn into an error for the caller and a log
+ * line. `undefined` (and functions, symbols) become `null`, as Tauri sends a unit value.
+ */
+export function toJson(value: unknown, maxDepth: number): JsonText {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    return { ok: false, reason: unsendableReason(error) };
+  }
+  if (text === undefined) return { ok: true, text: "null" };
+  if (tooDeep(text, maxDepth)) return { ok: false, reason: `it is nested deeper than ${maxDepth} levels (server.maxDepth)` };
+  return { ok: true, text };
+}
+
+function unsendableReason(error: unknown): string {
+  if (error instanceof RangeError && /call stack/i.test(error.message)) return "it is nested too deeply to serialize";
+  if (error instanceof TypeError) {
+    if (/circular/i.test(error.message)) return "it contains a circular reference";
+    if (/BigInt/i.test(error.message)) return "it contains a BigInt (send it as a string or number)";
+  }
+  return `serializing it threw: ${describeThrown(error)}`;
+}
+
+/**
+ * A thrown value as one line of text, whatever it is: an Error, a string, an object without a
+ * prototype, one whose toString throws, a revoked Proxy. Never throws itself.
+ */
+export function describeThrown(thrown: unknown): string {
+  try {
+    if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
+    if (typeof thrown === "string") return thrown;
+    if (typeof thrown !== "object" && typeof thrown !== "function") return String(thrown);
+  } catch {
+    // fall through to inspect
+  }
+  try {
+    return inspect(thrown, { depth: 2, breakLength: Infinity, customInspect: false });
+  } catch {
+    return "(a value that cannot be described)";
   }
 }

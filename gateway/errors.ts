@@ -21,6 +21,11 @@ export const ERROR_STATUS = {
   "invalid-message": 500,
   "channel-closed": 500,
   "channel-full": 500,
+  overloaded: 503,
+  "headers-too-large": 431,
+  "request-timeout": 408,
+  "not-found": 404,
+  "method-not-allowed": 405,
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_STATUS;
@@ -105,7 +110,8 @@ export const rejections = {
       command,
       errors,
     }),
-  badRequest: (message: string) => reject("bad-request", message),
+  /** `field`: the JSON pointer of the offending field of a frame or arguments, when there is one. */
+  badRequest: (message: string, fields?: { field: string }) => reject("bad-request", message, fields),
   unsupportedMediaType: (contentType: string) =>
     reject(
       "unsupported-media-type",
@@ -126,6 +132,18 @@ export const rejections = {
     reject("invalid-payload", `payload of event "${event}" does not match its schema: ${describe(errors)}`, { event, errors }),
   eventNotAllowed: (event: string, source: string) =>
     reject("event-not-allowed", `event "${event}" may not be emitted from the ${source}`, { event, from: source }),
+  overloaded: (limit: number) =>
+    reject("overloaded", `the gateway is running ${limit} invocations (server.maxInFlight); try again shortly`, { limit }),
+  headersTooLarge: () => reject("headers-too-large", "the request's headers (or its URL) are too large"),
+  requestTimeout: () => reject("request-timeout", "the request did not arrive in time"),
+  notFound: (path: string) => reject("not-found", `nothing at ${path}`),
+  methodNotAllowed: (allow: string) => reject("method-not-allowed", `use ${allow}`),
+  /** A value that cannot be sent as JSON (circular, BigInt, too deep). */
+  unsendableReturn: (command: string, reason: string) =>
+    reject("invalid-return", `"${command}" returned a value that cannot be sent as JSON: ${reason}`, {
+      command,
+      errors: [{ instancePath: "", keyword: "json", message: `cannot be sent as JSON: ${reason}`, params: {} }],
+    }),
   /** A handler rejected with `InvokeError(value)`: the caller gets exactly `value`. */
   invokeError: (value: unknown): Rejection => ({ ok: false, status: INVOKE_ERROR_STATUS, error: value }),
 };

@@ -6,6 +6,8 @@
 // Only topics declared in the manifest's `events:` may be emitted, by the sides its `from:`
 // names, with payloads that match its schema. Listening is open to any name.
 import { raise, rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
+import { DEFAULT_MAX_DEPTH, toJson } from "./codec.ts";
+import { decodeEventArgs, isEventPluginCommand } from "./frames.ts";
 import type { EventDef } from "./generation.ts";
 import type { Logger } from "./invoke.ts";
 import type { Page, Pages } from "./pages.ts";
@@ -13,7 +15,6 @@ import type { AppHandle, EventCallback, EventTarget, InvokeResponse, WindowHandl
 
 /** Prefix of the gateway's own events (`gateway://reload`, `gateway://error`): emitted by it alone. */
 export const GATEWAY_EVENT_PREFIX = "gateway://";
-const EVENT_NAME = /^[A-Za-z0-9/:_-]+$/;
 
 interface Listener {
   id: number;
@@ -31,6 +32,12 @@ type Source = "frontend" | "backend";
 
 export function targetOf(target: EventTarget | string): EventTarget {
   return typeof target === "string" ? { kind: "AnyLabel", label: target } : target;
+}
+
+/** A target from a page: only the fields Tauri defines (its schema allows others). */
+function pageTarget(target: EventTarget | string): EventTarget {
+  const t = targetOf(target);
+  return "label" in t ? ({ kind: t.kind, label: t.label } as EventTarget) : { kind: t.kind };
 }
 
 /** Does a listener registered for `listening` take an emit addressed to `to`? (`Any` listeners are handled by the caller.) */
@@ -57,17 +64,15 @@ export class EventHub {
     private readonly declared: () => ReadonlyMap<string, EventDef>,
     private readonly pages: Pages,
     private readonly logger: Logger,
+    /** server.maxDepth: a payload nested deeper cannot be sent to pages. */
+    private readonly maxDepth: () => number = () => DEFAULT_MAX_DEPTH,
   ) {}
 
   /** The `app` every handler receives. Refused emits throw a GatewayError. */
   readonly app: AppHandle = {
     emit: (event, payload) => this.backendEmit(event, payload, undefined),
     emitTo: (target, event, payload) => this.backendEmit(event, payload, targetOf(target)),
-    emitFilter: (event, payload, filter) => {
-      const refused = this.check(event, payload ?? null, "backend");
-      if (refused) raise(refused);
-      this.deliver(event, payload ?? null, filter);
-    },
+    emitFilter: (event, payload, filter) => this.backendEmit(event, payload, undefined, filter),
     listen: (event, handler) => this.add({ event, target: { kind: "App" }, once: false, deliver: handler as EventCallback }),
     once: (event, handler) => this.add({ event, target: { kind: "App" }, once: true, deliver: handler as EventCallback }),
     unlisten: (id) => this.remove(id),
@@ -81,6 +86,7 @@ export class EventHub {
         label,
         emit: (event, payload) => this.app.emit(event, payload),
         eval: (script) => {
+          if (typeof script !== "string") throw new TypeError("window.eval takes a string of JavaScript");
           for (const page of this.pages.withLabel(label)) page.send({ type: "eval", script });
         },
       };
@@ -91,42 +97,38 @@ export class EventHub {
 
   /** The gateway's own events (reload, error): to every listener, no declaration needed. */
   emitGatewayEvent(event: string, payload: unknown): void {
-    this.deliver(GATEWAY_EVENT_PREFIX + event, payload, () => true);
+    const text = toJson(payload, Infinity);
+    if (text.ok) this.deliver(GATEWAY_EVENT_PREFIX + event, payload, text.text, () => true);
   }
 
   /** The built-in `plugin:event|<command>` commands pages call (through any transport). */
   command(command: string, args: unknown, page: Page | undefined): InvokeResponse {
-    if (typeof args !== "object" || args === null) return rejections.badRequest(`plugin:event|${command} takes an object`);
-    const a = args as Record<string, unknown>;
-    if (typeof a.event !== "string" || !EVENT_NAME.test(a.event)) {
-      return rejections.badRequest("an event name uses letters, digits, - / : _ only");
-    }
-    const event = a.event;
-    switch (command) {
+    if (!isEventPluginCommand(command)) return rejections.unknownCommand(`plugin:event|${command}`);
+    const decoded = decodeEventArgs(command, args);
+    if (!decoded.ok) return rejections.badRequest(decoded.message, { field: decoded.field });
+    const a = decoded.value;
+    switch (a.command) {
       case "listen": {
         if (!page) return rejections.badRequest("listen needs the page's WebSocket (load /__gateway/tauri.js)");
-        const target = parseTarget(a.target ?? { kind: "Any" });
-        if (!target || typeof a.handler !== "number") return rejections.badRequest("listen takes { event, target, handler: <callback id> }");
-        return { ok: true, value: this.add({ event, target, once: false, page, handler: a.handler }) };
+        return { ok: true, value: this.add({ event: a.event, target: a.target ? pageTarget(a.target) : { kind: "Any" }, once: false, page, handler: a.handler }) };
       }
       case "unlisten": {
-        const listener = this.listeners.get(Number(a.eventId));
+        const listener = this.listeners.get(a.eventId);
         // A page removes only its own listeners.
         if (listener && listener.page !== undefined && listener.page === page) this.remove(listener.id);
         return { ok: true, value: null };
       }
       case "emit":
       case "emit_to": {
-        const to = command === "emit" ? undefined : parseTarget(a.target);
-        if (command === "emit_to" && !to) return rejections.badRequest("emit_to takes { target, event, payload }");
+        const to = a.command === "emit" ? undefined : pageTarget(a.target);
         const payload = a.payload ?? null;
-        const refused = this.check(event, payload, "frontend");
+        const refused = this.check(a.event, payload, "frontend");
         if (refused) return refused;
-        this.deliver(event, payload, to ? (t) => addressedTo(t, to) : () => true);
+        const text = toJson(payload, this.maxDepth());
+        if (!text.ok) return rejections.invalidPayload(a.event, unsendable(text.reason));
+        this.deliver(a.event, payload, text.text, to ? (t) => addressedTo(t, to) : () => true);
         return { ok: true, value: null };
       }
-      default:
-        return rejections.unknownCommand(`plugin:event|${command}`);
     }
   }
 
@@ -135,11 +137,15 @@ export class EventHub {
     return this.listeners.size;
   }
 
-  private backendEmit(event: string, payload: unknown, to: EventTarget | undefined): void {
+  /** An emit from a handler: refused emits, and payloads that cannot be sent as JSON, throw. */
+  private backendEmit(event: string, payload: unknown, to: EventTarget | undefined, filter?: (target: EventTarget) => boolean): void {
     const value = payload ?? null;
     const refused = this.check(event, value, "backend");
     if (refused) raise(refused);
-    this.deliver(event, value, to ? (t) => addressedTo(t, to) : () => true);
+    // Serialized whether or not a page listens, so an unsendable payload fails the same way every time.
+    const text = toJson(value, this.maxDepth());
+    if (!text.ok) raise(rejections.invalidPayload(event, unsendable(text.reason)));
+    this.deliver(event, value, text.text, filter ?? (to ? (t) => addressedTo(t, to) : () => true));
   }
 
   /** Why an emit is refused, or undefined when it may go out. */
@@ -171,7 +177,8 @@ export class EventHub {
     if (set?.size === 0) this.byEvent.delete(listener.event);
   }
 
-  private deliver(event: string, payload: unknown, filter: (target: EventTarget) => boolean): void {
+  /** `payloadText`: the payload as JSON (toJson's), spliced into every page's frame. */
+  private deliver(event: string, payload: unknown, payloadText: string, filter: (target: EventTarget) => boolean): void {
     const set = this.byEvent.get(event);
     if (!set) return;
     // The frame differs per listener only in two numbers: serialize the rest once per emit.
@@ -182,7 +189,7 @@ export class EventHub {
       if (listener.once) this.remove(listener.id);
       if (listener.page) {
         head ??= `{"type":"event","event":${JSON.stringify(event)},"handler":`;
-        tail ??= `,"payload":${JSON.stringify(payload) ?? "null"}}`;
+        tail ??= `,"payload":${payloadText}}`;
         listener.page.sendText(`${head}${listener.handler},"id":${listener.id}${tail}`);
       } else {
         try {
@@ -195,14 +202,6 @@ export class EventHub {
   }
 }
 
-function parseTarget(value: unknown): EventTarget | undefined {
-  if (typeof value === "string") return { kind: "AnyLabel", label: value };
-  if (typeof value !== "object" || value === null) return undefined;
-  const { kind, label } = value as { kind?: unknown; label?: unknown };
-  if (kind === "Any" || kind === "App") return { kind };
-  if ((kind === "AnyLabel" || kind === "Window" || kind === "Webview" || kind === "WebviewWindow") && typeof label === "string") {
-    return { kind, label };
-  }
-  return undefined;
+function unsendable(reason: string) {
+  return [{ instancePath: "", keyword: "json", message: `cannot be sent as JSON: ${reason}`, params: {} }];
 }
-

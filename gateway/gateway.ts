@@ -69,7 +69,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let current = first.generation;
   let lastError: string | null = null;
   const pages = new Pages();
-  const events = new EventHub(() => current.events, pages, logger);
+  const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
   const servers = new Set<Listening>();
   const lifecycle = new ModuleLifecycle(events, logger);

@@ -25,6 +25,8 @@ export interface CommandDef {
   channelFields: ReadonlyMap<string, string>;
   /** Where the handler comes from, e.g. "handlers/greet.ts#default". */
   source: string;
+  /** The handler module's absolute path. */
+  file: string;
 }
 
 export interface ChannelDef {
@@ -170,6 +172,7 @@ export class GenerationBuilder {
         windows: entry.windows ? new Set(entry.windows) : undefined,
         channelFields,
         source: `${displayPath(handlerFile, manifest.dir)}#${exportName}`,
+        file: handlerFile,
       },
       module: loaded.module,
     };

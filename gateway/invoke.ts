@@ -10,12 +10,14 @@
 // It answers synchronously when it can (rejections before the handler, synchronous handlers), so
 // callers pay for promises only where a handler is asynchronous.
 import { rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
-import { asBytes, isBytes, normalizeHeaders, parseJson, readHeader } from "./codec.ts";
+import { asBytes, describeThrown, isBytes, normalizeHeaders, parseJson, readHeader } from "./codec.ts";
 import { DeadlineEntry, Deadlines } from "./deadlines.ts";
 import { isInvokeError } from "./invoke-error.ts";
-import { Channel, channelId } from "./channels.ts";
+import { Channel } from "./channels.ts";
+import { channelId } from "./frames.ts";
 import type { EventHub } from "./events.ts";
 import type { CommandDef, Generation, Usage } from "./generation.ts";
+import type { Validator } from "./schemas.ts";
 import type { Page } from "./pages.ts";
 import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
 
@@ -62,6 +64,8 @@ export interface Pipeline {
 
 export function createPipeline(host: PipelineHost): Pipeline {
   const deadlines = new Deadlines();
+  /** Asynchronous invocations running now, on every generation (server.maxInFlight caps it). */
+  const load: Load = { inFlight: 0 };
 
   function execute(request: InvokeRequest, sink?: ResponseSink): InvokeResponse | Promise<InvokeResponse> | undefined {
     const generation = host.current();
@@ -81,6 +85,8 @@ export function createPipeline(host: PipelineHost): Pipeline {
     }
     const windowLabel = request.window || "main";
     if (command.windows !== undefined && !command.windows.has(windowLabel)) return rejections.notAllowed(name, windowLabel);
+    const settings = generation.settings;
+    if (load.inFlight >= settings.maxInFlight) return rejections.overloaded(settings.maxInFlight);
 
     let body = request.body;
     if (command.body.kind === "binary") {
@@ -89,12 +95,15 @@ export function createPipeline(host: PipelineHost): Pipeline {
     } else {
       if (body === undefined) body = {};
       else if (isBytes(body)) {
-        const parsed = jsonFromBytes(body);
+        const parsed = jsonFromBytes(body, settings.maxDepth);
         if (!parsed.ok) return parsed;
         body = parsed.value;
       }
       const validate = command.body.validate;
-      if (validate !== undefined && !validate(body)) return rejections.invalidBody(name, schemaErrorDetails(validate.errors));
+      if (validate !== undefined) {
+        const refused = validateBody(validate, body, name);
+        if (refused !== undefined) return refused;
+      }
     }
 
     let channels: Channel[] | undefined;
@@ -115,17 +124,23 @@ export function createPipeline(host: PipelineHost): Pipeline {
       return failure(thrown, command, host);
     }
     // A synchronous handler is done before any reload can retire its generation: no bookkeeping.
-    if (!isThenable(result)) {
-      invocation.closeChannels();
-      return complete(result, command, host);
+    let thenable: boolean;
+    try {
+      thenable = isThenable(result);
+    } catch (thrown) {
+      thenable = false; // a Proxy whose `then` getter throws: a value like any other, which validation judges
     }
-    return invocation.await(result, deadlines, request.signal, generation.usage, sink);
+    if (!thenable) {
+      invocation.closeChannels();
+      return completeSafely(result, command, host);
+    }
+    return invocation.await(result as PromiseLike<unknown>, deadlines, request.signal, generation.usage, load, sink);
   }
 
   function eventCommand(command: string, request: InvokeRequest): InvokeResponse {
     let args: unknown = request.body ?? {};
     if (isBytes(args)) {
-      const parsed = jsonFromBytes(args);
+      const parsed = jsonFromBytes(args, host.current().settings.maxDepth);
       if (!parsed.ok) return parsed;
       args = parsed.value;
     }
@@ -161,6 +176,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   #deadlines: Deadlines | undefined;
   #callerSignal: CallerSignal | undefined;
   #usage: Usage | undefined;
+  #load: Load | undefined;
   readonly #channels: Channel[] | undefined;
   #forgetPage: (() => void) | undefined;
 
@@ -228,7 +244,14 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
    * No closures here: tsx (which runs the gateway's source) names every closure it creates with
    * a defineProperty call, and on this path that cost more than everything else together.
    */
-  await(result: PromiseLike<unknown>, deadlines: Deadlines, callerSignal: CallerSignal | undefined, usage: Usage, sink: ResponseSink | undefined): Promise<InvokeResponse> | undefined {
+  await(
+    result: PromiseLike<unknown>,
+    deadlines: Deadlines,
+    callerSignal: CallerSignal | undefined,
+    usage: Usage,
+    load: Load,
+    sink: ResponseSink | undefined,
+  ): Promise<InvokeResponse> | undefined {
     let promise: Promise<InvokeResponse> | undefined;
     if (sink !== undefined) this.#sink = sink;
     else {
@@ -239,24 +262,24 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     // The generation stays in use (its modules are not disposed) until this invocation answers.
     this.#usage = usage;
     usage.inFlight++;
+    this.#load = load;
+    load.inFlight++;
     deadlines.add(this, this.#command.timeoutMs);
     if (callerSignal !== undefined) {
       this.#callerSignal = callerSignal;
       callerSignal.addEventListener("abort", this, { once: true });
     }
     // Bound methods rather than an async function awaiting `result`: measurably cheaper here.
-    result.then(this.#fulfilled.bind(this), this.#rejected.bind(this));
+    try {
+      result.then(this.#fulfilled.bind(this), this.#rejected.bind(this));
+    } catch (thrown) {
+      this.#rejected(thrown); // a thenable whose then() throws
+    }
     return promise;
   }
 
   #fulfilled(value: unknown): void {
-    let response: InvokeResponse;
-    try {
-      response = complete(value, this.#command, this.#host);
-    } catch (thrown) {
-      response = failure(thrown, this.#command, this.#host); // a logger that throws, say: the caller still gets an answer
-    }
-    this.#settled(response);
+    this.#settled(completeSafely(value, this.#command, this.#host));
   }
 
   #rejected(thrown: unknown): void {
@@ -273,6 +296,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   #answer(response: InvokeResponse): void {
     this.#answered = true;
     this.closeChannels();
+    this.#load!.inFlight--;
     const usage = this.#usage!;
     if (--usage.inFlight === 0) usage.idle?.();
     if (this.#sink !== undefined) this.#sink.respond(response);
@@ -297,16 +321,35 @@ function captureResolve(resolve: (response: InvokeResponse) => void): void {
   capturedResolve = resolve;
 }
 
+/** How many asynchronous invocations are running, across generations. */
+interface Load {
+  inFlight: number;
+}
+
 /** JSON sent as bytes (pyInvoke sends its body so), or the bad-request it earns. */
-function jsonFromBytes(bytes: unknown): { ok: true; value: unknown } | Rejection {
-  const parsed = parseJson(asBytes(bytes)!);
+function jsonFromBytes(bytes: unknown, maxDepth: number): { ok: true; value: unknown } | Rejection {
+  const parsed = parseJson(asBytes(bytes)!, maxDepth);
   return parsed.ok ? parsed : rejections.badRequest(parsed.message);
+}
+
+/**
+ * The body's schema applied, or the rejection. Over HTTP and WebSocket the body's depth is
+ * bounded before it gets here; an in-process caller can pass anything (a value thousands of
+ * levels deep, a getter that throws), and that must not escape as an exception.
+ */
+function validateBody(validate: Validator, body: unknown, command: string): Rejection | undefined {
+  try {
+    if (validate(body)) return undefined;
+  } catch (thrown) {
+    return rejections.badRequest(`the body of "${command}" could not be validated: ${describeThrown(thrown)}`);
+  }
+  return rejections.invalidBody(command, schemaErrorDetails(validate.errors));
 }
 
 /** The body with each channel field ("__CHANNEL__:<id>") replaced by a Channel to `page`. */
 function withChannels(body: unknown, command: CommandDef, page: Page, generation: Generation, channels: Channel[]): unknown {
   const make = (wire: unknown, channelName: string) => {
-    const channel = new Channel(page, channelId(wire)!, generation.channels.get(channelName)!);
+    const channel = new Channel(page, channelId(wire)!, generation.channels.get(channelName)!, generation.settings.maxDepth);
     channels.push(channel);
     return channel;
   };
@@ -340,11 +383,48 @@ function complete(value: unknown, command: CommandDef, host: PipelineHost): Invo
   return { ok: true, value };
 }
 
+/** complete(), with a returns validator that throws (a getter, a Proxy, a value too deep) made a rejection. */
+function completeSafely(value: unknown, command: CommandDef, host: PipelineHost): InvokeResponse {
+  try {
+    return complete(value, command, host);
+  } catch (thrown) {
+    return failure(thrown, command, host);
+  }
+}
+
+/** What the caller gets for a throw. Whatever was thrown, this never throws itself. */
 function failure(thrown: unknown, command: CommandDef, host: PipelineHost): Rejection {
-  if (isInvokeError(thrown)) return rejections.invokeError(thrown.value);
-  host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown);
-  const detail = host.dev ? (thrown instanceof Error ? thrown.message : String(thrown)) : undefined;
+  let invokeError = false;
+  try {
+    invokeError = isInvokeError(thrown);
+  } catch {
+    // a Proxy that throws on property access: not an InvokeError
+  }
+  if (invokeError) return rejections.invokeError((thrown as { value: unknown }).value);
+  const described = describeThrown(thrown);
+  try {
+    host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown);
+  } catch {
+    safeLog(host, `command "${command.name}" (${command.source}) threw: ${described}`);
+  }
+  let detail: string | undefined;
+  if (host.dev) {
+    try {
+      detail = thrown instanceof Error ? String(thrown.message) : described;
+    } catch {
+      detail = described;
+    }
+  }
   return rejections.internal(command.name, detail);
+}
+
+/** A logger that throws (a custom one, or console given an unprintable value) must not take the answer with it. */
+function safeLog(host: PipelineHost, message: string): void {
+  try {
+    host.logger.error(message);
+  } catch {
+    // nothing left to tell
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -8,6 +8,7 @@ import { isPair, isScalar, visit, type Scalar } from "yaml";
 import { SourceDoc, type JsonPath, type Position } from "./source-doc.ts";
 import { Problems } from "./problems.ts";
 import { parseDuration, parseSize } from "./units.ts";
+import { DEFAULT_MAX_DEPTH } from "./codec.ts";
 
 export interface Located {
   /** Where in the manifest this was written. */
@@ -54,8 +55,22 @@ export interface ServerSettings {
   token: string | undefined;
   bodyLimit: number;
   timeoutMs: number;
+  /** Incoming JSON nested deeper than this is refused (400); outgoing values too (invalid-return). */
+  maxDepth: number;
+  /** Asynchronous invocations running at once, server-wide; past it new ones get `overloaded` (503). */
+  maxInFlight: number;
+  /** How long a client may take to send a whole request (headers within the first 10 s of it); then 408. */
+  requestTimeoutMs: number;
   /** A folder served at / (the app's page and assets). */
-  static?: string;
+  static?: StaticSettings;
+}
+
+export interface StaticSettings {
+  dir: string;
+  /** Serve files and folders whose name starts with "." (default: no, they are 404). */
+  dotfiles: boolean;
+  /** SPA fallback: a file (relative to dir) sent for unknown paths a browser navigates to. */
+  fallback?: string;
 }
 
 export interface Manifest {
@@ -76,6 +91,9 @@ export const DEFAULT_SERVER: ServerSettings = {
   token: undefined,
   bodyLimit: 1024 * 1024,
   timeoutMs: 30_000,
+  maxDepth: DEFAULT_MAX_DEPTH,
+  maxInFlight: 10_000,
+  requestTimeoutMs: 30_000,
 };
 
 /** Keys under which a value is a user's JSON Schema, which `${VAR}` interpolation leaves alone. */
@@ -327,7 +345,15 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
   if (typeof value.token === "string" && value.token !== "" && ok("/server/token")) server.token = value.token;
   if (value.bodyLimit !== undefined && ok("/server/bodyLimit")) server.bodyLimit = parseSize(value.bodyLimit as string | number) ?? server.bodyLimit;
   if (value.timeout !== undefined && ok("/server/timeout")) server.timeoutMs = parseDuration(value.timeout as string | number) ?? server.timeoutMs;
-  if (typeof value.static === "string" && ok("/server/static")) server.static = resolve(dir, value.static);
+  if (value.maxDepth !== undefined && ok("/server/maxDepth")) server.maxDepth = value.maxDepth as number;
+  if (value.maxInFlight !== undefined && ok("/server/maxInFlight")) server.maxInFlight = value.maxInFlight as number;
+  if (value.requestTimeout !== undefined && ok("/server/requestTimeout")) {
+    server.requestTimeoutMs = parseDuration(value.requestTimeout as string | number) ?? server.requestTimeoutMs;
+  }
+  if (value.static !== undefined && ok("/server/static")) {
+    const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string });
+    server.static = { dir: resolve(dir, spec.dir), dotfiles: spec.dotfiles ?? false, ...(spec.fallback ? { fallback: spec.fallback } : {}) };
+  }
   return server;
 }
 

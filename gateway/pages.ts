@@ -1,5 +1,11 @@
 // The browser pages connected over the WebSocket: what a window label, an event listener or a
-// channel is delivered to. A page's send queue is bounded (see Page.writable).
+// channel is delivered to.
+//
+// Nothing a page does can make the gateway buffer without bound. What waits to be written to a
+// page is bounded: channel senders wait above HIGH_WATER_BYTES (see Page.writable), and the page's
+// own invocations stop being read from its socket while their replies wait above it, or while
+// MAX_PAGE_IN_FLIGHT of them are running; reading resumes below LOW_WATER_BYTES and the cap. A
+// page that floods invocations without reading replies is thereby held back by TCP itself.
 import { randomBytes } from "node:crypto";
 import { WebSocket } from "ws";
 
@@ -7,6 +13,8 @@ import { WebSocket } from "ws";
 export const HIGH_WATER_BYTES = 1024 * 1024;
 /** ... and the level at which they resume. */
 export const LOW_WATER_BYTES = 256 * 1024;
+/** Invocations from one page running at once; past it, its further frames wait unread. */
+export const MAX_PAGE_IN_FLIGHT = 256;
 
 export class Page {
   /** Unguessable: a request naming this page (header Gateway-Page) speaks for it. */
@@ -15,6 +23,11 @@ export class Page {
   private drainWaiters: (() => void)[] = [];
   private readonly closeListeners = new Set<() => void>();
   private isClosed = false;
+  /** Invocations from this page not answered yet. */
+  private running = 0;
+  private readingPaused = false;
+  /** A write to the page completed since the pinger last asked (see progressed()). */
+  private wrote = false;
 
   constructor(
     private readonly socket: WebSocket,
@@ -35,9 +48,35 @@ export class Page {
     return this.pendingBytes;
   }
 
-  /** Send one JSON frame; false when the page is gone. */
+  /** Send one of the gateway's own frames (plain values only; pages' data goes through toJson); false when the page is gone. */
   send(frame: object): boolean {
     return this.write(JSON.stringify(frame));
+  }
+
+  /** An invocation from this page started / was answered: reading from it pauses at the cap. */
+  invocationStarted(): void {
+    this.running++;
+    this.updateFlow();
+  }
+
+  invocationFinished(): void {
+    this.running--;
+    this.updateFlow();
+  }
+
+  /** Reading is paused (the page is held back; see the note at the top). */
+  get paused(): boolean {
+    return this.readingPaused;
+  }
+
+  /**
+   * Has the page taken anything from its socket since the last call? A page whose reading the
+   * gateway paused cannot be heard answering pings; progress on its replies shows it is alive.
+   */
+  progressed(): boolean {
+    const wrote = this.wrote;
+    this.wrote = false;
+    return wrote;
   }
 
   /** Send a frame already serialized as JSON text. */
@@ -82,11 +121,29 @@ export class Page {
     if (!this.open) return false;
     const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
     this.pendingBytes += size;
+    if (this.pendingBytes >= HIGH_WATER_BYTES && !this.readingPaused) this.updateFlow();
     this.socket.send(data, (error) => {
       this.pendingBytes -= size;
-      if (error || this.pendingBytes < LOW_WATER_BYTES) this.releaseWaiters();
+      this.wrote = true;
+      if (error || this.pendingBytes < LOW_WATER_BYTES) {
+        this.releaseWaiters();
+        if (this.readingPaused) this.updateFlow();
+      }
     });
     return true;
+  }
+
+  private updateFlow(): void {
+    if (this.isClosed) return;
+    if (!this.readingPaused) {
+      if (this.pendingBytes >= HIGH_WATER_BYTES || this.running >= MAX_PAGE_IN_FLIGHT) {
+        this.readingPaused = true;
+        this.socket.pause();
+      }
+    } else if (this.pendingBytes < LOW_WATER_BYTES && this.running < MAX_PAGE_IN_FLIGHT) {
+      this.readingPaused = false;
+      this.socket.resume();
+    }
   }
 
   private releaseWaiters(): void {

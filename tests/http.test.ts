@@ -158,7 +158,11 @@ describe("rejections: status, Tauri-Response: error, JSON body", () => {
     expect(res.text).not.toContain("secret");
     expect(res.text).not.toContain("at ");
   });
-  test("500 internal for a value that cannot be JSON", async () => expectRejection(await invokeJson(base, "bigint", {}), 500, "internal"));
+  test("500 invalid-return for a value that cannot be JSON", async () => {
+    const res = await invokeJson(base, "bigint", {});
+    expectRejection(res, 500, "invalid-return");
+    expect(res.json().message).toMatch(/BigInt/);
+  });
   test("405 for GET on an invocation", async () => {
     const res = await request(`${base}/ipc/echo`, { method: "GET" });
     expect(res.status).toBe(405);

@@ -254,6 +254,11 @@ describe("errors the gateway rejects with", () => {
       "invalid-message": 500,
       "channel-closed": 500,
       "channel-full": 500,
+      overloaded: 503,
+      "headers-too-large": 431,
+      "request-timeout": 408,
+      "not-found": 404,
+      "method-not-allowed": 405,
     });
   });
 });

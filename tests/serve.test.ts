@@ -3,7 +3,7 @@
 import { afterEach, expect, test } from "@jest/globals";
 import { spawn, type ChildProcess } from "node:child_process";
 import { tempApp, type TempApp } from "./helpers/app.ts";
-import { GATEWAY_BIN } from "./helpers/cli.ts";
+import { GATEWAY_BIN, startGateway, type RunningGateway } from "./helpers/cli.ts";
 import { invokeJson } from "./helpers/http.ts";
 
 const APP = {
@@ -15,41 +15,25 @@ const APP = {
 
 let child: ChildProcess | undefined;
 let app: TempApp | undefined;
+let running: RunningGateway | undefined;
 
 afterEach(() => {
   child?.kill("SIGKILL");
   app?.remove();
-  child = app = undefined;
+  child = app = running = undefined;
 });
 
-let stderr = "";
-
-function startGateway(mode: "serve" | "dev"): Promise<{ url: string; lines: string[] }> {
+async function start(mode: "serve" | "dev"): Promise<RunningGateway> {
   app = tempApp(APP);
-  child = spawn(process.execPath, [GATEWAY_BIN, mode, "--port", "0"], { cwd: app.dir, env: { ...process.env, NODE_OPTIONS: "" } });
-  stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    child!.stdout!.on("data", (chunk: Buffer) => {
-      buffered += chunk;
-      const complete = buffered.split("\n");
-      buffered = complete.pop()!;
-      for (const line of complete) {
-        lines.push(line);
-        const match = /^gateway listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-        if (match) resolve({ url: match[1]!, lines });
-      }
-    });
-    child!.once("exit", (code) => reject(new Error(`exited with ${code}`)));
-  });
+  running = await startGateway(mode, app.dir);
+  child = running.child;
+  return running;
 }
 
 const exitOf = (process: ChildProcess) => new Promise<number | null>((resolve) => process.once("exit", (code) => resolve(code)));
 
 test("serve prints one listening line, and on SIGTERM finishes the request in flight, then exits 0", async () => {
-  const { url, lines } = await startGateway("serve");
+  const { url, lines } = await start("serve");
   expect(lines).toEqual([`gateway listening on ${url}`]);
   const inFlight = invokeJson(url, "slow", {});
   await new Promise((r) => setTimeout(r, 100));
@@ -63,16 +47,16 @@ test("serve prints one listening line, and on SIGTERM finishes the request in fl
 });
 
 test("a handler's error is logged with its stack in the handler's own TypeScript lines; the caller gets no stack", async () => {
-  const { url } = await startGateway("serve");
+  const { url, stderr, waitForStderr } = await start("serve");
   const res = await invokeJson(url, "boom", {});
   expect(res.json()).toEqual({ kind: "internal", message: '"boom" failed', command: "boom" });
-  for (let i = 0; i < 50 && !stderr.includes("kaboom"); i++) await new Promise((r) => setTimeout(r, 20));
-  expect(stderr).toContain('command "boom" (handlers/boom.ts#default) threw Error: kaboom');
-  expect(stderr).toMatch(/at .*boom \(.*handlers\/boom\.ts:8:9\)/); // `throw new Error` is line 8, column 9
+  await waitForStderr("kaboom");
+  expect(stderr()).toContain('command "boom" (handlers/boom.ts#default) threw Error: kaboom');
+  expect(stderr()).toMatch(/at .*boom \(.*handlers\/boom\.ts:8:9\)/); // `throw new Error` is line 8, column 9
 });
 
 test("dev reloads an edited handler while serving", async () => {
-  const { url } = await startGateway("dev");
+  const { url } = await start("dev");
   expect((await invokeJson(url, "hello", {})).json()).toBe("v1");
   await new Promise((r) => setTimeout(r, 300)); // the watcher settles
   app!.write("handlers/hello.ts", 'export default () => "v2";\n');

@@ -4,7 +4,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { rejections, type Rejection } from "../errors.ts";
-import { asBytes, isBytes, parseJson } from "../codec.ts";
+import { parseJson } from "../codec.ts";
+import { encodeRejection, encodeResponse, endSocketWith } from "./encode.ts";
 import type { Pipeline, ResponseSink } from "../invoke.ts";
 import type { Logger } from "../invoke.ts";
 import type { Generation } from "../generation.ts";
@@ -40,6 +41,7 @@ export interface HttpContext {
 }
 
 const JSON_TYPE = "application/json";
+const HEADERS_TIMEOUT_MS = 10_000;
 const BYTES_TYPE = "application/octet-stream";
 
 export async function listenHttp(context: HttpContext, options: ListenOptions): Promise<Listening> {
@@ -49,7 +51,15 @@ export async function listenHttp(context: HttpContext, options: ListenOptions): 
   if (!isLoopback(host) && settings.token === undefined) {
     throw new Error(`refusing to listen on ${host} without server.token: anyone on the network could call every command`);
   }
-  const server = createServer({ keepAliveTimeout: 5_000 });
+  // Deliberate limits for slow clients (Node's defaults let a slow-loris hold a connection for
+  // 60-90 s and then answer 400): a request must arrive whole within server.requestTimeout, its
+  // headers within the first 10 s of it, checked every second; either answers 408.
+  const server = createServer({
+    keepAliveTimeout: 5_000,
+    requestTimeout: settings.requestTimeoutMs,
+    headersTimeout: Math.min(HEADERS_TIMEOUT_MS, settings.requestTimeoutMs),
+    connectionsCheckingInterval: 1_000,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(requestedPort, host, () => {
@@ -80,11 +90,18 @@ class HttpTransport {
     private readonly guard: Guard,
   ) {
     this.ws = new WebSocketTransport(context, guard);
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => this.route(req, res));
-    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.ws.upgrade(req, socket, head));
-    server.on("clientError", (_error, socket: Socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      // No request may end the process; a mistake of ours answers 500 and is logged.
+      try {
+        this.route(req, res);
+      } catch (error) {
+        this.context.logger.error(`gateway: ${req.method} ${req.url} failed`, error);
+        if (!res.headersSent) this.reject(res, rejections.internal("(gateway)"), false, undefined);
+        else res.destroy();
+      }
     });
+    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.ws.upgrade(req, socket, head));
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => clientError(error, socket));
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
@@ -118,8 +135,15 @@ class HttpTransport {
       }
     }
     const folder = this.context.current().settings.static;
-    if (folder !== undefined && serveStatic(folder, path, req, res)) return;
-    this.send(res, 404, JSON_TYPE, JSON.stringify({ kind: "not-found", message: `nothing at ${path}` }), cors);
+    if (folder === undefined) return this.reject(res, rejections.notFound(path), false, cors);
+    serveStatic(folder, path, req, res).then(
+      (served) => served || this.reject(res, rejections.notFound(path), false, cors),
+      (error: unknown) => {
+        this.context.logger.error(`gateway: serving ${path} failed`, error);
+        if (!res.headersSent) this.reject(res, rejections.notFound(path), false, cors);
+        else res.destroy();
+      },
+    );
   }
 
   private invoke(req: IncomingMessage, res: ServerResponse, path: string, cors: string | undefined): void {
@@ -157,7 +181,7 @@ class HttpTransport {
     const bytes = reading.chunks.length === 1 ? reading.chunks[0]! : Buffer.concat(reading.chunks);
     let body: unknown = bytes;
     if (!reading.raw) {
-      const parsed = parseJson(bytes);
+      const parsed = parseJson(bytes, this.context.current().settings.maxDepth);
       if (!parsed.ok) return this.answer(res, rejections.badRequest(parsed.message), cors, cmd);
       body = parsed.value;
     }
@@ -184,25 +208,20 @@ class HttpTransport {
 
   answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined, cmd: string): void {
     if (res.destroyed) return;
-    if (!response.ok) return this.reject(res, response, true, cors);
-    const value = response.value;
-    if (isBytes(value)) return this.send(res, 200, BYTES_TYPE, asBytes(value)!, cors, TAURI_OK);
-    let text: string;
-    try {
-      text = JSON.stringify(value) ?? "null";
-    } catch (error) {
-      this.context.logger.error(`command "${cmd}" returned a value that cannot be sent as JSON`, error);
-      return this.reject(res, rejections.internal(cmd, "its value cannot be sent as JSON"), true, cors);
-    }
+    const encoded = encodeResponse(response, cmd, this.context.current().settings.maxDepth, this.context.logger);
+    if (encoded.bytes !== undefined) return this.send(res, 200, BYTES_TYPE, encoded.bytes, cors, TAURI_OK);
+    if (!encoded.ok) return this.send(res, encoded.status, JSON_TYPE, encoded.json, cors, TAURI_ERROR);
+    const text = encoded.json;
     if (cors !== undefined || this.closing) return this.send(res, 200, JSON_TYPE, text, cors, TAURI_OK);
     // The common case, without building headers from parts.
     res.writeHead(200, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(text), "tauri-response": "ok" });
     res.end(text);
   }
 
+  /** One of the gateway's own rejections (not a handler's value: those go through answer()). */
   private reject(res: ServerResponse, rejection: Rejection, isInvoke: boolean, cors: string | undefined, extra?: Record<string, string>): void {
     const headers = isInvoke ? { ...TAURI_ERROR, ...extra } : extra;
-    this.send(res, rejection.status, JSON_TYPE, JSON.stringify(rejection.error), cors, headers);
+    this.send(res, rejection.status, JSON_TYPE, encodeRejection(rejection).json, cors, headers);
   }
 
   tooLarge(req: IncomingMessage, res: ServerResponse, limit: number, cors: string | undefined): void {
@@ -225,7 +244,7 @@ class HttpTransport {
   }
 
   private methodNotAllowed(res: ServerResponse, allow: string): void {
-    this.send(res, 405, JSON_TYPE, JSON.stringify({ kind: "method-not-allowed", message: `use ${allow}` }), undefined, { allow });
+    this.reject(res, rejections.methodNotAllowed(allow), false, undefined, { allow });
   }
 
   private send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, cors: string | undefined, extra?: Record<string, string>): void {
@@ -254,6 +273,21 @@ class HttpTransport {
     this.server.closeAllConnections();
     await closed;
   }
+}
+
+/**
+ * A request Node could not parse, or that came too slowly: 431 for headers (or a URL) over Node's
+ * limit and 408 for a request past its time limit (as Node and Fastify answer), 400 otherwise.
+ */
+function clientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable || error.code === "ECONNRESET") return void socket.destroy();
+  const rejection =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? rejections.headersTooLarge()
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? rejections.requestTimeout()
+        : rejections.badRequest("the request could not be parsed as HTTP/1.1");
+  endSocketWith(socket, rejection);
 }
 
 const TAURI_OK = { "tauri-response": "ok" };

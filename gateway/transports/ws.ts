@@ -4,11 +4,12 @@
 // Frames are documented in docs/protocol.md.
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
-import { STATUS_CODES } from "node:http";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { rejections, type Rejection } from "../errors.ts";
-import { isBytes, asBytes, parseJson } from "../codec.ts";
-import { Page } from "../pages.ts";
+import { parseJson } from "../codec.ts";
+import { decodeFrame } from "../frames.ts";
+import { LOW_WATER_BYTES, Page } from "../pages.ts";
+import { encodeResponse, endSocketWith } from "./encode.ts";
 import type { HttpContext } from "./http.ts";
 import type { Guard } from "./guard.ts";
 import type { InvokeResponse } from "../types.ts";
@@ -21,6 +22,7 @@ const MAX_FRAME_BYTES = 1024 * 1024;
 export class WebSocketTransport {
   private readonly server = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, clientTracking: true });
   private readonly alive = new WeakSet<WebSocket>();
+  private readonly pageOf = new WeakMap<WebSocket, Page>();
   private readonly pinger: NodeJS.Timeout;
 
   constructor(
@@ -32,14 +34,22 @@ export class WebSocketTransport {
   }
 
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const url = new URL(req.url ?? "/", "http://gateway");
-    if (url.pathname !== "/ipc/ws") return refuse(socket, 404, { kind: "not-found", message: `no WebSocket at ${url.pathname}` });
+    // Node hands the socket over without its own error listener: a client that resets the
+    // connection while we answer must not become an unhandled 'error'.
+    socket.on("error", ignore);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://gateway");
+    } catch {
+      return endSocketWith(socket, rejections.badRequest("the request's URL is not valid"));
+    }
+    if (url.pathname !== "/ipc/ws") return endSocketWith(socket, rejections.notFound(url.pathname));
     const host = req.headers.host;
-    if (!this.guard.hostAllowed(host)) return refuse(socket, rejections.forbiddenHost(host ?? "(none)"));
+    if (!this.guard.hostAllowed(host)) return endSocketWith(socket, rejections.forbiddenHost(host ?? "(none)"));
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.guard.originAllowed(origin, host)) return refuse(socket, rejections.forbiddenOrigin(origin));
+    if (origin !== undefined && !this.guard.originAllowed(origin, host)) return endSocketWith(socket, rejections.forbiddenOrigin(origin));
     // Browsers cannot set Authorization on a WebSocket: the token may come as ?token=.
-    if (!this.guard.authorized(req.headers.authorization, url.searchParams.get("token"))) return refuse(socket, rejections.unauthorized());
+    if (!this.guard.authorized(req.headers.authorization, url.searchParams.get("token"))) return endSocketWith(socket, rejections.unauthorized());
     const label = url.searchParams.get("window") || "main";
     this.server.handleUpgrade(req, socket, head, (ws) => this.connected(ws, label, origin));
   }
@@ -53,35 +63,41 @@ export class WebSocketTransport {
   private connected(ws: WebSocket, label: string, origin: string | undefined): void {
     const page = new Page(ws, label, origin);
     this.context.pages.add(page);
+    this.pageOf.set(ws, page);
     this.alive.add(ws);
     ws.on("pong", () => this.alive.add(ws));
     ws.on("error", (error) => this.context.logger.warn(`page ${label}: ${error.message}`));
-    ws.on("message", (data: RawData, isBinary: boolean) => this.received(page, data, isBinary));
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      // Whatever a frame holds, the frame handler is where it stops.
+      try {
+        this.received(page, data, isBinary);
+      } catch (error) {
+        this.context.logger.error(`gateway: a frame from page ${page.id} (${label}) could not be handled`, error);
+        refuseFrame(page, rejections.badRequest("the frame could not be handled"));
+      }
+    });
     page.send({ type: "hello", page: page.id, window: label, generation: this.context.current().id });
   }
 
   private received(page: Page, data: RawData, isBinary: boolean): void {
-    if (isBinary) return void page.send({ type: "error", error: rejections.badRequest("binary frames are not accepted from pages").error });
-    const parsed = parseJson(data as Buffer);
-    const frame = parsed.ok ? (parsed.value as Record<string, unknown>) : undefined;
-    if (!frame || typeof frame !== "object" || frame.type !== "invoke" || typeof frame.cmd !== "string") {
-      return void page.send({ type: "error", error: rejections.badRequest(parsed.ok ? 'a frame is { "type": "invoke", "rid", "cmd", "body" }' : parsed.message).error });
+    if (isBinary) return refuseFrame(page, rejections.badRequest("binary frames are not accepted from pages"));
+    const parsed = parseJson(data as Buffer, this.context.current().settings.maxDepth);
+    if (!parsed.ok) return refuseFrame(page, rejections.badRequest(parsed.message));
+    const decoded = decodeFrame(parsed.value);
+    if (!decoded.ok) {
+      const refused = rejections.badRequest(decoded.message, { field: decoded.field });
+      return decoded.rid === undefined ? refuseFrame(page, refused) : reply(page, decoded.rid, refused, "(frame)", this.context);
     }
-    const rid = frame.rid;
-    const response = this.context.pipeline.execute({
-      cmd: frame.cmd,
-      body: frame.body,
-      headers: typeof frame.headers === "object" && frame.headers !== null ? (frame.headers as Record<string, string>) : undefined,
-      window: page.label,
-      page,
-    });
-    if (response instanceof Promise) response.then((r) => reply(page, rid, r));
-    else reply(page, rid, response);
+    const frame = decoded.value;
+    page.invocationStarted();
+    const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page });
+    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, true));
+    else reply(page, frame.rid, response, frame.cmd, this.context, true);
   }
 
   private ping(): void {
     for (const ws of this.server.clients) {
-      if (!this.alive.has(ws)) {
+      if (!this.alive.has(ws) && !this.heldBack(ws)) {
         ws.terminate();
         continue;
       }
@@ -89,18 +105,36 @@ export class WebSocketTransport {
       ws.ping();
     }
   }
+
+  /**
+   * A page whose reading the gateway paused cannot be heard answering pings. It is alive if the
+   * pause is the gateway's doing (its handlers are slow), or if it is taking its replies.
+   */
+  private heldBack(ws: WebSocket): boolean {
+    const page = this.pageOf.get(ws);
+    if (page === undefined || !page.paused) return false;
+    return page.buffered < LOW_WATER_BYTES || page.progressed();
+  }
 }
 
-function reply(page: Page, rid: unknown, response: InvokeResponse): void {
-  if (!response.ok) return void page.send({ type: "reply", rid, ok: false, status: response.status, error: response.error });
-  if (isBytes(response.value)) return void page.sendBinary({ type: "reply", rid, ok: true }, asBytes(response.value)!);
-  page.send({ type: "reply", rid, ok: true, value: response.value ?? null });
+/** The answer to an invoke frame; `counted`: the frame was counted in the page's running invocations. */
+function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, counted = false): void {
+  if (counted) page.invocationFinished();
+  try {
+    const encoded = encodeResponse(response, cmd, context.current().settings.maxDepth, context.logger);
+    const ridText = JSON.stringify(rid);
+    if (encoded.bytes !== undefined) page.sendBinary({ type: "reply", rid, ok: true }, encoded.bytes);
+    else if (encoded.ok) page.sendText(`{"type":"reply","rid":${ridText},"ok":true,"value":${encoded.json}}`);
+    else page.sendText(`{"type":"reply","rid":${ridText},"ok":false,"status":${encoded.status},"error":${encoded.json}}`);
+  } catch (error) {
+    // Only a logger that throws gets here; the page's promise must still settle.
+    page.sendText(`{"type":"reply","rid":${JSON.stringify(rid)},"ok":false,"status":500,"error":${JSON.stringify(rejections.internal(cmd).error)}}`);
+  }
 }
 
-function refuse(socket: Socket, rejection: Rejection | number, body?: unknown): void {
-  const status = typeof rejection === "number" ? rejection : rejection.status;
-  const text = JSON.stringify(typeof rejection === "number" ? body : rejection.error);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-  );
+/** A frame the gateway cannot use, without a sound rid to answer. */
+function refuseFrame(page: Page, rejection: Rejection): void {
+  page.send({ type: "error", error: rejection.error });
 }
+
+function ignore(): void {}

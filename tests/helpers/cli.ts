@@ -1,5 +1,6 @@
 // Runs the real `gateway` bin in a child process (plain node, tsx registered by the bin itself).
-import { execFile } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const GATEWAY_BIN = fileURLToPath(new URL("../../bin/gateway.js", import.meta.url));
@@ -22,5 +23,64 @@ export function runGateway(args: string[], options: { cwd?: string; env?: NodeJS
         resolve({ code, stdout, stderr });
       },
     );
+  });
+}
+
+/** A `gateway serve|dev` child process, up and listening. */
+export interface RunningGateway {
+  child: ChildProcess;
+  url: string;
+  /** stdout lines so far. */
+  lines: string[];
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Resolves with the exit code once the process ends. */
+  exited: Promise<number | null>;
+  /** The process's resident memory, in MiB (from /proc). */
+  rssMiB(): number;
+  /** How many file descriptors the process has open (from /proc). */
+  openDescriptors(): number;
+  /** Waits until stderr contains `text` (or fails after `timeoutMs`). */
+  waitForStderr(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  kill(): void;
+}
+
+/** Start the real bin in `cwd` on a free port; resolves once its listening line is printed. */
+export function startGateway(mode: "serve" | "dev", cwd: string, extraArgs: string[] = []): Promise<RunningGateway> {
+  const child = spawn(process.execPath, [GATEWAY_BIN, mode, "--port", "0", ...extraArgs], { cwd, env: { ...process.env, NODE_OPTIONS: "" } });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffered += chunk;
+      const complete = buffered.split("\n");
+      buffered = complete.pop()!;
+      for (const line of complete) {
+        lines.push(line);
+        const match = /^gateway listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+        if (!match) continue;
+        resolve({
+          child,
+          url: match[1]!,
+          lines,
+          stderr: () => stderr,
+          exited,
+          rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) / 1024,
+          openDescriptors: () => readdirSync(`/proc/${child.pid}/fd`).length,
+          async waitForStderr(text, timeoutMs = 5000) {
+            const seen = () => (typeof text === "string" ? stderr.includes(text) : text.test(stderr));
+            for (let waited = 0; !seen(); waited += 20) {
+              if (waited > timeoutMs) throw new Error(`stderr never showed ${text}; it holds:\n${stderr}`);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
+          kill: () => void child.kill("SIGKILL"),
+        });
+      }
+    });
+    void exited.then((code) => reject(new Error(`gateway exited with ${code} before listening:\n${stderr}`)));
   });
 }

@@ -1,0 +1,129 @@
+// The shapes of what pages send: WebSocket frames and the event plugin's arguments. Each is one
+// JSON Schema, compiled once; nothing reads a field of a frame or of the event plugin's
+// arguments before its schema has passed. A refusal names the offending field.
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import { CHANNEL_WIRE } from "./codec.ts";
+import type { EventTarget } from "./types.ts";
+
+/** A page's invocation over its WebSocket. */
+export interface InvokeFrame {
+  type: "invoke";
+  /** The page's request id, echoed in the reply. */
+  rid: number | string;
+  cmd: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+const SAFE_ID = { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const RID = { anyOf: [SAFE_ID, { type: "string", maxLength: 128 }] } as const;
+const EVENT_NAME = { type: "string", minLength: 1, maxLength: 1024, pattern: "^[A-Za-z0-9/:_-]+$" } as const;
+const LABEL = { type: "string", maxLength: 1024 } as const;
+const TARGET = {
+  oneOf: [
+    { type: "object", required: ["kind"], properties: { kind: { enum: ["Any", "App"] } } },
+    {
+      type: "object",
+      required: ["kind", "label"],
+      properties: { kind: { enum: ["AnyLabel", "Window", "Webview", "WebviewWindow"] }, label: LABEL },
+    },
+  ],
+} as const;
+
+const INVOKE_FRAME = {
+  type: "object",
+  required: ["type", "rid", "cmd"],
+  additionalProperties: false,
+  properties: {
+    type: { const: "invoke" },
+    rid: RID,
+    cmd: { type: "string", minLength: 1, maxLength: 1024 },
+    body: true,
+    headers: {
+      type: "object",
+      maxProperties: 256,
+      propertyNames: { maxLength: 256 },
+      additionalProperties: { type: "string", maxLength: 16384 },
+    },
+  },
+} as const;
+
+// The event plugin's arguments, as @tauri-apps/api sends them. Extra fields are allowed: they are
+// Tauri's shapes, which may grow.
+const EVENT_ARGS = {
+  listen: {
+    type: "object",
+    required: ["event", "handler"],
+    properties: { event: EVENT_NAME, target: TARGET, handler: SAFE_ID },
+  },
+  unlisten: {
+    type: "object",
+    required: ["event", "eventId"],
+    properties: { event: EVENT_NAME, eventId: SAFE_ID },
+  },
+  emit: {
+    type: "object",
+    required: ["event"],
+    properties: { event: EVENT_NAME },
+  },
+  emit_to: {
+    type: "object",
+    required: ["target", "event"],
+    properties: { event: EVENT_NAME, target: { anyOf: [LABEL, TARGET] } },
+  },
+} as const;
+
+export type EventPluginCommand = keyof typeof EVENT_ARGS;
+
+export type EventArgs =
+  | { command: "listen"; event: string; target?: EventTarget; handler: number }
+  | { command: "unlisten"; event: string; eventId: number }
+  | { command: "emit"; event: string; payload?: unknown }
+  | { command: "emit_to"; event: string; target: EventTarget | string; payload?: unknown };
+
+const ajv = new Ajv2020({ allErrors: false, strict: true, strictTuples: false });
+const validateFrame = ajv.compile<InvokeFrame>(INVOKE_FRAME);
+const validateEventArgs = Object.fromEntries(Object.entries(EVENT_ARGS).map(([name, schema]) => [name, ajv.compile(schema)])) as Record<
+  EventPluginCommand,
+  ValidateFunction
+>;
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; field: string; message: string };
+
+/** A parsed text frame as an InvokeFrame, or what is wrong with it (and its rid, when that is sound). */
+export function decodeFrame(value: unknown): Decoded<InvokeFrame> & { rid?: number | string } {
+  if (validateFrame(value)) return { ok: true, value };
+  const refused = refusal("frame", validateFrame.errors);
+  // A sound rid lets the page's promise reject instead of waiting for a reply that never comes.
+  const rid = typeof value === "object" && value !== null ? (value as { rid?: unknown }).rid : undefined;
+  const ridOk = (typeof rid === "number" && Number.isSafeInteger(rid) && rid >= 0) || (typeof rid === "string" && rid.length <= 128);
+  return ridOk ? { ...refused, rid: rid as number | string } : refused;
+}
+
+export function isEventPluginCommand(name: string): name is EventPluginCommand {
+  return Object.hasOwn(EVENT_ARGS, name);
+}
+
+/** The arguments of `plugin:event|<command>`, checked against that command's schema. */
+export function decodeEventArgs(command: EventPluginCommand, args: unknown): Decoded<EventArgs> {
+  const validate = validateEventArgs[command];
+  if (!validate(args)) return refusal(`plugin:event|${command} arguments`, validate.errors);
+  return { ok: true, value: { command, ...(args as object) } as EventArgs };
+}
+
+/** A channel field's callback id ("__CHANNEL__:<id>"), already checked by the body's schema. */
+export function channelId(wire: unknown): number | undefined {
+  const match = typeof wire === "string" ? CHANNEL_WIRE.exec(wire) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+function refusal(what: string, errors: ErrorObject[] | null | undefined): { ok: false; field: string; message: string } {
+  const error = errors?.[0];
+  if (!error) return { ok: false, field: "", message: `${what} is not valid` };
+  let field = error.instancePath;
+  if (error.keyword === "required") field += `/${String(error.params.missingProperty)}`;
+  else if (error.keyword === "additionalProperties") field += `/${String(error.params.additionalProperty)}`;
+  const shown = field === "" ? "(root)" : field;
+  const detail = error.keyword === "additionalProperties" ? "is not a known field" : error.keyword === "required" ? "is missing" : error.message;
+  return { ok: false, field: field || "/", message: `${what}: ${shown} ${detail}` };
+}

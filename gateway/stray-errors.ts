@@ -1,0 +1,48 @@
+// Errors that escape every handler's promise: a throw in a handler's own timer, a promise a
+// handler dropped without catching. Node ends the process on them by default; a gateway serving
+// many commands logs them, naming the command when the stack shows it, and keeps serving, as
+// long-running servers do. `gateway serve` and `gateway dev` install this; an embedding app owns
+// its process and decides for itself (it may install it too).
+import { pathToFileURL } from "node:url";
+import { describeThrown } from "./codec.ts";
+import type { Generation } from "./generation.ts";
+import type { Logger } from "./invoke.ts";
+
+/** Log errors no handler caught instead of exiting; returns a function that uninstalls the handlers. */
+export function logStrayErrors(current: () => Generation, logger: Logger): () => void {
+  const report = (kind: string) => (thrown: unknown) => {
+    try {
+      const commands = commandsIn(thrown, current());
+      const origin = commands.length > 0 ? ` from command ${commands.map((c) => `"${c}"`).join(", ")}` : "";
+      logger.error(`gateway: ${kind}${origin}; still serving`, thrown instanceof Error ? thrown : describeThrown(thrown));
+    } catch {
+      // The logger itself failed: there is nowhere left to report to, and exiting is what this prevents.
+    }
+  };
+  const onException = report("an uncaught exception");
+  const onRejection = report("an unhandled promise rejection");
+  process.on("uncaughtException", onException);
+  process.on("unhandledRejection", onRejection);
+  return () => {
+    process.off("uncaughtException", onException);
+    process.off("unhandledRejection", onRejection);
+  };
+}
+
+/** The commands whose handler files (or the local files they import) appear in the error's stack. */
+function commandsIn(thrown: unknown, generation: Generation): string[] {
+  let stack: string;
+  try {
+    stack = thrown instanceof Error ? String(thrown.stack) : "";
+  } catch {
+    return [];
+  }
+  if (stack === "") return [];
+  const files = new Set<string>();
+  for (const module of generation.modules) {
+    for (const file of module.inputs.keys()) {
+      if (stack.includes(file) || stack.includes(pathToFileURL(file).href)) files.add(module.file);
+    }
+  }
+  return [...generation.commands.values()].filter((c) => files.has(c.file)).map((c) => c.name);
+}
