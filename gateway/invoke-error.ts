@@ -10,7 +10,7 @@ export class InvokeError extends Error {
   readonly value: unknown;
 
   constructor(value: unknown) {
-    super(typeof value === "string" ? value : safeStringify(value));
+    super(typeof value === "string" ? value : shown(value));
     this.name = "InvokeError";
     this.value = value;
   }
@@ -24,10 +24,12 @@ export function isInvokeError(thrown: unknown): thrown is InvokeError {
   return typeof thrown === "object" && thrown !== null && (thrown as Record<symbol, unknown>)[INVOKE_ERROR] === true;
 }
 
-function safeStringify(value: unknown): string {
+/** The value as the error's message (for logs): its JSON when it has one, never a throw. */
+function shown(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value) ?? typeof value;
   } catch {
-    return String(value);
+    // circular, a BigInt, too deep: the caller's problem is reported when the value is sent
+    return "(a value that cannot be shown as JSON)";
   }
 }

@@ -403,7 +403,7 @@ function failure(thrown: unknown, command: CommandDef, host: PipelineHost): Reje
   if (invokeError) return rejections.invokeError((thrown as { value: unknown }).value);
   const described = describeThrown(thrown);
   try {
-    host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown);
+    host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown === undefined ? "undefined" : thrown);
   } catch {
     safeLog(host, `command "${command.name}" (${command.source}) threw: ${described}`);
   }

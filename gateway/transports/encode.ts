@@ -14,6 +14,20 @@ export type EncodedResponse =
   | { ok: true; status: 200; bytes: Uint8Array; json?: undefined };
 
 export function encodeResponse(response: InvokeResponse, cmd: string, maxDepth: number, logger: Logger): EncodedResponse {
+  try {
+    return encode(response, cmd, maxDepth, logger);
+  } catch (error) {
+    // A value that throws when merely looked at (a revoked Proxy): nothing of it can be sent.
+    try {
+      logger.error(`command "${cmd}" answered with a value that cannot be inspected`, error);
+    } catch {
+      // the logger failed too; the caller still gets an answer
+    }
+    return encodeRejection(rejections.internal(cmd, "its value cannot be sent"));
+  }
+}
+
+function encode(response: InvokeResponse, cmd: string, maxDepth: number, logger: Logger): EncodedResponse {
   if (response.ok) {
     const value = response.value;
     if (isBytes(value)) return { ok: true, status: 200, bytes: asBytes(value)! };

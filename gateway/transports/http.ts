@@ -176,6 +176,16 @@ class HttpTransport {
 
   /** The body is read: decode it and hand the invocation to the pipeline. */
   dispatch(reading: BodyReading): void {
+    try {
+      this.dispatchNow(reading);
+    } catch (error) {
+      // A mistake of ours must still answer, not leave the caller waiting.
+      this.context.logger.error(`gateway: invoking "${reading.cmd}" failed`, error);
+      if (!reading.res.headersSent) this.reject(reading.res, rejections.internal(reading.cmd), true, reading.cors);
+    }
+  }
+
+  private dispatchNow(reading: BodyReading): void {
     const req = reading.req;
     const { res, cmd, cors } = reading;
     const bytes = reading.chunks.length === 1 ? reading.chunks[0]! : Buffer.concat(reading.chunks);
