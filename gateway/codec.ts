@@ -86,9 +86,10 @@ export type ParsedJson = { ok: true; value: unknown } | { ok: false; message: st
  * reach an object's prototype when a handler merges it into another object. Text nested deeper
  * than `maxDepth` is refused before it is parsed, so nothing recursive (a validator, a
  * serializer) ever meets it; numbers too large for a double (which JSON.parse turns into
- * Infinity, not JSON) are refused too.
+ * Infinity, not JSON) are refused too. `envelopeLevels`: levels the text wraps the body in (a
+ * WebSocket frame's own object), so a body may be as deep there as over HTTP.
  */
-export function parseJson(input: string | Uint8Array, maxDepth: number): ParsedJson {
+export function parseJson(input: string | Uint8Array, maxDepth: number, envelopeLevels = 0): ParsedJson {
   let text: string;
   if (typeof input === "string") text = input;
   else {
@@ -96,7 +97,7 @@ export function parseJson(input: string | Uint8Array, maxDepth: number): ParsedJ
     text = (Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString("utf8");
   }
   if (text.trim() === "") return { ok: true, value: {} };
-  if (tooDeep(text, maxDepth)) return { ok: false, message: `body is nested deeper than ${maxDepth} levels (server.maxDepth)` };
+  if (tooDeep(text, maxDepth + envelopeLevels)) return { ok: false, message: `body is nested deeper than ${maxDepth} levels (server.maxDepth)` };
   let value: unknown;
   try {
     value = secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" });

@@ -1,5 +1,6 @@
 // The public API of ipc-gateway: what handler files and embedding apps import.
 export { InvokeError } from "./invoke-error.ts";
+export { logStrayErrors } from "./stray-errors.ts";
 export { createGateway, type Gateway, type GatewayOptions, type InvokeOptions } from "./gateway.ts";
 export { ConfigError, formatProblem, type Problem } from "./problems.ts";
 export { ERROR_STATUS, type ErrorKind, type GatewayErrorValue } from "./errors.ts";

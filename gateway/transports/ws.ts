@@ -81,7 +81,8 @@ export class WebSocketTransport {
 
   private received(page: Page, data: RawData, isBinary: boolean): void {
     if (isBinary) return refuseFrame(page, rejections.badRequest("binary frames are not accepted from pages"));
-    const parsed = parseJson(data as Buffer, this.context.current().settings.maxDepth);
+    // The frame's own object wraps the body: a body as deep as HTTP accepts is accepted here.
+    const parsed = parseJson(data as Buffer, this.context.current().settings.maxDepth, 1);
     if (!parsed.ok) return refuseFrame(page, rejections.badRequest(parsed.message));
     const decoded = decodeFrame(parsed.value);
     if (!decoded.ok) {
