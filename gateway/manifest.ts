@@ -190,7 +190,8 @@ function checkShape(raw: unknown, source: SourceDoc, problems: Problems, unset: 
   const friendly = new Map<string, string>();
   for (const e of errors) {
     const message = (e.parentSchema as Record<string, unknown> | undefined)?.["x-message"];
-    if (typeof message === "string") friendly.set(spotOf(e), message);
+    // An unknown key is better told as such ("did you mean ..."), whatever its object's sentence.
+    if (typeof message === "string" && e.keyword !== "additionalProperties") friendly.set(spotOf(e), message);
   }
   for (const e of errors) {
     // Its subschema's error names the offending key; this one only says "must be valid".
