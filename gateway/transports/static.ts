@@ -6,7 +6,7 @@
 // descriptor is released however the response ends, aborted downloads included. Nothing outside
 // the folder is served, through `..` or through a symlink, and no dotfile (`.env`, `.git/`)
 // unless `dotfiles: true`.
-import { createReadStream } from "node:fs";
+import { constants, createReadStream } from "node:fs";
 import { open, realpath, type FileHandle } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, resolve, sep } from "node:path";
@@ -30,6 +30,13 @@ const TYPES: Record<string, string> = {
   ".txt": "text/plain; charset=utf-8",
   ".wasm": "application/wasm",
 };
+
+/**
+ * Non-blocking, so that opening a FIFO someone left in the folder returns at once (and is then
+ * refused as not a file) instead of holding one of libuv's four file threads until a writer comes.
+ * Regular files ignore the flag.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
 /**
  * Serve `path` from the static folder (index.html for folders; the SPA fallback for a browser
@@ -71,14 +78,14 @@ async function locate(settings: StaticSettings, path: string): Promise<Found | u
     // Symlinks are followed only to places inside the folder.
     file = await realpath(file);
     if (!inside(file, root, settings.dotfiles)) return undefined;
-    handle = await open(file, "r");
+    handle = await open(file, OPEN_FLAGS);
     let stats = await handle.stat();
     if (stats.isDirectory()) {
       await handle.close();
       handle = undefined;
       file = await realpath(join(file, "index.html"));
       if (!inside(file, root, settings.dotfiles)) return undefined;
-      handle = await open(file, "r");
+      handle = await open(file, OPEN_FLAGS);
       stats = await handle.stat();
     }
     if (!stats.isFile()) {
@@ -112,6 +119,11 @@ function wantsFallback(settings: StaticSettings, path: string, req: IncomingMess
 }
 
 function send({ file, handle, size }: Found, req: IncomingMessage, res: ServerResponse): void {
+  // The client left while the file was being found and opened: its "close" has passed already.
+  if (res.destroyed) {
+    void handle.close().catch(() => {});
+    return;
+  }
   res.writeHead(200, {
     "content-type": TYPES[extname(file).toLowerCase()] ?? "application/octet-stream",
     "content-length": size,
