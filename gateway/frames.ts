@@ -96,7 +96,8 @@ export function decodeFrame(value: unknown): Decoded<InvokeFrame> & { rid?: numb
   const refused = refusal("frame", validateFrame.errors);
   // A sound rid lets the page's promise reject instead of waiting for a reply that never comes.
   const rid = typeof value === "object" && value !== null ? (value as { rid?: unknown }).rid : undefined;
-  const ridOk = (typeof rid === "number" && Number.isSafeInteger(rid) && rid >= 0) || (typeof rid === "string" && rid.length <= 128);
+  // The same bounds as the schema's (which counts a string's length in code points).
+  const ridOk = (typeof rid === "number" && Number.isSafeInteger(rid) && rid >= 0) || (typeof rid === "string" && [...rid].length <= 128);
   return ridOk ? { ...refused, rid: rid as number | string } : refused;
 }
 

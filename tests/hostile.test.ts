@@ -232,6 +232,10 @@ const httpWireCases: Case[] = [
   { name: "[1] HTTP: command __proto__", run: async (ctx) => expectKind(await post(ctx, "__proto__", "{}"), 404, "unknown-command") },
   { name: "[1] HTTP: a __proto__ key in the body", run: async (ctx) => expectKind(await post(ctx, "echo", '{"__proto__":{"admin":true}}'), 400, "bad-request") },
   { name: "[1] HTTP: a body of 1e400", run: async (ctx) => expectKind(await post(ctx, "echo", '{"n":1e400}'), 400, "bad-request", /too large/) },
+  {
+    name: "[1] HTTP: a number of 251 digits with a 2-digit exponent (Infinity without a 3-digit exponent)",
+    run: async (ctx) => expectKind(await post(ctx, "echo", `{"n":1${"0".repeat(250)}e99}`), 400, "bad-request", /too large/),
+  },
   { name: "[1] HTTP: a body that is not UTF-8", run: async (ctx) => expectKind(await post(ctx, "echo", Buffer.from([0x22, 0xff, 0x22])), 400, "bad-request", /UTF-8/) },
   { name: "[1] HTTP: Content-Type text/plain", run: async (ctx) => expectKind(await post(ctx, "echo", "{}", { "content-type": "text/plain" }), 415, "unsupported-media-type") },
   {
