@@ -2,7 +2,7 @@
 // validators and the same handler function called directly, with no gateway in between.
 import { fileURLToPath } from "node:url";
 import { createGateway } from "../gateway/index.ts";
-import type { Validator } from "../gateway/schemas.ts";
+import type { Validator } from "../gateway/config/schemas.ts";
 import { measureRate, type Figure } from "./measure.ts";
 
 const EXAMPLE = fileURLToPath(new URL("../gateway.yaml", import.meta.url));

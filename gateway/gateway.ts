@@ -1,16 +1,18 @@
 // createGateway: a manifest turned into a running gateway that transports and embedders call.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { EventHub } from "./events.ts";
-import { GenerationBuilder, type Generation, type ValueSpec } from "./generation.ts";
-import { createPipeline, type Logger, type ResponseSink } from "./invoke.ts";
-import { Pages } from "./pages.ts";
-import { ModuleLifecycle } from "./lifecycle.ts";
-import { ConfigError, displayPath, formatProblem, type Problem } from "./problems.ts";
-import { Reloader } from "./reload.ts";
+import { EventHub } from "./runtime/events.ts";
+import { GenerationBuilder } from "./reload/builder.ts";
+import type { Generation, ValueSpec } from "./runtime/generation.ts";
+import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
+import { consoleLogger, type Logger } from "./runtime/logger.ts";
+import { Pages } from "./runtime/pages.ts";
+import { ModuleLifecycle } from "./reload/lifecycle.ts";
+import { ConfigError, displayPath, formatProblem, type Problem } from "./config/problems.ts";
+import { Reloader } from "./reload/reloader.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
-import type { Env } from "./manifest.ts";
-import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./types.ts";
+import type { Env } from "./config/manifest.ts";
+import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./runtime/types.ts";
 
 export interface GatewayOptions {
   /** Path of the manifest (gateway.yaml). */
@@ -50,12 +52,6 @@ export interface Gateway {
   /** Stop serving (in-flight requests finish first) and release everything. */
   close(): Promise<void>;
 }
-
-export const consoleLogger: Logger = {
-  info: (message) => console.log(message),
-  warn: (message) => console.warn(message),
-  error: (message, error) => (error === undefined ? console.error(message) : console.error(message, error)),
-};
 
 const CLIENT_SCRIPT = new URL("./client/tauri.js", import.meta.url);
 let clientScript: string | undefined;

@@ -1,13 +1,13 @@
 // The public API of ipc-gateway: what handler files and embedding apps import.
-export { InvokeError } from "./invoke-error.ts";
-export { logStrayErrors } from "./stray-errors.ts";
+export { InvokeError } from "./runtime/invoke-error.ts";
+export { logStrayErrors } from "./runtime/stray-errors.ts";
 export { createGateway, type Gateway, type GatewayOptions, type InvokeOptions } from "./gateway.ts";
-export { ConfigError, formatProblem, type Problem } from "./problems.ts";
-export { ERROR_STATUS, type ErrorKind, type GatewayErrorValue } from "./errors.ts";
-export type { Logger } from "./invoke.ts";
-export type { Channel } from "./channels.ts";
-export type { SetupContext } from "./lifecycle.ts";
-export { GatewayError } from "./errors.ts";
+export { ConfigError, formatProblem, type Problem } from "./config/problems.ts";
+export { ERROR_STATUS, type ErrorKind, type GatewayErrorValue } from "./runtime/errors.ts";
+export type { Logger } from "./runtime/logger.ts";
+export type { Channel } from "./runtime/channels.ts";
+export type { SetupContext } from "./reload/lifecycle.ts";
+export { GatewayError } from "./runtime/errors.ts";
 export type { ListenOptions, Listening } from "./transports/http.ts";
 export type {
   AppHandle,
@@ -22,4 +22,4 @@ export type {
   InvokeRequest,
   InvokeResponse,
   WindowHandle,
-} from "./types.ts";
+} from "./runtime/types.ts";

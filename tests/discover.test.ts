@@ -1,7 +1,7 @@
 // Drop-in folders: handlers/<name>.ts is command <name>, with convention schemas; the manifest wins.
 import { describe, expect, test } from "@jest/globals";
-import { GenerationBuilder } from "../gateway/generation.ts";
-import { formatProblem } from "../gateway/problems.ts";
+import { GenerationBuilder } from "../gateway/reload/builder.ts";
+import { formatProblem } from "../gateway/config/problems.ts";
 import { gatewayFor, rejectionOf, tempApp } from "./helpers/app.ts";
 
 const DISCOVER = "version: 1\ndiscover:\n  handlers: handlers\n  schemas: schemas\n";

@@ -2,7 +2,7 @@
 // InvokeError, headers, windows, time limits and the handler's signal.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { InvokeError } from "../gateway/index.ts";
-import { ERROR_STATUS } from "../gateway/errors.ts";
+import { ERROR_STATUS } from "../gateway/runtime/errors.ts";
 import { gatewayFor, rejectionOf } from "./helpers/app.ts";
 
 const MANIFEST = `

@@ -1,7 +1,7 @@
 // Every kind of manifest mistake, reported as path:line:col with the exact position.
 import { describe, expect, test } from "@jest/globals";
-import { GenerationBuilder } from "../gateway/generation.ts";
-import { formatProblem } from "../gateway/problems.ts";
+import { GenerationBuilder } from "../gateway/reload/builder.ts";
+import { formatProblem } from "../gateway/config/problems.ts";
 import { tempApp } from "./helpers/app.ts";
 
 const OK_HANDLER = `export default () => "ok";\n`;

@@ -1,7 +1,8 @@
 // JSON Schemas: $ref across files, drafts, formats, YAML schema files, and compile-once caching.
 import { describe, expect, test } from "@jest/globals";
-import { GenerationBuilder, type Generation } from "../gateway/generation.ts";
-import { formatProblem } from "../gateway/problems.ts";
+import { GenerationBuilder } from "../gateway/reload/builder.ts";
+import type { Generation } from "../gateway/runtime/generation.ts";
+import { formatProblem } from "../gateway/config/problems.ts";
 import { gatewayFor, rejectionOf, tempApp } from "./helpers/app.ts";
 
 const ECHO = "export default ({ body }: { body: unknown }) => body;\n";

@@ -4,10 +4,10 @@
 // names the command.
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import { asBytes, isBytes, toJson } from "../codec.ts";
-import { rejections, type Rejection } from "../errors.ts";
-import type { Logger } from "../invoke.ts";
-import type { InvokeResponse } from "../types.ts";
+import { asBytes, isBytes, toJson } from "../runtime/codec.ts";
+import { rejections, type Rejection } from "../runtime/errors.ts";
+import type { Logger } from "../runtime/logger.ts";
+import type { InvokeResponse } from "../runtime/types.ts";
 
 export type EncodedResponse =
   | { ok: boolean; status: number; json: string; bytes?: undefined }

@@ -2,7 +2,7 @@
 // rebinding) away from handlers, and the optional bearer token. Shared by HTTP and WebSocket.
 import { timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
-import type { ServerSettings } from "../manifest.ts";
+import type { ServerSettings } from "../config/manifest.ts";
 
 export interface BoundAddress {
   host: string;

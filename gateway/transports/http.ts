@@ -3,14 +3,14 @@
 // are decoded, checked (Host, Origin, token) and handed to the invoke pipeline.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { rejections, type Rejection } from "../errors.ts";
-import { parseJson } from "../codec.ts";
+import { rejections, type Rejection } from "../runtime/errors.ts";
+import { parseJson } from "../runtime/codec.ts";
 import { encodeRejection, encodeResponse, endSocketWith } from "./encode.ts";
-import type { Pipeline, ResponseSink } from "../invoke.ts";
-import type { Logger } from "../invoke.ts";
-import type { Generation } from "../generation.ts";
-import type { Pages } from "../pages.ts";
-import type { CallerSignal, InvokeResponse } from "../types.ts";
+import type { Pipeline, ResponseSink } from "../runtime/invoke.ts";
+import type { Logger } from "../runtime/logger.ts";
+import type { Generation } from "../runtime/generation.ts";
+import type { Pages } from "../runtime/pages.ts";
+import type { CallerSignal, InvokeResponse } from "../runtime/types.ts";
 import { Guard, hostPort, isLoopback, isWildcard } from "./guard.ts";
 import { WebSocketTransport } from "./ws.ts";
 import { serveStatic } from "./static.ts";

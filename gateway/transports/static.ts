@@ -10,7 +10,7 @@ import { constants, createReadStream } from "node:fs";
 import { open, realpath, type FileHandle } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, resolve, sep } from "node:path";
-import type { StaticSettings } from "../manifest.ts";
+import type { StaticSettings } from "../config/manifest.ts";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

@@ -5,14 +5,14 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
-import { rejections, type Rejection } from "../errors.ts";
-import { parseJson } from "../codec.ts";
-import { decodeFrame } from "../frames.ts";
-import { LOW_WATER_BYTES, Page } from "../pages.ts";
+import { rejections, type Rejection } from "../runtime/errors.ts";
+import { parseJson } from "../runtime/codec.ts";
+import { decodeFrame } from "../runtime/frames.ts";
+import { LOW_WATER_BYTES, Page } from "../runtime/pages.ts";
 import { encodeResponse, endSocketWith } from "./encode.ts";
 import type { HttpContext } from "./http.ts";
 import type { Guard } from "./guard.ts";
-import type { InvokeResponse } from "../types.ts";
+import type { InvokeResponse } from "../runtime/types.ts";
 
 /** A page that answers no ping for this long is dropped (its listeners and channels with it). */
 const PING_INTERVAL_MS = 30_000;

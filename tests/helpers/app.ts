@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createGateway, type Gateway, type GatewayOptions } from "../../gateway/index.ts";
-import type { Logger } from "../../gateway/invoke.ts";
+import type { Logger } from "../../gateway/runtime/logger.ts";
 
 export interface TempApp {
   dir: string;

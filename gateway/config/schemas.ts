@@ -13,11 +13,17 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import { CHANNEL_WIRE } from "./codec.ts";
 import { SourceDoc, jsonParseErrorPosition, type JsonPath, type Position } from "./source-doc.ts";
 import { displayPath, type Problems } from "./problems.ts";
 
 export type Validator = ValidateFunction;
+
+/**
+ * The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`),
+ * which the `x-channel` keyword checks. The id is a callback id (a u32 in Tauri); 15 digits keep
+ * any accepted id a safe integer.
+ */
+export const CHANNEL_WIRE = /^__CHANNEL__:(\d{1,15})$/;
 
 /** What a schema compiles from: a file, or a JSON Schema written inline in another file. */
 export type SchemaOrigin =

@@ -8,7 +8,6 @@ import { isPair, isScalar, visit, type Scalar } from "yaml";
 import { SourceDoc, type JsonPath, type Position } from "./source-doc.ts";
 import { Problems } from "./problems.ts";
 import { parseDuration, parseSize } from "./units.ts";
-import { DEFAULT_MAX_DEPTH } from "./codec.ts";
 
 export interface Located {
   /** Where in the manifest this was written. */
@@ -83,6 +82,12 @@ export interface Manifest {
   channels: Map<string, ChannelEntry>;
   events: Map<string, EventEntry>;
 }
+
+/**
+ * How deeply JSON may nest unless `server.maxDepth` says otherwise: serde_json's recursion limit,
+ * so a body Tauri itself would accept is accepted here too.
+ */
+export const DEFAULT_MAX_DEPTH = 128;
 
 export const DEFAULT_SERVER: ServerSettings = {
   host: "127.0.0.1",

@@ -6,7 +6,7 @@
 import { pathToFileURL } from "node:url";
 import { describeThrown } from "./codec.ts";
 import type { Generation } from "./generation.ts";
-import type { Logger } from "./invoke.ts";
+import type { Logger } from "./logger.ts";
 
 /** Log errors no handler caught instead of exiting; returns a function that uninstalls the handlers. */
 export function logStrayErrors(current: () => Generation, logger: Logger): () => void {

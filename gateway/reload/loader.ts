@@ -10,15 +10,10 @@ import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import * as publicApi from "./index.ts";
-import type { Problem } from "./problems.ts";
+import * as handlerApi from "../runtime/handler-api.ts";
+import type { Problem } from "../config/problems.ts";
+import type { LoadedModule } from "../runtime/generation.ts";
 
-export interface LoadedModule {
-  file: string;
-  exports: Record<string, unknown>;
-  /** Every local file bundled into the module, with a hash of its content (what a watcher watches). */
-  inputs: Map<string, string>;
-}
 
 export type LoadFailure =
   | { kind: "missing" }
@@ -149,7 +144,7 @@ function evaluate(file: string, code: string): Evaluated {
   const url = pathToFileURL(file).href;
   const nodeRequire = createRequire(file);
   // Handlers get this very module instance for "ipc-gateway", so `instanceof InvokeError` holds.
-  const requireForHandler = (id: string): unknown => (id === "ipc-gateway" ? publicApi : nodeRequire(id));
+  const requireForHandler = (id: string): unknown => (id === "ipc-gateway" ? handlerApi : nodeRequire(id));
   const module = { exports: {} as Record<string, unknown> };
   try {
     // `new Function` compiles in the realm of the gateway's own code (under jest: the test's realm),

@@ -7,7 +7,22 @@
 // MAX_PAGE_IN_FLIGHT of them are running; reading resumes below LOW_WATER_BYTES and the cap. A
 // page that floods invocations without reading replies is thereby held back by TCP itself.
 import { randomBytes } from "node:crypto";
-import { WebSocket } from "ws";
+
+/**
+ * The part of a `ws` WebSocket a page uses. Structural, so the runtime (and the package's public
+ * declarations) do not depend on the `ws` library's types; transports/ws.ts hands in the real one.
+ */
+export interface PageSocket {
+  readonly readyState: number;
+  send(data: string | Buffer, callback: (error?: Error) => void): void;
+  pause(): void;
+  resume(): void;
+  close(code?: number, reason?: string): void;
+  once(event: "close", listener: () => void): unknown;
+}
+
+/** WebSocket.OPEN. */
+const OPEN = 1;
 
 /** Bytes queued for one page above which senders that respect back-pressure wait. */
 export const HIGH_WATER_BYTES = 1024 * 1024;
@@ -30,7 +45,7 @@ export class Page {
   private wrote = false;
 
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: PageSocket,
     /** The window label the page's script was loaded with. */
     readonly label: string,
     /** The Origin the page connected from, if any. */
@@ -40,7 +55,7 @@ export class Page {
   }
 
   get open(): boolean {
-    return !this.isClosed && this.socket.readyState === WebSocket.OPEN;
+    return !this.isClosed && this.socket.readyState === OPEN;
   }
 
   /** Bytes handed to the socket and not yet written out. */

@@ -17,7 +17,8 @@ import { Channel } from "./channels.ts";
 import { channelId } from "./frames.ts";
 import type { EventHub } from "./events.ts";
 import type { CommandDef, Generation, Usage } from "./generation.ts";
-import type { Validator } from "./schemas.ts";
+import type { Logger } from "./logger.ts";
+import type { Validator } from "../config/schemas.ts";
 import type { Page } from "./pages.ts";
 import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
 
@@ -27,12 +28,6 @@ export const PYFUNC_COMMAND = "plugin:pytauri|pyfunc";
 const EVENT_PLUGIN = "plugin:event|";
 const WITHOUT_TOKEN = ["authorization"] as const;
 const WITHOUT_PYFUNC = ["pyfunc"] as const;
-
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string, error?: unknown): void;
-}
 
 export interface PipelineHost {
   /** The generation new invocations start on. */

@@ -6,17 +6,6 @@ import { inspect } from "node:util";
 import secureJson from "secure-json-parse";
 import type { HeadersInput, InvokeHeaders } from "./types.ts";
 
-/**
- * The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`).
- * The id is a callback id (a u32 in Tauri); 15 digits keep any accepted id a safe integer.
- */
-export const CHANNEL_WIRE = /^__CHANNEL__:(\d{1,15})$/;
-
-/**
- * How deeply incoming JSON may nest unless `server.maxDepth` says otherwise: serde_json's
- * recursion limit, so a body Tauri itself would accept is accepted here too.
- */
-export const DEFAULT_MAX_DEPTH = 128;
 
 const EMPTY_HEADERS: InvokeHeaders = Object.freeze(Object.create(null));
 

@@ -1,10 +1,12 @@
 // gateway check | serve | dev
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { GenerationBuilder, type Generation } from "./generation.ts";
-import { consoleLogger, createGateway, type Gateway } from "./gateway.ts";
-import { logStrayErrors } from "./stray-errors.ts";
-import { ConfigError, formatProblem } from "./problems.ts";
+import { GenerationBuilder } from "../reload/builder.ts";
+import type { Generation } from "../runtime/generation.ts";
+import { createGateway, type Gateway } from "../gateway.ts";
+import { consoleLogger } from "../runtime/logger.ts";
+import { logStrayErrors } from "../runtime/stray-errors.ts";
+import { ConfigError, formatProblem } from "../config/problems.ts";
 
 const USAGE = `usage: gateway <command> [options]
 

@@ -2,7 +2,7 @@
 // JSON Schema, compiled once; nothing reads a field of a frame or of the event plugin's
 // arguments before its schema has passed. A refusal names the offending field.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import { CHANNEL_WIRE } from "./codec.ts";
+import { CHANNEL_WIRE } from "../config/schemas.ts";
 import type { EventTarget } from "./types.ts";
 
 /** A page's invocation over its WebSocket. */

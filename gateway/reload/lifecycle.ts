@@ -2,11 +2,11 @@
 // uses it starts serving (to register backend listeners, open connections ...), and `dispose()`,
 // called when no serving generation uses it any more (hot reload, or the gateway stopping).
 // Listeners registered through the `app` given to setup are removed for it at that point.
-import type { EventHub } from "./events.ts";
-import type { Generation } from "./generation.ts";
-import type { Logger } from "./invoke.ts";
-import type { LoadedModule } from "./loader.ts";
-import type { AppHandle } from "./types.ts";
+import type { EventHub } from "../runtime/events.ts";
+import type { Generation } from "../runtime/generation.ts";
+import type { Logger } from "../runtime/logger.ts";
+import type { LoadedModule } from "../runtime/generation.ts";
+import type { AppHandle } from "../runtime/types.ts";
 
 export interface SetupContext {
   app: AppHandle;

@@ -6,10 +6,11 @@
 // Only topics declared in the manifest's `events:` may be emitted, by the sides its `from:`
 // names, with payloads that match its schema. Listening is open to any name.
 import { raise, rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
-import { DEFAULT_MAX_DEPTH, toJson } from "./codec.ts";
+import { toJson } from "./codec.ts";
+import { DEFAULT_MAX_DEPTH } from "../config/manifest.ts";
 import { decodeEventArgs, isEventPluginCommand } from "./frames.ts";
 import type { EventDef } from "./generation.ts";
-import type { Logger } from "./invoke.ts";
+import type { Logger } from "./logger.ts";
 import type { Page, Pages } from "./pages.ts";
 import type { AppHandle, EventCallback, EventTarget, InvokeResponse, WindowHandle } from "./types.ts";
 

@@ -2,8 +2,9 @@
 // the new generation only when all of it is good. Bursts of editor events (write, rename,
 // chmod ...) are coalesced into one rebuild; rebuilds never overlap.
 import { watch, type FSWatcher } from "chokidar";
-import type { GenerationBuilder, Generation } from "./generation.ts";
-import type { Problem } from "./problems.ts";
+import type { GenerationBuilder } from "./builder.ts";
+import type { Generation } from "../runtime/generation.ts";
+import type { Problem } from "../config/problems.ts";
 
 /** A rebuild starts once files have been quiet this long (a save touching several files is one rebuild) ... */
 const QUIET_MS = 10;

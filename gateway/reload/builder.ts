@@ -3,64 +3,13 @@
 // compiles a schema or touches the file system.
 import { readdirSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
-import { loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "./manifest.ts";
-import { ModuleLoader, pickExport, type LoadFailure, type LoadedModule } from "./loader.ts";
-import { SchemaCompiler, type SchemaBuild, type Validator } from "./schemas.ts";
-import { Problems, displayPath, type Problem } from "./problems.ts";
-import type { Position } from "./source-doc.ts";
-import type { Handler } from "./types.ts";
-
-/** What a body, a return value or a channel message must be (`schema`: as the user wrote it). */
-export type ValueSpec = { kind: "json"; validate?: Validator; schema?: unknown } | { kind: "binary" };
-
-export interface CommandDef {
-  name: string;
-  handler: Handler;
-  body: ValueSpec;
-  returns: ValueSpec;
-  timeoutMs: number;
-  /** Window labels allowed to call the command; undefined means all. */
-  windows?: ReadonlySet<string>;
-  /** Body properties (or "" for the whole body) that carry a frontend Channel, by channel name. */
-  channelFields: ReadonlyMap<string, string>;
-  /** Where the handler comes from, e.g. "handlers/greet.ts#default". */
-  source: string;
-  /** The handler module's absolute path. */
-  file: string;
-}
-
-export interface ChannelDef {
-  name: string;
-  message: ValueSpec;
-}
-
-export interface EventDef {
-  name: string;
-  validate?: Validator;
-  schema?: unknown;
-  from: ReadonlySet<EventSource>;
-}
-
-export interface Generation {
-  id: number;
-  manifestFile: string;
-  settings: ServerSettings;
-  commands: ReadonlyMap<string, CommandDef>;
-  channels: ReadonlyMap<string, ChannelDef>;
-  events: ReadonlyMap<string, EventDef>;
-  /** Every file and folder this generation was built from. */
-  files: ReadonlySet<string>;
-  /** The handler modules its commands call (shared with other generations while unchanged). */
-  modules: ReadonlySet<LoadedModule>;
-  usage: Usage;
-}
-
-/** How many invocations are answering from a generation (so it retires only once they are done). */
-export interface Usage {
-  inFlight: number;
-  /** Called when inFlight drops to 0. */
-  idle?: () => void;
-}
+import { loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
+import { ModuleLoader, pickExport, type LoadFailure } from "./loader.ts";
+import type { ChannelDef, CommandDef, EventDef, Generation, LoadedModule, ValueSpec } from "../runtime/generation.ts";
+import { SchemaCompiler, type SchemaBuild, type Validator } from "../config/schemas.ts";
+import { Problems, displayPath, type Problem } from "../config/problems.ts";
+import type { Position } from "../config/source-doc.ts";
+import type { Handler } from "../runtime/types.ts";
 
 /**
  * A build's outcome. `files`: every file and folder the attempt read or looked for (missing ones

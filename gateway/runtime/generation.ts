@@ -1,0 +1,65 @@
+// A generation: the immutable snapshot of everything an invocation needs (handlers, compiled
+// validators, settings), built by reload/builder.ts and read by the runtime. Types only.
+import type { EventSource, ServerSettings } from "../config/manifest.ts";
+import type { Validator } from "../config/schemas.ts";
+import type { Handler } from "./types.ts";
+
+/** What a body, a return value or a channel message must be (`schema`: as the user wrote it). */
+export type ValueSpec = { kind: "json"; validate?: Validator; schema?: unknown } | { kind: "binary" };
+
+export interface CommandDef {
+  name: string;
+  handler: Handler;
+  body: ValueSpec;
+  returns: ValueSpec;
+  timeoutMs: number;
+  /** Window labels allowed to call the command; undefined means all. */
+  windows?: ReadonlySet<string>;
+  /** Body properties (or "" for the whole body) that carry a frontend Channel, by channel name. */
+  channelFields: ReadonlyMap<string, string>;
+  /** Where the handler comes from, e.g. "handlers/greet.ts#default". */
+  source: string;
+  /** The handler module's absolute path. */
+  file: string;
+}
+
+export interface ChannelDef {
+  name: string;
+  message: ValueSpec;
+}
+
+export interface EventDef {
+  name: string;
+  validate?: Validator;
+  schema?: unknown;
+  from: ReadonlySet<EventSource>;
+}
+
+export interface Generation {
+  id: number;
+  manifestFile: string;
+  settings: ServerSettings;
+  commands: ReadonlyMap<string, CommandDef>;
+  channels: ReadonlyMap<string, ChannelDef>;
+  events: ReadonlyMap<string, EventDef>;
+  /** Every file and folder this generation was built from. */
+  files: ReadonlySet<string>;
+  /** The handler modules its commands call (shared with other generations while unchanged). */
+  modules: ReadonlySet<LoadedModule>;
+  usage: Usage;
+}
+
+/** How many invocations are answering from a generation (so it retires only once they are done). */
+export interface Usage {
+  inFlight: number;
+  /** Called when inFlight drops to 0. */
+  idle?: () => void;
+}
+
+/** A handler module as loaded (by reload/loader.ts). */
+export interface LoadedModule {
+  file: string;
+  exports: Record<string, unknown>;
+  /** Every local file bundled into the module, with a hash of its content (what a watcher watches). */
+  inputs: Map<string, string>;
+}
