@@ -1,0 +1,78 @@
+// gateway dev | serve: build the gateway, listen, and stop gracefully on SIGINT/SIGTERM.
+import { ConfigError, formatProblem } from "../config/problems.ts";
+import { createGateway, type Gateway } from "../gateway.ts";
+import { consoleLogger } from "../runtime/logger.ts";
+import { logStrayErrors } from "../runtime/stray-errors.ts";
+import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
+
+const PORT_DETAIL = "  -p, --port <n>        the port (default: the manifest's server.port, 1430); 0 picks a free one";
+
+export const dev: Verb = {
+  name: "dev",
+  summary: "serve with hot reload (edits to the manifest, handlers and schemas apply live)",
+  synopsis: "dev [--config gateway.yaml] [--port N]",
+  details: `Serves the manifest and rebuilds on every change to it, its handlers (and their local
+imports) and its schemas. A broken edit keeps the last good version serving and says why.
+
+${CONFIG_DETAIL}
+${PORT_DETAIL}`,
+  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" } },
+  run: (values) => serve(values.config as string, { dev: true, port: portOf(values.port) }),
+};
+
+export const serveVerb: Verb = {
+  name: "serve",
+  summary: "serve without watching (production)",
+  synopsis: "serve [--config gateway.yaml] [--port N] [--host H]",
+  details: `Serves the manifest as it is; exits 1 if it is broken.
+
+${CONFIG_DETAIL}
+${PORT_DETAIL}
+      --host <h>        the address to bind (default: the manifest's server.host, 127.0.0.1);
+                        any other than loopback needs server.token`,
+  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, host: { type: "string" } },
+  run: (values) => serve(values.config as string, { dev: false, port: portOf(values.port), host: values.host as string | undefined }),
+};
+
+function portOf(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be a port number from 0 to 65535, not "${String(value)}"`);
+  return port;
+}
+
+/**
+ * Serve until SIGINT/SIGTERM, then stop taking requests, let those in flight finish and exit 0.
+ * A second signal exits at once.
+ */
+async function serve(config: string, options: { dev: boolean; port: number | undefined; host?: string | undefined }): Promise<number> {
+  let gateway: Gateway;
+  try {
+    gateway = await createGateway({ config, dev: options.dev, watch: options.dev });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) console.error(formatProblem(problem));
+    return 1;
+  }
+  let url: string;
+  try {
+    ({ url } = await gateway.listen({ port: options.port, host: options.host }));
+  } catch (error) {
+    await gateway.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    console.error(`gateway: ${code === "EADDRINUSE" ? `the port is in use (--port picks another, 0 any free one)` : (error as Error).message}`);
+    return 1;
+  }
+  logStrayErrors(() => gateway.generation, consoleLogger);
+  console.log(`gateway listening on ${url}`);
+  return new Promise<number>((resolvePromise) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      void gateway.close().then(() => resolvePromise(0));
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
