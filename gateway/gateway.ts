@@ -2,13 +2,13 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EventHub } from "./runtime/events.ts";
-import { GenerationBuilder } from "./reload/builder.ts";
+import { GenerationBuilder, notReadyGeneration } from "./reload/builder.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
 import { consoleLogger, type Logger } from "./runtime/logger.ts";
 import { Pages } from "./runtime/pages.ts";
 import { ModuleLifecycle } from "./reload/lifecycle.ts";
-import { ConfigError, displayPath, formatProblem, type Problem } from "./config/problems.ts";
+import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
 import { Reloader } from "./reload/reloader.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
 import type { Env } from "./config/manifest.ts";
@@ -24,6 +24,11 @@ export interface GatewayOptions {
   /** Where `${VAR}` in the manifest is read from. Defaults to `process.env`. */
   env?: Env;
   logger?: Logger;
+  /**
+   * With `watch`: files that do not build at start do not throw; the gateway serves every
+   * command as `not-ready` (503, naming the mistakes) until they are fixed (`gateway dev`).
+   */
+  serveWhileBroken?: boolean;
 }
 
 export interface InvokeOptions {
@@ -49,6 +54,8 @@ export interface Gateway {
   readonly watching: Promise<void>;
   /** The last broken edit's mistakes (`path:line:col: message`), or null once the files are good again. */
   readonly lastError: string | null;
+  /** False while a gateway started on broken files (`serveWhileBroken`) waits for them to be fixed. */
+  readonly ready: boolean;
   /** Stop serving (in-flight requests finish first) and release everything. */
   close(): Promise<void>;
 }
@@ -61,9 +68,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? consoleLogger;
   const builder = new GenerationBuilder(resolve(options.config), options.env);
   const first = await builder.build();
-  if (!first.ok) throw new ConfigError(first.problems);
-  let current = first.generation;
-  let lastError: string | null = null;
+  if (!first.ok && !(options.watch && options.serveWhileBroken)) throw new ConfigError(first.problems);
+  let current = first.ok ? first.generation : notReadyGeneration(builder.manifestFile, first, first.files);
+  let lastError: string | null = current.notReady ?? null;
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
@@ -97,11 +104,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           logger.info(`gateway: reloaded in ${Math.round(buildMs)} ms (generation ${next.id}${describeChanges(changed, next)})`);
           events.emitGatewayEvent("reload", { generation: next.id, changed: changed.map((f) => relativeTo(next, f)) });
         },
-        failed(problems: Problem[]) {
+        failed(failure) {
           // Paths relative to the app's folder (the manifest's), the same wherever the gateway runs from.
-          lastError = problems.map((p) => formatProblem(p, dirname(current.manifestFile))).join("\n");
-          logger.error(`gateway: the edit is broken; still serving generation ${current.id}:\n${lastError}`);
-          events.emitGatewayEvent("error", { message: lastError, problems: problems.map((p) => ({ ...p, file: relativeTo(current, p.file) })) });
+          lastError = failure.problems.map((p) => formatProblem(p, dirname(current.manifestFile))).join("\n");
+          if (current.notReady !== undefined) {
+            // Still not ready: invocations are answered with the newest mistakes.
+            current = notReadyGeneration(current.manifestFile, failure, current.files);
+            logger.error(`gateway: the app still does not build:\n${lastError}`);
+          } else logger.error(`gateway: the edit is broken; still serving generation ${current.id}:\n${lastError}`);
+          events.emitGatewayEvent("error", {
+            message: lastError,
+            problems: failure.problems.map((p) => ({ file: relativeTo(current, p.file), line: p.line ?? null, column: p.line === undefined ? null : (p.col ?? 1), message: p.message })),
+          });
         },
       })
     : undefined;
@@ -120,6 +134,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get lastError() {
       return lastError;
     },
+    get ready() {
+      return current.notReady === undefined;
+    },
     watching: reloader?.ready ?? Promise.resolve(),
     app: events.app,
     async listen(listenOptions: ListenOptions = {}) {
@@ -129,7 +146,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           current: () => current,
           pages,
           logger,
-          health: () => ({ ok: true, generation: current.id, lastError, pages: pages.size, listeners: events.listenerCount }),
+          health: () => ({ ok: current.notReady === undefined, generation: current.id, lastError, pages: pages.size, listeners: events.listenerCount }),
           manifestJson: () => describe(current),
           clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
         },

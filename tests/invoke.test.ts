@@ -255,6 +255,7 @@ describe("errors the gateway rejects with", () => {
       "channel-closed": 500,
       "channel-full": 500,
       overloaded: 503,
+      "not-ready": 503,
       "headers-too-large": 431,
       "request-timeout": 408,
       "not-found": 404,

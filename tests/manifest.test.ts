@@ -101,14 +101,14 @@ describe("manifest mistakes", () => {
     const yaml = "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: schemas/a.json\n";
     const schema = '{\n  "type": "object",\n  "propertys": {}\n}\n';
     expect(await mistakes({ "gateway.yaml": yaml, "schemas/a.json": schema })).toEqual([
-      'schemas/a.json: body of command "a" does not compile: strict mode: unknown keyword: "propertys" (line 3, column 3)',
+      'schemas/a.json:3:3: body of command "a" does not compile: strict mode: unknown keyword: "propertys"',
     ]);
   });
 
   test("schema file with a JSON syntax error", async () => {
     const yaml = "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: schemas/a.json\n";
     const found = await mistakes({ "gateway.yaml": yaml, "schemas/a.json": '{\n  "type": "object",\n}\n' });
-    expect(found).toEqual([expect.stringMatching(/^schemas\/a\.json: invalid JSON: .*\(line 3, column 1\)$/)]);
+    expect(found).toEqual([expect.stringMatching(/^schemas\/a\.json:3:1: invalid JSON: /)]);
   });
 
   test("handler module without the default export", async () => {
@@ -132,7 +132,7 @@ describe("manifest mistakes", () => {
   test("handler module with a syntax error names the file, line and column", async () => {
     const yaml = "version: 1\ncommands:\n  a:\n    handler: handlers/bad.ts\n";
     const found = await mistakes({ "gateway.yaml": yaml, "handlers/bad.ts": "export default () => {\n  return 1 +;\n};\n" });
-    expect(found).toEqual(['handlers/bad.ts: Unexpected ";" (line 2, column 13)']);
+    expect(found).toEqual(['handlers/bad.ts:2:13: Unexpected ";"']);
   });
 
   test("a syntax error in a helper the handler imports names the helper", async () => {
@@ -142,13 +142,13 @@ describe("manifest mistakes", () => {
       "handlers/a.ts": 'import { x } from "./_helper.ts";\nexport default () => x;\n',
       "handlers/_helper.ts": "export const x = ;\n",
     });
-    expect(found).toEqual(['handlers/_helper.ts: Unexpected ";" (line 1, column 18)']);
+    expect(found).toEqual(['handlers/_helper.ts:1:18: Unexpected ";"']);
   });
 
   test("top-level await is refused with the reason", async () => {
     const yaml = "version: 1\ncommands:\n  a:\n    handler: handlers/tla.ts\n";
     const found = await mistakes({ "gateway.yaml": yaml, "handlers/tla.ts": "const x = await Promise.resolve(1);\nexport default () => x;\n" });
-    expect(found).toEqual([expect.stringMatching(/^handlers\/tla\.ts: top-level await is not supported in handler modules .* \(line 1, column 11\)$/)]);
+    expect(found).toEqual([expect.stringMatching(/^handlers\/tla\.ts:1:11: top-level await is not supported in handler modules /)]);
   });
 
   test("x-channel naming an undeclared channel", async () => {

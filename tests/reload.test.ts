@@ -153,8 +153,8 @@ describe("drop-in folder", () => {
 describe("broken edits keep the old generation serving, and fixing them clears the error", () => {
   const cases: [string, string, string, RegExp][] = [
     ["YAML syntax", "gateway.yaml", "version: 1\ncommands: [\n", /^gateway\.yaml:\d+:\d+: /],
-    ["a bad schema", "schemas/double.json", '{ "type": "nonsense" }', /^schemas\/double\.json: .*not a valid JSON Schema/],
-    ["a handler syntax error", "handlers/_hello.ts", "export default () => {\n", /^handlers\/_hello\.ts: Unexpected end of file \(line 2, column 1\)$/],
+    ["a bad schema", "schemas/double.json", '{ "type": "nonsense" }', /^schemas\/double\.json:1:11: .*not a valid JSON Schema/],
+    ["a handler syntax error", "handlers/_hello.ts", "export default () => {\n", /^handlers\/_hello\.ts:2:1: Unexpected end of file$/],
     ["a handler that throws at import", "handlers/_hello.ts", 'throw new Error("boom");\nexport default () => 1;\n', /^gateway\.yaml:\d+:\d+: handler handlers\/_hello\.ts threw while loading: Error: boom$/],
   ];
 
@@ -177,6 +177,9 @@ describe("broken edits keep the old generation serving, and fixing them clears t
       expect(health).toMatchObject({ ok: true, generation: 1, lastError: expect.stringMatching(shown) });
       const pushed = await page.next((f) => f.type === "event" && f.event === "gateway://error");
       expect((pushed.payload as { message: string }).message).toMatch(shown);
+      // Each mistake also comes as fields, for tools that jump to it.
+      const [, where, line, column] = /^(.*?):(\d+):(\d+): /.exec(outcome.payload.message)!;
+      expect((pushed.payload as { problems: unknown[] }).problems[0]).toEqual({ file: where, line: Number(line), column: Number(column), message: expect.any(String) });
 
       app.write(file, good);
       expect((await next()).kind).toBe("reload");

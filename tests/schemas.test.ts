@@ -76,7 +76,7 @@ $defs:
       const result = await new GenerationBuilder(broken.path("gateway.yaml")).build();
       expect(result.ok).toBe(false);
       const lines = result.ok ? [] : result.problems.map((p) => formatProblem(p, broken.dir));
-      expect(lines).toEqual(['schemas/shared/defs.yaml: $ref "../email.json": file not found: schemas/email.json (line 6, column 16)']);
+      expect(lines).toEqual(['schemas/shared/defs.yaml:6:16: $ref "../email.json": file not found: schemas/email.json']);
     } finally {
       broken.remove();
     }

@@ -4,7 +4,7 @@ import { afterEach, expect, test } from "@jest/globals";
 import { spawn, type ChildProcess } from "node:child_process";
 import { tempApp, type TempApp } from "./helpers/app.ts";
 import { GATEWAY_BIN, startGateway, type RunningGateway } from "./helpers/cli.ts";
-import { invokeJson } from "./helpers/http.ts";
+import { invokeJson, request } from "./helpers/http.ts";
 
 const APP = {
   "gateway.yaml": "version: 1\ncommands:\n  slow:\n    handler: handlers/slow.ts\n  hello:\n    handler: handlers/hello.ts\n  boom:\n    handler: handlers/boom.ts\n",
@@ -79,4 +79,42 @@ test("a broken manifest: nothing starts, every mistake is printed, exit 1", asyn
   expect(await exitOf(child)).toBe(1);
   expect(stderr).toContain("gateway.yaml:4:14: handler file not found: nope.ts");
   expect(stderr).toContain('gateway.yaml:6:5: unknown key "hanlder" in commands.b (did you mean "handler"?)');
+});
+
+test("dev started on a broken manifest listens anyway, answers not-ready naming the mistakes, and comes alive when fixed", async () => {
+  app = tempApp({ ...APP, "gateway.yaml": APP["gateway.yaml"].replace("handlers/hello.ts", "handlers/helo.ts") });
+  running = await startGateway("dev", app.dir);
+  child = running.child;
+  const refused = await invokeJson(running.url, "hello", {});
+  expect({ status: refused.status, body: refused.json() }).toEqual({
+    status: 503,
+    body: {
+      kind: "not-ready",
+      message: expect.stringContaining("gateway.yaml:6:14: handler file not found: handlers/helo.ts"),
+      mistakes: ["gateway.yaml:6:14: handler file not found: handlers/helo.ts"],
+    },
+  });
+  const health = await request(`${running.url}/__gateway/health`, { method: "GET" });
+  expect({ status: health.status, body: health.json() }).toMatchObject({ status: 503, body: { ok: false, lastError: expect.stringContaining("helo.ts") } });
+  expect(running.stderr()).toContain("gateway.yaml:6:14: handler file not found: handlers/helo.ts");
+
+  app.write("gateway.yaml", APP["gateway.yaml"]);
+  let answer = refused;
+  for (let i = 0; i < 200 && answer.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    answer = await invokeJson(running.url, "hello", {});
+  }
+  expect({ status: answer.status, body: answer.json() }).toEqual({ status: 200, body: "v1" });
+  expect((await request(`${running.url}/__gateway/health`, { method: "GET" })).json()).toMatchObject({ ok: true, lastError: null });
+});
+
+test("dev prints its listening line only once edits are watched: an edit saved right after it is picked up", async () => {
+  const { url } = await start("dev");
+  app!.write("handlers/hello.ts", 'export default () => "saved at once";\n');
+  let answer: unknown = "v1";
+  for (let i = 0; i < 200 && answer !== "saved at once"; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    answer = (await invokeJson(url, "hello", {})).json();
+  }
+  expect(answer).toBe("saved at once");
 });

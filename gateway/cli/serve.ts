@@ -48,11 +48,15 @@ function portOf(value: unknown): number | undefined {
 async function serve(config: string, options: { dev: boolean; port: number | undefined; host?: string | undefined }): Promise<number> {
   let gateway: Gateway;
   try {
-    gateway = await createGateway({ config, dev: options.dev, watch: options.dev });
+    // dev never gives up: broken files at start are served as not-ready until they are fixed.
+    gateway = await createGateway({ config, dev: options.dev, watch: options.dev, serveWhileBroken: options.dev });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) console.error(formatProblem(problem));
     return 1;
+  }
+  if (!gateway.ready) {
+    console.error(`${gateway.lastError}\ngateway: the app does not build yet; every command answers 503 not-ready until the files above are fixed`);
   }
   let url: string;
   try {
@@ -64,6 +68,8 @@ async function serve(config: string, options: { dev: boolean; port: number | und
     return 1;
   }
   logStrayErrors(() => gateway.generation, consoleLogger);
+  // Only once edits are watched: an edit saved right after this line must not be lost.
+  await gateway.watching;
   console.log(`gateway listening on ${url}`);
   return new Promise<number>((resolvePromise) => {
     let stopping = false;

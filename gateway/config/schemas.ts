@@ -285,8 +285,10 @@ export class SchemaBuild {
       try {
         json = JSON.parse(text);
       } catch (error) {
-        const at = jsonParseErrorPosition((error as Error).message, text);
-        this.add(file, at, `invalid JSON: ${(error as Error).message}`);
+        const message = (error as Error).message;
+        const at = jsonParseErrorPosition(message, text);
+        // The line and column say where; V8's "at position N" would say it again, less usefully.
+        this.add(file, at, `invalid JSON: ${at ? message.replace(/ (at|in JSON at) position \d+.*$/s, "") : message}`);
         return undefined;
       }
     } else {
@@ -306,11 +308,9 @@ export class SchemaBuild {
     this.add(file, at ?? (origin.kind === "inline" && file === origin.owner.file ? origin.owner.valuePosition(origin.path) : undefined), message);
   }
 
-  /** In the manifest a mistake is `path:line:col: message`; in other files `path: message`,
-   * with the place inside the file given in the message (CONTRACT §1). */
+  /** A mistake at its place in its file (`path:line:col: message`), whichever file it is in. */
   private add(file: string, at: Position | undefined, message: string): void {
-    if (file === this.manifestFile && at) this.problems.add({ file, ...at, message });
-    else this.problems.add({ file, message: at ? `${message} (line ${at.line}, column ${at.col})` : message });
+    this.problems.add(at ? { file, ...at, message } : { file, message });
   }
 }
 

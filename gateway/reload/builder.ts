@@ -2,12 +2,12 @@
 // compiled validators, settings). Built whole or not at all; the hot path never parses YAML,
 // compiles a schema or touches the file system.
 import { readdirSync, statSync } from "node:fs";
-import { extname, join } from "node:path";
-import { loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
+import { dirname, extname, join } from "node:path";
+import { DEFAULT_SERVER, loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
 import { ModuleLoader, pickExport, type LoadFailure } from "./loader.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, LoadedModule, ValueSpec } from "../runtime/generation.ts";
 import { SchemaCompiler, type SchemaBuild, type Validator } from "../config/schemas.ts";
-import { Problems, displayPath, type Problem } from "../config/problems.ts";
+import { Problems, displayPath, formatProblem, type Problem } from "../config/problems.ts";
 import type { Position } from "../config/source-doc.ts";
 import type { Handler } from "../runtime/types.ts";
 
@@ -15,7 +15,30 @@ import type { Handler } from "../runtime/types.ts";
  * A build's outcome. `files`: every file and folder the attempt read or looked for (missing ones
  * included), which a watcher watches so that creating or fixing one triggers the next attempt.
  */
-export type BuildResult = ({ ok: true; generation: Generation } | { ok: false; problems: Problem[] }) & { files: ReadonlySet<string> };
+export type BuildResult = ({ ok: true; generation: Generation } | BuildFailure) & { files: ReadonlySet<string> };
+
+/** `settings`: the manifest's server settings, when it could be read at all. */
+export type BuildFailure = { ok: false; problems: Problem[]; settings?: ServerSettings };
+
+/**
+ * What `gateway dev` serves while the app does not build: no commands, every invocation answered
+ * `not-ready` naming the mistakes, the manifest's server settings when it could be read. Its files
+ * are the failed attempt's, so fixing any of them triggers the next build.
+ */
+export function notReadyGeneration(manifestFile: string, failure: BuildFailure, files: ReadonlySet<string>): Generation {
+  return {
+    id: 0,
+    manifestFile,
+    settings: failure.settings ?? DEFAULT_SERVER,
+    commands: new Map(),
+    channels: new Map(),
+    events: new Map(),
+    files,
+    modules: new Set(),
+    usage: { inFlight: 0 },
+    notReady: failure.problems.map((p) => formatProblem(p, dirname(manifestFile))).join("\n"),
+  };
+}
 
 const HANDLER_FILE = /^[^_.][^/]*\.(ts|mts|cts|js|mjs|cjs)$/;
 const NOT_A_HANDLER = /\.d\.[mc]?ts$|\.(test|spec)\.[mc]?[jt]s$/;
@@ -29,20 +52,22 @@ export class GenerationBuilder {
   private nextId = 1;
 
   constructor(
-    private readonly manifestFile: string,
+    readonly manifestFile: string,
     private readonly env: Env = process.env,
   ) {}
 
   async build(): Promise<BuildResult> {
     const problems = new Problems();
     const files = new Set<string>([this.manifestFile]);
+    let settings: ServerSettings | undefined;
     const failed = (): BuildResult => {
       const sorted = problems.sorted(this.manifestFile);
       for (const problem of sorted) files.add(problem.file);
-      return { ok: false, problems: sorted, files };
+      return { ok: false, problems: sorted, files, ...(settings ? { settings } : {}) };
     };
     const manifest = loadManifest(this.manifestFile, problems, this.env);
     if (!manifest) return failed();
+    settings = manifest.server;
     const schemas = this.schemas.begin(problems, manifest.file);
     for (const dir of [manifest.discover.handlers, manifest.discover.schemas]) if (dir) files.add(dir);
     if (manifest.discover.schemas && !isDir(manifest.discover.schemas)) {
@@ -292,7 +317,9 @@ function reportLoadFailure(failure: LoadFailure, file: string, dir: string, repo
       for (const problem of failure.problems) problems.add(problem);
       break;
     case "threw":
-      problems.add(at(`${reportAt ? `handler ${displayPath(file, dir)} ` : ""}threw while loading: ${failure.message}`));
+      // Where it threw, when known, is the place to fix; otherwise the manifest entry that loads it.
+      if (failure.line !== undefined) problems.add({ file, line: failure.line, col: failure.col ?? 1, message: `threw while loading: ${failure.message}` });
+      else problems.add(at(`${reportAt ? `handler ${displayPath(file, dir)} ` : ""}threw while loading: ${failure.message}`));
       break;
   }
 }

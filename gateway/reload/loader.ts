@@ -12,13 +12,15 @@ import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as handlerApi from "../runtime/handler-api.ts";
 import type { Problem } from "../config/problems.ts";
+import { describeThrown } from "../runtime/codec.ts";
 import type { LoadedModule } from "../runtime/generation.ts";
 
 
 export type LoadFailure =
   | { kind: "missing" }
   | { kind: "build"; problems: Problem[] }
-  | { kind: "threw"; message: string };
+  /** `line`/`col`: where in the handler file it threw, when stack traces are source-mapped. */
+  | { kind: "threw"; message: string; line?: number; col?: number };
 
 export type LoadResult = { ok: true; module: LoadedModule } | { ok: false; failure: LoadFailure };
 
@@ -135,7 +137,7 @@ function buildProblem(message: Message, workingDir: string, entry: string): Prob
     ? "top-level await is not supported in handler modules (they are loaded as CommonJS so that reloading never leaks memory); await inside the handler instead"
     : message.text;
   if (!where) return { file: entry, message: text };
-  return { file: resolve(workingDir, where.file), message: `${text} (line ${where.line}, column ${where.column + 1})` };
+  return { file: resolve(workingDir, where.file), line: where.line, col: where.column + 1, message: text };
 }
 
 type Evaluated = { ok: true; exports: Record<string, unknown> } | { ok: false; failure: LoadFailure };
@@ -152,20 +154,20 @@ function evaluate(file: string, code: string): Evaluated {
     const factory = new Function("exports", "require", "module", "__filename", "__dirname", "__importMetaUrl", `${code}\n//# sourceURL=${url}`);
     factory.call(module.exports, module.exports, requireForHandler, module, file, dirname(file), url);
   } catch (error) {
-    return { ok: false, failure: { kind: "threw", message: describeThrown(error, file) } };
+    return { ok: false, failure: { kind: "threw", ...whereThrown(error, file) } };
   }
   return { ok: true, exports: module.exports };
 }
 
-/** "Error: message", with where in the handler file it was thrown when stack traces are source-mapped. */
-function describeThrown(error: unknown, file: string): string {
-  if (!(error instanceof Error)) return String(error);
-  const described = `${error.name}: ${error.message}`;
+/** "Error: message", and where in the handler file it was thrown when stack traces are source-mapped. */
+function whereThrown(error: unknown, file: string): { message: string; line?: number; col?: number } {
+  const message = describeThrown(error);
+  if (!(error instanceof Error)) return { message };
   // Without source maps (under jest, say) positions would be the bundle's, not the file's.
-  if (!(process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled) return described;
+  if (!(process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled) return { message };
   const frame = error.stack?.split("\n").find((line) => line.includes(`${file}:`));
   const at = frame && /:(\d+):(\d+)\)?$/.exec(frame.trim());
-  return at ? `${described} (line ${at[1]}, column ${at[2]})` : described;
+  return at ? { message, line: Number(at[1]), col: Number(at[2]) } : { message };
 }
 
 function hashFile(path: string): string | undefined {

@@ -2,9 +2,8 @@
 // the new generation only when all of it is good. Bursts of editor events (write, rename,
 // chmod ...) are coalesced into one rebuild; rebuilds never overlap.
 import { watch, type FSWatcher } from "chokidar";
-import type { GenerationBuilder } from "./builder.ts";
+import type { BuildFailure, GenerationBuilder } from "./builder.ts";
 import type { Generation } from "../runtime/generation.ts";
-import type { Problem } from "../config/problems.ts";
 
 /** A rebuild starts once files have been quiet this long (a save touching several files is one rebuild) ... */
 const QUIET_MS = 10;
@@ -15,7 +14,7 @@ export interface ReloadHandlers {
   /** A new generation is built and good: serve it. */
   swap(next: Generation, changed: string[], buildMs: number): void;
   /** The edit is broken: keep serving the old generation, report why. */
-  failed(problems: Problem[]): void;
+  failed(failure: BuildFailure): void;
 }
 
 export class Reloader {
@@ -36,7 +35,10 @@ export class Reloader {
     private readonly handlers: ReloadHandlers,
   ) {
     this.serving = initial.files;
-    this.watcher = watch([], {
+    // The initial files are given to watch() itself, so "ready" means they are all watched: an
+    // edit made once `ready` resolves is seen.
+    for (const file of initial.files) this.watched.add(file);
+    this.watcher = watch([...initial.files], {
       ignoreInitial: true,
       // A discover folder reports files added and removed in it, not in subfolders (helpers
       // there are watched as the inputs of the handlers that import them).
@@ -49,7 +51,6 @@ export class Reloader {
     });
     this.watcher.on("all", (_event, path) => this.touched(path));
     this.ready = new Promise((resolve) => this.watcher.once("ready", () => resolve()));
-    this.follow(initial.files);
   }
 
   async close(): Promise<void> {
@@ -97,7 +98,7 @@ export class Reloader {
       if (result.ok) this.serving = result.generation.files;
       this.follow(result.files);
       if (result.ok) this.handlers.swap(result.generation, changed, performance.now() - started);
-      else this.handlers.failed(result.problems);
+      else this.handlers.failed(result);
     } finally {
       this.building = false;
       if (this.pending && !this.closed) {

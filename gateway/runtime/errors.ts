@@ -22,6 +22,7 @@ export const ERROR_STATUS = {
   "channel-closed": 500,
   "channel-full": 500,
   overloaded: 503,
+  "not-ready": 503,
   "headers-too-large": 431,
   "request-timeout": 408,
   "not-found": 404,
@@ -132,6 +133,8 @@ export const rejections = {
     reject("invalid-payload", `payload of event "${event}" does not match its schema: ${describe(errors)}`, { event, errors }),
   eventNotAllowed: (event: string, source: string) =>
     reject("event-not-allowed", `event "${event}" may not be emitted from the ${source}`, { event, from: source }),
+  notReady: (mistakes: string) =>
+    reject("not-ready", `the app does not build yet; gateway dev serves it as soon as these are fixed:\n${mistakes}`, { mistakes: mistakes.split("\n") }),
   overloaded: (limit: number) =>
     reject("overloaded", `the gateway is running ${limit} invocations (server.maxInFlight); try again shortly`, { limit }),
   headersTooLarge: () => reject("headers-too-large", "the request's headers (or its URL) are too large"),

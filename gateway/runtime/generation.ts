@@ -47,6 +47,8 @@ export interface Generation {
   /** The handler modules its commands call (shared with other generations while unchanged). */
   modules: ReadonlySet<LoadedModule>;
   usage: Usage;
+  /** Set while the app does not build (`gateway dev` started on broken files): the mistakes, one per line. */
+  notReady?: string;
 }
 
 /** How many invocations are answering from a generation (so it retires only once they are done). */

@@ -75,7 +75,9 @@ export function createPipeline(host: PipelineHost): Pipeline {
     }
     const command = generation.commands.get(name);
     if (command === undefined) {
+      // Pages may listen while the app is not ready: that is how they hear gateway://reload.
       if (name.startsWith(EVENT_PLUGIN)) return eventCommand(name.slice(EVENT_PLUGIN.length), request);
+      if (generation.notReady !== undefined) return rejections.notReady(generation.notReady);
       return rejections.unknownCommand(name);
     }
     const windowLabel = request.window || "main";

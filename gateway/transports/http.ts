@@ -35,7 +35,8 @@ export interface HttpContext {
   current(): Generation;
   pages: Pages;
   logger: Logger;
-  health(): { ok: true; generation: number; lastError: string | null; pages: number; listeners: number };
+  /** `ok` is false while the app does not build (`gateway dev` started on broken files): answered 503. */
+  health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number };
   manifestJson(): unknown;
   clientScript(): string;
 }
@@ -130,8 +131,9 @@ class HttpTransport {
       case "/__gateway/health":
       case "/__gateway/manifest.json": {
         if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
-        const value = path === "/__gateway/health" ? this.context.health() : this.context.manifestJson();
-        return this.send(res, 200, JSON_TYPE, JSON.stringify(value), cors, { "cache-control": "no-store" });
+        if (path === "/__gateway/manifest.json") return this.send(res, 200, JSON_TYPE, JSON.stringify(this.context.manifestJson()), cors, NO_STORE);
+        const health = this.context.health();
+        return this.send(res, health.ok ? 200 : 503, JSON_TYPE, JSON.stringify(health), cors, NO_STORE);
       }
     }
     const folder = this.context.current().settings.static;
@@ -301,6 +303,7 @@ function clientError(error: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 const TAURI_OK = { "tauri-response": "ok" };
+const NO_STORE = { "cache-control": "no-store" };
 const TAURI_ERROR = { "tauri-response": "error" };
 
 /**
