@@ -5,7 +5,7 @@ import { EventHub } from "./runtime/events.ts";
 import { GenerationBuilder, notReadyGeneration } from "./reload/builder.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
-import { consoleLogger, type Logger } from "./runtime/logger.ts";
+import { createLogger, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
 import { Pages } from "./runtime/pages.ts";
 import { ModuleLifecycle } from "./reload/lifecycle.ts";
 import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
@@ -23,7 +23,12 @@ export interface GatewayOptions {
   dev?: boolean;
   /** Where `${VAR}` in the manifest is read from. Defaults to `process.env`. */
   env?: Env;
+  /** Where the gateway logs. Default: pino on stderr (see `logLevel`, `logFormat`). */
   logger?: Logger;
+  /** The default logger's level. Default: the manifest's `server.log`, else info with `watch` and warn without. */
+  logLevel?: LogLevel;
+  /** The default logger's format. Default: pretty when stderr is a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
   /**
    * With `watch`: files that do not build at start do not throw; the gateway serves every
    * command as `not-ready` (503, naming the mistakes) until they are fixed (`gateway dev`).
@@ -56,6 +61,8 @@ export interface Gateway {
   readonly lastError: string | null;
   /** False while a gateway started on broken files (`serveWhileBroken`) waits for them to be fixed. */
   readonly ready: boolean;
+  /** Where this gateway logs (the `logger` option, or the default one it made). */
+  readonly logger: Logger;
   /** Stop serving (in-flight requests finish first) and release everything. */
   close(): Promise<void>;
 }
@@ -65,11 +72,13 @@ let clientScript: string | undefined;
 
 /** Build the first generation (throwing a ConfigError that lists every mistake) and serve it. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const logger = options.logger ?? consoleLogger;
   const builder = new GenerationBuilder(resolve(options.config), options.env);
   const first = await builder.build();
   if (!first.ok && !(options.watch && options.serveWhileBroken)) throw new ConfigError(first.problems);
   let current = first.ok ? first.generation : notReadyGeneration(builder.manifestFile, first, first.files);
+  // The level applies from the start: a later edit of server.log takes effect at the next start.
+  const logger =
+    options.logger ?? createLogger({ level: options.logLevel ?? current.settings.log ?? (options.watch ? "info" : "warn"), format: options.logFormat });
   let lastError: string | null = current.notReady ?? null;
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
@@ -137,6 +146,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get ready() {
       return current.notReady === undefined;
     },
+    logger,
     watching: reloader?.ready ?? Promise.resolve(),
     app: events.app,
     async listen(listenOptions: ListenOptions = {}) {

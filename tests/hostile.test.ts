@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WebSocket } from "ws";
 import { tempApp, type TempApp } from "./helpers/app.ts";
-import { startGateway, type RunningGateway } from "./helpers/cli.ts";
+import { startGateway, type LogLine, type RunningGateway } from "./helpers/cli.ts";
 import { HOSTILE_APP } from "./helpers/hostile-app.ts";
 import { invokeJson, request, type RawResponse } from "./helpers/http.ts";
 import { connectPage, type Frame, type TestPage } from "./helpers/ws.ts";
@@ -593,19 +593,24 @@ const statusCases: Case[] = [
 
 const strayCases: Case[] = [];
 for (const transport of ["HTTP", "WebSocket"] as const) {
-  for (const [what, logged] of [
-    ["throw", /an uncaught exception from command "stray"; still serving[^\n]*stray throw from a timer/],
-    ["reject", /an unhandled promise rejection from command "stray"; still serving[^\n]*stray rejection from a timer/],
-    ["rejectValue", /an unhandled promise rejection; still serving/],
+  for (const [what, logged, error] of [
+    ["throw", /^gateway: an uncaught exception from command "stray"; still serving$/, "stray throw from a timer"],
+    ["reject", /^gateway: an unhandled promise rejection from command "stray"; still serving$/, "stray rejection from a timer"],
+    ["rejectValue", /^gateway: an unhandled promise rejection; still serving$/, undefined],
   ] as const) {
     strayCases.push({
       name: `[7] ${transport}: a handler's timer that ${what === "throw" ? "throws" : "rejects"} after it returned is logged, and the gateway keeps serving`,
       run: async (ctx) => {
-        const before = ctx.gw.stderr().length;
+        const before = ctx.gw.logs().length;
         if (transport === "HTTP") expect((await invokeJson(ctx.gw.url, "stray", { what })).json()).toBe("returned");
         else expect((await wsInvoke(ctx, "stray", { what })).value).toBe("returned");
-        for (let waited = 0; !logged.test(ctx.gw.stderr().slice(before)) && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
-        expect(ctx.gw.stderr().slice(before)).toMatch(logged);
+        let line: LogLine | undefined;
+        for (let waited = 0; !line && waited < 5000; waited += 20) {
+          await new Promise((r) => setTimeout(r, 20));
+          line = ctx.gw.logs().slice(before).find((l) => logged.test(l.msg));
+        }
+        expect(line?.msg).toMatch(logged);
+        if (error) expect(line!.err?.message).toBe(error);
       },
     });
   }

@@ -278,7 +278,7 @@ describe("InvokeError", () => {
   });
 
   test("the status of an InvokeError rejection is 400", async () => {
-    expect(await ctx.gw.invokeHandler({ cmd: "reject-string" })).toEqual({ ok: false, status: 400, error: "plain string" });
+    expect(await ctx.gw.invokeHandler({ cmd: "reject-string" })).toEqual({ ok: false, status: 400, error: "plain string", fromHandler: true });
   });
 
   test("an InvokeError thrown outside a handler is an Error with the value", () => {

@@ -3,7 +3,8 @@
 import { afterEach, expect, test } from "@jest/globals";
 import { spawn, type ChildProcess } from "node:child_process";
 import { tempApp, type TempApp } from "./helpers/app.ts";
-import { GATEWAY_BIN, startGateway, type RunningGateway } from "./helpers/cli.ts";
+import { GATEWAY_BIN, runGateway, startGateway, type RunningGateway } from "./helpers/cli.ts";
+import { connectPage } from "./helpers/ws.ts";
 import { invokeJson, request } from "./helpers/http.ts";
 
 const APP = {
@@ -47,12 +48,12 @@ test("serve prints one listening line, and on SIGTERM finishes the request in fl
 });
 
 test("a handler's error is logged with its stack in the handler's own TypeScript lines; the caller gets no stack", async () => {
-  const { url, stderr, waitForStderr } = await start("serve");
+  const { url, waitForLog } = await start("serve");
   const res = await invokeJson(url, "boom", {});
   expect(res.json()).toEqual({ kind: "internal", message: '"boom" failed', command: "boom" });
-  await waitForStderr("kaboom");
-  expect(stderr()).toContain('command "boom" (handlers/boom.ts#default) threw Error: kaboom');
-  expect(stderr()).toMatch(/at .*boom \(.*handlers\/boom\.ts:8:9\)/); // `throw new Error` is line 8, column 9
+  const logged = await waitForLog(/^command "boom" \(handlers\/boom\.ts#default\) threw$/);
+  expect(logged.err).toMatchObject({ type: "Error", message: "kaboom" });
+  expect(logged.err!.stack).toMatch(/at .*boom \(.*handlers\/boom\.ts:8:9\)/); // `throw new Error` is line 8, column 9
 });
 
 test("dev reloads an edited handler while serving", async () => {
@@ -117,4 +118,51 @@ test("dev prints its listening line only once edits are watched: an edit saved r
     answer = (await invokeJson(url, "hello", {})).json();
   }
   expect(answer).toBe("saved at once");
+});
+
+test("dev logs one line per invocation (command, window, outcome, status, duration) and a hint for a refused origin", async () => {
+  const { url, waitForLog, logs } = await start("dev");
+  await invokeJson(url, "hello", {}, { "gateway-window": "settings" });
+  await invokeJson(url, "nope", {});
+  await invokeJson(url, "boom", {});
+  await request(`${url}/ipc/hello`, { headers: { origin: "http://127.0.0.1:5173", "content-type": "application/json" }, body: "{}" });
+  const ok = await waitForLog(/^hello 200 ok /);
+  expect(ok.invocation).toEqual({ cmd: "hello", window: "settings", transport: "http", status: 200, outcome: "ok", ms: expect.any(Number) });
+  expect((await waitForLog(/^nope 404 unknown-command /)).invocation).toMatchObject({ status: 404, outcome: "unknown-command" });
+  expect((await waitForLog(/^boom 500 internal /)).invocation).toMatchObject({ status: 500, outcome: "internal" });
+  const hint = await waitForLog(/refused a request from origin http:\/\/127\.0\.0\.1:5173/);
+  expect(hint.msg).toContain("add it to server.origins in gateway.yaml");
+  expect(hint.level).toBe(40); // warn
+  const page = await connectPage(url);
+  await page.call("hello", {});
+  expect((await waitForLog(/^hello 200 ok .*\(ws, window main\)$/)).invocation).toMatchObject({ transport: "ws" });
+  await page.close();
+  expect(logs().filter((l) => /^hello /.test(l.msg)).map((l) => l.msg.replace(/ \d+\.\d ms/, ""))).toEqual([
+    "hello 200 ok (http, window settings)",
+    "hello 403 forbidden-origin (http, window main)",
+    "hello 200 ok (ws, window main)",
+  ]);
+});
+
+test("serve logs warnings and errors only; --log-level and --log-format change that", async () => {
+  app = tempApp(APP);
+  running = await startGateway("serve", app.dir);
+  child = running.child;
+  await invokeJson(running.url, "hello", {});
+  await invokeJson(running.url, "boom", {});
+  await running.waitForLog(/threw$/);
+  expect(running.logs().map((l) => l.msg)).toEqual(['command "boom" (handlers/boom.ts#default) threw']);
+  child.kill("SIGKILL");
+
+  running = await startGateway("serve", app.dir, ["--log-level", "info", "--log-format", "pretty"]);
+  child = running.child;
+  await invokeJson(running.url, "hello", {});
+  await running.waitForStderr(/INFO: hello 200 ok \d+\.\d ms \(http, window main\)/);
+});
+
+test("--log-level takes only levels", async () => {
+  app = tempApp(APP);
+  const result = await runGateway(["dev", "--log-level", "loud"], { cwd: app.dir });
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('--log-level is one of debug, info, warn, error, silent, not "loud"');
 });

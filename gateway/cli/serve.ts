@@ -1,11 +1,15 @@
 // gateway dev | serve: build the gateway, listen, and stop gracefully on SIGINT/SIGTERM.
 import { ConfigError, formatProblem } from "../config/problems.ts";
 import { createGateway, type Gateway } from "../gateway.ts";
-import { consoleLogger } from "../runtime/logger.ts";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.ts";
 import { logStrayErrors } from "../runtime/stray-errors.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
 
 const PORT_DETAIL = "  -p, --port <n>        the port (default: the manifest's server.port, 1430); 0 picks a free one";
+const LOG_DETAIL = `      --log-level <l>   debug, info, warn, error or silent (default: the manifest's server.log,
+                        else info for dev and warn for serve)
+      --log-format <f>  pretty or json (default: pretty when stderr is a terminal, json otherwise)`;
+const LOG_OPTIONS = { "log-level": { type: "string" }, "log-format": { type: "string" } } as const;
 
 export const dev: Verb = {
   name: "dev",
@@ -15,9 +19,10 @@ export const dev: Verb = {
 imports) and its schemas. A broken edit keeps the last good version serving and says why.
 
 ${CONFIG_DETAIL}
-${PORT_DETAIL}`,
-  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" } },
-  run: (values) => serve(values.config as string, { dev: true, port: portOf(values.port) }),
+${PORT_DETAIL}
+${LOG_DETAIL}`,
+  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, ...LOG_OPTIONS },
+  run: (values) => serve(values.config as string, { dev: true, port: portOf(values.port), ...logOptions(values) }),
 };
 
 export const serveVerb: Verb = {
@@ -29,10 +34,19 @@ export const serveVerb: Verb = {
 ${CONFIG_DETAIL}
 ${PORT_DETAIL}
       --host <h>        the address to bind (default: the manifest's server.host, 127.0.0.1);
-                        any other than loopback needs server.token`,
-  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, host: { type: "string" } },
-  run: (values) => serve(values.config as string, { dev: false, port: portOf(values.port), host: values.host as string | undefined }),
+                        any other than loopback needs server.token
+${LOG_DETAIL}`,
+  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, host: { type: "string" }, ...LOG_OPTIONS },
+  run: (values) => serve(values.config as string, { dev: false, port: portOf(values.port), host: values.host as string | undefined, ...logOptions(values) }),
 };
+
+function logOptions(values: Record<string, unknown>): { logLevel?: LogLevel; logFormat?: LogFormat } {
+  const level = values["log-level"];
+  const format = values["log-format"];
+  if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) throw new UsageError(`--log-level is one of ${LOG_LEVELS.join(", ")}, not "${String(level)}"`);
+  if (format !== undefined && format !== "pretty" && format !== "json") throw new UsageError(`--log-format is pretty or json, not "${String(format)}"`);
+  return { ...(level !== undefined ? { logLevel: level as LogLevel } : {}), ...(format !== undefined ? { logFormat: format as LogFormat } : {}) };
+}
 
 function portOf(value: unknown): number | undefined {
   if (value === undefined) return undefined;
@@ -45,11 +59,21 @@ function portOf(value: unknown): number | undefined {
  * Serve until SIGINT/SIGTERM, then stop taking requests, let those in flight finish and exit 0.
  * A second signal exits at once.
  */
-async function serve(config: string, options: { dev: boolean; port: number | undefined; host?: string | undefined }): Promise<number> {
+async function serve(
+  config: string,
+  options: { dev: boolean; port: number | undefined; host?: string | undefined; logLevel?: LogLevel; logFormat?: LogFormat },
+): Promise<number> {
   let gateway: Gateway;
   try {
     // dev never gives up: broken files at start are served as not-ready until they are fixed.
-    gateway = await createGateway({ config, dev: options.dev, watch: options.dev, serveWhileBroken: options.dev });
+    gateway = await createGateway({
+      config,
+      dev: options.dev,
+      watch: options.dev,
+      serveWhileBroken: options.dev,
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(options.logFormat ? { logFormat: options.logFormat } : {}),
+    });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) console.error(formatProblem(problem));
@@ -67,7 +91,7 @@ async function serve(config: string, options: { dev: boolean; port: number | und
     console.error(`gateway: ${code === "EADDRINUSE" ? `the port is in use (--port picks another, 0 any free one)` : (error as Error).message}`);
     return 1;
   }
-  logStrayErrors(() => gateway.generation, consoleLogger);
+  logStrayErrors(() => gateway.generation, gateway.logger);
   // Only once edits are watched: an edit saved right after this line must not be lost.
   await gateway.watching;
   console.log(`gateway listening on ${url}`);

@@ -62,6 +62,8 @@ export interface ServerSettings {
   requestTimeoutMs: number;
   /** A folder served at / (the app's page and assets). */
   static?: StaticSettings;
+  /** The log level (default: info under `gateway dev`, warn otherwise). */
+  log?: "debug" | "info" | "warn" | "error" | "silent";
 }
 
 export interface StaticSettings {
@@ -356,6 +358,7 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
   if (value.requestTimeout !== undefined && ok("/server/requestTimeout")) {
     server.requestTimeoutMs = parseDuration(value.requestTimeout as string | number) ?? server.requestTimeoutMs;
   }
+  if (typeof value.log === "string" && ok("/server/log")) server.log = value.log as ServerSettings["log"];
   if (value.static !== undefined && ok("/server/static")) {
     const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string });
     server.static = { dir: resolve(dir, spec.dir), dotfiles: spec.dotfiles ?? false, ...(spec.fallback ? { fallback: spec.fallback } : {}) };

@@ -43,6 +43,8 @@ export interface Rejection {
   ok: false;
   status: number;
   error: unknown;
+  /** The handler's own InvokeError (its value may look like anything, a `kind` field included). */
+  fromHandler?: true;
 }
 
 /** The status an `InvokeError` thrown by a handler is sent with. */
@@ -148,5 +150,5 @@ export const rejections = {
       errors: [{ instancePath: "", keyword: "json", message: `cannot be sent as JSON: ${reason}`, params: {} }],
     }),
   /** A handler rejected with `InvokeError(value)`: the caller gets exactly `value`. */
-  invokeError: (value: unknown): Rejection => ({ ok: false, status: INVOKE_ERROR_STATUS, error: value }),
+  invokeError: (value: unknown): Rejection => ({ ok: false, status: INVOKE_ERROR_STATUS, error: value, fromHandler: true }),
 };

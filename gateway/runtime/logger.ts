@@ -1,10 +1,68 @@
-// Where the gateway says what it does: the interface every part logs through, and the default.
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string, error?: unknown): void;
+// Where the gateway says what it does. Every part logs through the small `Logger` interface (so
+// an embedding app can pass its own); the default is pino, pretty in a terminal and JSON lines
+// otherwise, written to stderr (stdout carries the CLI's listening line).
+import { pino, type Logger as Pino } from "pino";
+import pretty from "pino-pretty";
+
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+export type LogFormat = "pretty" | "json";
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+/** One answered invocation, as `gateway dev` logs it. */
+export interface InvocationLog {
+  cmd: string;
+  window: string;
+  transport: "http" | "ws";
+  status: number;
+  /** "ok", the error's kind, or "invoke-error" for a handler's InvokeError. */
+  outcome: string;
+  /** From the request's arrival to its answer. */
+  ms: number;
 }
 
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, error?: unknown): void;
+  /** Debug detail (absent: not wanted). */
+  debug?(message: string, fields?: Record<string, unknown>): void;
+  /** One line per invocation; absent when not wanted (transports then skip the bookkeeping). */
+  invocation?(entry: InvocationLog): void;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  /** Default: pretty when stderr is a terminal, JSON otherwise. */
+  format?: LogFormat | undefined;
+}
+
+/** The default logger: pino on stderr. */
+export function createLogger(options: LoggerOptions): Logger {
+  const format = options.format ?? (process.stderr.isTTY ? "pretty" : "json");
+  const destination =
+    format === "pretty"
+      ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation" })
+      : pino.destination({ fd: 2, sync: true });
+  return fromPino(pino({ level: options.level, base: undefined, serializers: { err: pino.stdSerializers.err } }, destination));
+}
+
+/** A Logger over a pino logger (an embedding app's own, say). */
+export function fromPino(log: Pino): Logger {
+  const logger: Logger = {
+    info: (message, fields) => log.info(fields ?? {}, message),
+    warn: (message, fields) => log.warn(fields ?? {}, message),
+    error: (message, error) => (error === undefined ? log.error(message) : log.error({ err: error }, message)),
+  };
+  if (log.isLevelEnabled("debug")) logger.debug = (message, fields) => log.debug(fields ?? {}, message);
+  if (log.isLevelEnabled("info")) {
+    // The fields go under `invocation` for JSON consumers; the pretty line already says it all.
+    logger.invocation = (entry) =>
+      log.info({ invocation: entry }, `${entry.cmd} ${entry.status} ${entry.outcome} ${entry.ms.toFixed(1)} ms (${entry.transport}, window ${entry.window})`);
+  }
+  return logger;
+}
+
+/** For tests and embedders that want plain console output. */
 export const consoleLogger: Logger = {
   info: (message) => console.log(message),
   warn: (message) => console.warn(message),

@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { rejections, type Rejection } from "../runtime/errors.ts";
 import { parseJson } from "../runtime/codec.ts";
-import { encodeRejection, encodeResponse, endSocketWith } from "./encode.ts";
+import { encodeRejection, encodeResponse, endSocketWith, logInvocation } from "./encode.ts";
+import { RefusalHints } from "./hints.ts";
 import type { Pipeline, ResponseSink } from "../runtime/invoke.ts";
 import type { Logger } from "../runtime/logger.ts";
 import type { Generation } from "../runtime/generation.ts";
@@ -81,6 +82,9 @@ export async function listenHttp(context: HttpContext, options: ListenOptions): 
 
 class HttpTransport {
   private inFlight = 0;
+  /** Each answered invocation's outcome, for its log line (only while invocations are logged). */
+  private readonly outcomes = new WeakMap<ServerResponse, string>();
+  private readonly hints: RefusalHints;
   private idle: (() => void) | undefined;
   private closing = false;
   private readonly ws: WebSocketTransport;
@@ -90,7 +94,8 @@ class HttpTransport {
     private readonly server: Server,
     private readonly guard: Guard,
   ) {
-    this.ws = new WebSocketTransport(context, guard);
+    this.hints = new RefusalHints(context.logger, () => context.current());
+    this.ws = new WebSocketTransport(context, guard, this.hints);
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
       // No request may end the process; a mistake of ours answers 500 and is logged.
       try {
@@ -110,10 +115,15 @@ class HttpTransport {
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
     const isInvoke = path.startsWith("/ipc/");
+    if (isInvoke && this.context.logger.invocation) this.logWhenAnswered(req, res, path);
     const host = req.headers.host;
-    if (!this.guard.hostAllowed(host)) return this.reject(res, rejections.forbiddenHost(host ?? "(none)"), isInvoke, undefined);
+    if (!this.guard.hostAllowed(host)) {
+      this.hints.refusedHost(host);
+      return this.reject(res, rejections.forbiddenHost(host ?? "(none)"), isInvoke, undefined);
+    }
     const origin = req.headers.origin;
     if (origin !== undefined && !this.guard.originAllowed(origin, host)) {
+      this.hints.refusedOrigin(origin);
       return this.reject(res, rejections.forbiddenOrigin(origin), isInvoke, undefined);
     }
     const cors = origin !== undefined && this.guard.isCrossOrigin(origin) ? origin : undefined;
@@ -221,6 +231,7 @@ class HttpTransport {
   answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined, cmd: string): void {
     if (res.destroyed) return;
     const encoded = encodeResponse(response, cmd, this.context.current().settings.maxDepth, this.context.logger);
+    if (this.context.logger.invocation) this.outcomes.set(res, encoded.outcome);
     if (encoded.bytes !== undefined) return this.send(res, 200, BYTES_TYPE, encoded.bytes, cors, TAURI_OK);
     if (!encoded.ok) return this.send(res, encoded.status, JSON_TYPE, encoded.json, cors, TAURI_ERROR);
     const text = encoded.json;
@@ -233,7 +244,31 @@ class HttpTransport {
   /** One of the gateway's own rejections (not a handler's value: those go through answer()). */
   private reject(res: ServerResponse, rejection: Rejection, isInvoke: boolean, cors: string | undefined, extra?: Record<string, string>): void {
     const headers = isInvoke ? { ...TAURI_ERROR, ...extra } : extra;
-    this.send(res, rejection.status, JSON_TYPE, encodeRejection(rejection).json, cors, headers);
+    const encoded = encodeRejection(rejection);
+    if (isInvoke && this.context.logger.invocation) this.outcomes.set(res, encoded.outcome);
+    this.send(res, rejection.status, JSON_TYPE, encoded.json, cors, headers);
+  }
+
+  /** `gateway dev`'s line per invocation, once the answer is sent (or the caller went away). */
+  private logWhenAnswered(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const started = performance.now();
+    res.once("close", () => {
+      let cmd = path.slice(5);
+      try {
+        cmd = decodeURIComponent(cmd);
+      } catch {
+        // shown as sent
+      }
+      const window = req.headers["gateway-window"];
+      logInvocation(this.context.logger, {
+        cmd,
+        window: typeof window === "string" ? window : "main",
+        transport: "http",
+        status: res.statusCode,
+        outcome: this.outcomes.get(res) ?? (res.writableFinished ? "ok" : "caller-went-away"),
+        ms: performance.now() - started,
+      });
+    });
   }
 
   tooLarge(req: IncomingMessage, res: ServerResponse, limit: number, cors: string | undefined): void {

@@ -9,9 +9,10 @@ import { rejections, type Rejection } from "../runtime/errors.ts";
 import { parseJson } from "../runtime/codec.ts";
 import { decodeFrame } from "../runtime/frames.ts";
 import { LOW_WATER_BYTES, Page } from "../runtime/pages.ts";
-import { encodeResponse, endSocketWith } from "./encode.ts";
+import { encodeResponse, endSocketWith, logInvocation } from "./encode.ts";
 import type { HttpContext } from "./http.ts";
 import type { Guard } from "./guard.ts";
+import type { RefusalHints } from "./hints.ts";
 import type { InvokeResponse } from "../runtime/types.ts";
 
 /** A page that answers no ping for this long is dropped (its listeners and channels with it). */
@@ -28,6 +29,7 @@ export class WebSocketTransport {
   constructor(
     private readonly context: HttpContext,
     private readonly guard: Guard,
+    private readonly hints: RefusalHints,
   ) {
     this.pinger = setInterval(() => this.ping(), PING_INTERVAL_MS);
     this.pinger.unref();
@@ -45,9 +47,15 @@ export class WebSocketTransport {
     }
     if (url.pathname !== "/ipc/ws") return endSocketWith(socket, rejections.notFound(url.pathname));
     const host = req.headers.host;
-    if (!this.guard.hostAllowed(host)) return endSocketWith(socket, rejections.forbiddenHost(host ?? "(none)"));
+    if (!this.guard.hostAllowed(host)) {
+      this.hints.refusedHost(host);
+      return endSocketWith(socket, rejections.forbiddenHost(host ?? "(none)"));
+    }
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.guard.originAllowed(origin, host)) return endSocketWith(socket, rejections.forbiddenOrigin(origin));
+    if (origin !== undefined && !this.guard.originAllowed(origin, host)) {
+      this.hints.refusedOrigin(origin);
+      return endSocketWith(socket, rejections.forbiddenOrigin(origin));
+    }
     // Browsers cannot set Authorization on a WebSocket: the token may come as ?token=.
     if (!this.guard.authorized(req.headers.authorization, url.searchParams.get("token"))) return endSocketWith(socket, rejections.unauthorized());
     const label = url.searchParams.get("window") || "main";
@@ -87,13 +95,14 @@ export class WebSocketTransport {
     const decoded = decodeFrame(parsed.value);
     if (!decoded.ok) {
       const refused = rejections.badRequest(decoded.message, { field: decoded.field });
-      return decoded.rid === undefined ? refuseFrame(page, refused) : reply(page, decoded.rid, refused, "(frame)", this.context);
+      return decoded.rid === undefined ? refuseFrame(page, refused) : reply(page, decoded.rid, refused, "(frame)", this.context, undefined);
     }
     const frame = decoded.value;
+    const started = this.context.logger.invocation ? performance.now() : 0;
     page.invocationStarted();
     const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page });
-    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, true));
-    else reply(page, frame.rid, response, frame.cmd, this.context, true);
+    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started));
+    else reply(page, frame.rid, response, frame.cmd, this.context, started);
   }
 
   private ping(): void {
@@ -118,11 +127,15 @@ export class WebSocketTransport {
   }
 }
 
-/** The answer to an invoke frame; `counted`: the frame was counted in the page's running invocations. */
-function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, counted = false): void {
-  if (counted) page.invocationFinished();
+/**
+ * The answer to an invoke frame. `started`: when the frame arrived (0 when invocations are not
+ * logged), for a frame counted in the page's running invocations; undefined for a refused frame.
+ */
+function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined): void {
+  if (started !== undefined) page.invocationFinished();
   try {
     const encoded = encodeResponse(response, cmd, context.current().settings.maxDepth, context.logger);
+    if (started) logInvocation(context.logger, { cmd, window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: performance.now() - started });
     const ridText = JSON.stringify(rid);
     if (encoded.bytes !== undefined) page.sendBinary({ type: "reply", rid, ok: true }, encoded.bytes);
     else if (encoded.ok) page.sendText(`{"type":"reply","rid":${ridText},"ok":true,"value":${encoded.json}}`);

@@ -26,6 +26,27 @@ export function runGateway(args: string[], options: { cwd?: string; env?: NodeJS
   });
 }
 
+/** One line of the gateway's JSON log (pino's fields). */
+export interface LogLine {
+  level: number;
+  msg: string;
+  err?: { type: string; message: string; stack: string };
+  [field: string]: unknown;
+}
+
+function parseLog(stderr: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of stderr.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      lines.push(JSON.parse(line) as LogLine);
+    } catch {
+      // a line cut while still being written
+    }
+  }
+  return lines;
+}
+
 /** A `gateway serve|dev` child process, up and listening. */
 export interface RunningGateway {
   child: ChildProcess;
@@ -42,6 +63,10 @@ export interface RunningGateway {
   openDescriptors(): number;
   /** Waits until stderr contains `text` (or fails after `timeoutMs`). */
   waitForStderr(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** The gateway's log so far: the JSON lines on its stderr (it logs JSON when stderr is not a terminal). */
+  logs(): LogLine[];
+  /** Waits for a log line whose message matches (or fails after `timeoutMs`). */
+  waitForLog(message: RegExp, timeoutMs?: number): Promise<LogLine>;
   kill(): void;
 }
 
@@ -74,6 +99,15 @@ export function startGateway(mode: "serve" | "dev", cwd: string, extraArgs: stri
             const seen = () => (typeof text === "string" ? stderr.includes(text) : text.test(stderr));
             for (let waited = 0; !seen(); waited += 20) {
               if (waited > timeoutMs) throw new Error(`stderr never showed ${text}; it holds:\n${stderr}`);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
+          logs: () => parseLog(stderr),
+          async waitForLog(message, timeoutMs = 5000) {
+            for (let waited = 0; ; waited += 20) {
+              const found = parseLog(stderr).find((l) => message.test(l.msg));
+              if (found) return found;
+              if (waited > timeoutMs) throw new Error(`no log line matched ${message}; stderr holds:\n${stderr}`);
               await new Promise((r) => setTimeout(r, 20));
             }
           },
