@@ -79,8 +79,13 @@ export interface InvokeRequest {
 /** The part of AbortSignal the pipeline uses; transports may pass something cheaper. */
 export interface CallerSignal {
   readonly aborted: boolean;
-  addEventListener(type: "abort", listener: EventListenerObject, options?: { once?: boolean }): void;
-  removeEventListener(type: "abort", listener: EventListenerObject): void;
+  addEventListener(type: "abort", listener: AbortListener, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: AbortListener): void;
+}
+
+/** An abort listener object (the DOM's EventListenerObject, which Node's own types do not declare globally). */
+export interface AbortListener {
+  handleEvent(event: Event): void;
 }
 
 /** The outcome: a JSON value or bytes, or a rejection with its HTTP status. */

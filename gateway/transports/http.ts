@@ -11,7 +11,7 @@ import type { Pipeline, ResponseSink } from "../runtime/invoke.ts";
 import type { Logger } from "../runtime/logger.ts";
 import type { Generation } from "../runtime/generation.ts";
 import type { Pages } from "../runtime/pages.ts";
-import type { CallerSignal, InvokeResponse } from "../runtime/types.ts";
+import type { AbortListener, CallerSignal, InvokeResponse } from "../runtime/types.ts";
 import { Guard, hostPort, isLoopback, isWildcard } from "./guard.ts";
 import { WebSocketTransport } from "./ws.ts";
 import { serveStatic } from "./static.ts";
@@ -351,7 +351,7 @@ class BodyReading implements CallerSignal, ResponseSink {
   /** Bytes so far; -1 once over the limit (the rest is not read). */
   size = 0;
   chunks: Buffer[] = [];
-  gone: EventListenerObject | undefined;
+  gone: AbortListener | undefined;
 
   constructor(
     readonly transport: HttpTransport,
@@ -368,7 +368,7 @@ class BodyReading implements CallerSignal, ResponseSink {
     return this.res.destroyed && !this.res.writableFinished;
   }
 
-  addEventListener(_type: "abort", listener: EventListenerObject): void {
+  addEventListener(_type: "abort", listener: AbortListener): void {
     this.gone = listener;
   }
 
