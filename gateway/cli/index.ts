@@ -3,10 +3,12 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { check } from "./check.ts";
+import { init } from "./init.ts";
+import { newVerb } from "./new.ts";
 import { dev, serveVerb } from "./serve.ts";
 import { UsageError, type Verb } from "./verb.ts";
 
-const VERBS: Verb[] = [dev, serveVerb, check];
+const VERBS: Verb[] = [dev, serveVerb, check, init, newVerb];
 
 /** The package's version (package.json sits two folders up from both gateway/cli and dist/cli). */
 export function version(): string {
