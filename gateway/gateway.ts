@@ -222,7 +222,13 @@ function describe(generation: Generation): unknown {
     commands: Object.fromEntries(
       [...generation.commands.values()].map((c) => [
         c.name,
-        { body: schemaOf(c.body), returns: schemaOf(c.returns), timeout: c.timeoutMs, ...(c.windows ? { windows: [...c.windows] } : {}) },
+        {
+          body: schemaOf(c.body),
+          returns: schemaOf(c.returns),
+          errors: schemaOf(c.errors),
+          timeout: c.timeoutMs,
+          ...(c.windows ? { windows: [...c.windows] } : {}),
+        },
       ]),
     ),
     channels: Object.fromEntries([...generation.channels.values()].map((c) => [c.name, { message: schemaOf(c.message) }])),

@@ -1,7 +1,7 @@
 // gateway.yaml -> a typed manifest. Every mistake is collected with its line and column; nothing
 // here touches handler modules or compiles user schemas (generation.ts does, with these positions).
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, relative, resolve, sep } from "node:path";
 import { createRequire } from "node:module";
 import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 import { isPair, isScalar, visit, type Scalar } from "yaml";
@@ -30,6 +30,8 @@ export interface CommandEntry extends Located {
   handler?: HandlerRef;
   body?: SchemaSpec;
   returns?: SchemaSpec;
+  /** What an InvokeError's value must be: a schema, or (from a list of codes) a composed one. */
+  errors?: SchemaSpec;
   timeoutMs?: number;
   windows?: string[];
 }
@@ -104,7 +106,7 @@ export const DEFAULT_SERVER: ServerSettings = {
 };
 
 /** Keys under which a value is a user's JSON Schema, which `${VAR}` interpolation leaves alone. */
-const SCHEMA_KEYS = new Set(["body", "returns", "message", "payload"]);
+const SCHEMA_KEYS = new Set(["body", "returns", "errors", "schema", "message", "payload"]);
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -318,6 +320,7 @@ function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<strin
         command[key] = schemaSpec(spec[key], [...base, key], source, problems, true);
       }
     }
+    if (spec.errors !== undefined && ok(`/commands/${name}/errors`)) command.errors = errorsSpec(spec.errors, [...base, "errors"], source, problems);
     if (spec.timeout !== undefined && ok(`/commands/${name}/timeout`)) command.timeoutMs = parseDuration(spec.timeout as string | number);
     if (Array.isArray(spec.windows) && ok(`/commands/${name}/windows`)) command.windows = spec.windows as string[];
     manifest.commands.set(name, command);
@@ -385,7 +388,7 @@ function schemaSpec(
   const at = source.valuePosition(path);
   if (value === "binary") {
     if (binaryAllowed) return { kind: "binary", at };
-    problems.add({ file: source.file, ...at, message: `${path.join(".")} cannot be binary: event payloads are JSON` });
+    problems.add({ file: source.file, ...at, message: `${path.join(".")} cannot be binary: only bodies, returns and channel messages can` });
     return undefined;
   }
   if (typeof value === "string") {
@@ -398,6 +401,29 @@ function schemaSpec(
     return undefined;
   }
   return { kind: "inline", schema: value, path, at };
+}
+
+/**
+ * `errors:` as one schema. A list of `{ code, schema? }` becomes an inline schema: the value is an
+ * object whose `code` is one of the codes and which matches that code's schema (file schemas are
+ * `$ref`'d relative to the manifest, as inline schemas' references are).
+ */
+function errorsSpec(value: unknown, path: JsonPath, source: SourceDoc, problems: Problems): SchemaSpec | undefined {
+  if (!Array.isArray(value)) return schemaSpec(value, path, source, problems, false);
+  const dir = dirname(source.file);
+  const alternatives: unknown[] = [];
+  for (const [i, entry] of (value as { code: string; schema?: unknown }[]).entries()) {
+    const tagged = { type: "object", required: ["code"], properties: { code: { const: entry.code } } };
+    if (entry.schema === undefined) {
+      alternatives.push(tagged);
+      continue;
+    }
+    const spec = schemaSpec(entry.schema, [...path, i, "schema"], source, problems, false);
+    if (spec === undefined) continue;
+    const schema = spec.kind === "file" ? { $ref: relative(dir, spec.file).split(sep).join("/") } : spec.kind === "inline" ? spec.schema : undefined;
+    alternatives.push({ allOf: [tagged, schema] });
+  }
+  return { kind: "inline", schema: { oneOf: alternatives }, path, at: source.valuePosition(path) };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

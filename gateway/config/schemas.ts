@@ -252,7 +252,9 @@ export class SchemaBuild {
       for (const ref of refsIn(json)) {
         const target = resolveRef(ref, baseUrl);
         if (!target || seen.has(target)) continue;
-        const at = source().findPairWithValue("$ref", ref) ?? { line: 1, col: 1 };
+        // A $ref the gateway composed itself (errors: as a list of codes) is written nowhere:
+        // it is reported where the inline schema is.
+        const at = source().findPairWithValue("$ref", ref) ?? (file === root.file ? root.source().valuePosition(root.under) : { line: 1, col: 1 });
         const loaded = this.load(fileURLToPath(target), { file, at, role: `$ref "${ref}"` });
         if (!loaded) {
           ok = false;

@@ -117,6 +117,7 @@ export class GenerationBuilder {
     const role = (what: string) => `${what} of command "${name}"`;
     const body = valueSpec(entry.body, schemas, manifest, role("body"));
     const returns = valueSpec(entry.returns, schemas, manifest, role("returns"));
+    const errors = valueSpec(entry.errors, schemas, manifest, role("errors"));
     const channelFields = body?.kind === "json" ? channelFieldsOf(body.validate, name, channels, entry, manifest, problems) : new Map();
 
     const loaded = await this.modules.load(handlerFile);
@@ -135,13 +136,14 @@ export class GenerationBuilder {
       );
       return undefined;
     }
-    if (!body || !returns) return undefined;
+    if (!body || !returns || !errors) return undefined;
     return {
       command: {
         name,
         handler: handler as Handler,
         body,
         returns,
+        errors,
         timeoutMs: entry.timeoutMs ?? manifest.server.timeoutMs,
         windows: entry.windows ? new Set(entry.windows) : undefined,
         channelFields,
@@ -162,6 +164,7 @@ interface PlannedCommand {
   reportAt?: Position;
   body?: SchemaSpec;
   returns?: SchemaSpec;
+  errors?: SchemaSpec;
   timeoutMs?: number;
   windows?: string[];
 }
@@ -214,6 +217,7 @@ function mergeCommands(manifest: Manifest, discovered: Map<string, DiscoveredHan
       reportAt: entry.handler?.at ?? entry.at,
       body: entry.body ?? conventionSchema(manifest, entry.name, "body", problems),
       returns: entry.returns ?? conventionSchema(manifest, entry.name, "returns", problems),
+      errors: entry.errors ?? conventionSchema(manifest, entry.name, "errors", problems),
       timeoutMs: entry.timeoutMs,
       windows: entry.windows,
     });
@@ -225,13 +229,14 @@ function mergeCommands(manifest: Manifest, discovered: Map<string, DiscoveredHan
       exportName: "default",
       body: conventionSchema(manifest, name, "body", problems),
       returns: conventionSchema(manifest, name, "returns", problems),
+      errors: conventionSchema(manifest, name, "errors", problems),
     });
   }
   return planned;
 }
 
-/** schemas/<name>.body.json (or .yaml, .yml) and schemas/<name>.returns.json, when they exist. */
-function conventionSchema(manifest: Manifest, name: string, role: "body" | "returns", problems: Problems): SchemaSpec | undefined {
+/** schemas/<name>.body.json (or .yaml, .yml), <name>.returns.json and <name>.errors.json, when they exist. */
+function conventionSchema(manifest: Manifest, name: string, role: "body" | "returns" | "errors", problems: Problems): SchemaSpec | undefined {
   const dir = manifest.discover.schemas;
   if (!dir) return undefined;
   const candidates = SCHEMA_EXTENSIONS.map((ext) => join(dir, `${name}.${role}${ext}`)).filter(isFile);

@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   "unknown-command": 404,
   "invalid-body": 422,
   "invalid-return": 500,
+  "invalid-error": 500,
   "bad-request": 400,
   "unsupported-media-type": 415,
   "payload-too-large": 413,
@@ -114,6 +115,11 @@ export const rejections = {
       errors,
     }),
   /** `field`: the JSON pointer of the offending field of a frame or arguments, when there is one. */
+  invalidError: (command: string, errors: SchemaErrorDetail[]) =>
+    reject("invalid-error", `"${command}" rejected with an InvokeError value that its errors schema does not allow: ${describe(errors)}`, {
+      command,
+      errors,
+    }),
   badRequest: (message: string, fields?: { field: string }) => reject("bad-request", message, fields),
   unsupportedMediaType: (contentType: string) =>
     reject(

@@ -12,6 +12,8 @@ export interface CommandDef {
   handler: Handler;
   body: ValueSpec;
   returns: ValueSpec;
+  /** What an InvokeError's value must match (`errors:`); `{ kind: "json" }` without a schema: anything. */
+  errors: ValueSpec;
   timeoutMs: number;
   /** Window labels allowed to call the command; undefined means all. */
   windows?: ReadonlySet<string>;

@@ -397,7 +397,7 @@ function failure(thrown: unknown, command: CommandDef, host: PipelineHost): Reje
   } catch {
     // a Proxy that throws on property access: not an InvokeError
   }
-  if (invokeError) return rejections.invokeError((thrown as { value: unknown }).value);
+  if (invokeError) return declaredError((thrown as { value: unknown }).value, command, host);
   const described = describeThrown(thrown);
   try {
     host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown === undefined ? "undefined" : thrown);
@@ -413,6 +413,23 @@ function failure(thrown: unknown, command: CommandDef, host: PipelineHost): Reje
     }
   }
   return rejections.internal(command.name, detail);
+}
+
+/** An InvokeError's value, checked against the command's `errors:` schema when it declares one. */
+function declaredError(value: unknown, command: CommandDef, host: PipelineHost): Rejection {
+  const validate = command.errors.kind === "json" ? command.errors.validate : undefined;
+  if (validate === undefined) return rejections.invokeError(value);
+  let valid: boolean;
+  try {
+    valid = validate(value) as boolean;
+  } catch (thrown) {
+    safeLog(host, `command "${command.name}" rejected with a value its errors schema could not check: ${describeThrown(thrown)}`);
+    return rejections.invalidError(command.name, [{ instancePath: "", keyword: "errors", message: "could not be checked", params: {} }]);
+  }
+  if (valid) return rejections.invokeError(value);
+  const errors = schemaErrorDetails(validate.errors);
+  safeLog(host, `command "${command.name}" rejected with an InvokeError value that its errors schema does not allow: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`);
+  return rejections.invalidError(command.name, errors);
 }
 
 /** A logger that throws (a custom one, or console given an unprintable value) must not take the answer with it. */
