@@ -5,7 +5,7 @@ import { EventHub } from "./runtime/events.ts";
 import { GenerationBuilder, notReadyGeneration } from "./reload/builder.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
-import { createLogger, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
+import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
 import { Pages } from "./runtime/pages.ts";
 import { ModuleLifecycle } from "./reload/lifecycle.ts";
 import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
@@ -84,6 +84,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
   const servers = new Set<Listening>();
+  // Each answered invocation: a log line (a page's event-plugin calls only at debug level) and,
+  // under `dev`, the gateway://invocation event that the dev console shows as its live log.
+  const feed = options.dev ?? options.watch ?? false;
+  const invocations =
+    logger.invocation || feed
+      ? (entry: InvocationLog) => {
+          if (entry.cmd.startsWith("plugin:event|")) logger.debug?.(`${entry.cmd} ${entry.status} ${entry.outcome}`, { invocation: entry });
+          else logger.invocation?.(entry);
+          if (feed && !entry.cmd.startsWith("plugin:event|")) events.emitGatewayEvent("invocation", entry);
+        }
+      : undefined;
   const lifecycle = new ModuleLifecycle(events, logger);
   lifecycle.activate(current);
   /** Older generations still answering invocations that started on them. */
@@ -156,6 +167,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           current: () => current,
           pages,
           logger,
+          invocations,
           health: () => ({ ok: current.notReady === undefined, generation: current.id, lastError, pages: pages.size, listeners: events.listenerCount }),
           manifestJson: () => describe(current),
           clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),

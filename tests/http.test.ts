@@ -277,6 +277,7 @@ describe("the gateway's own routes", () => {
     expect(manifest.commands.greet).toEqual({
       body: { type: "object", properties: { name: { type: "string" } }, required: ["name"] },
       returns: { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
+      errors: null,
       timeout: 30000,
     });
     expect(manifest.commands.bytes).toMatchObject({ body: "binary", returns: "binary" });

@@ -176,6 +176,13 @@ export class SchemaBuild {
     return [...this.files.keys()];
   }
 
+  /** The schema files this build read and parsed, by file:// URL. */
+  get documents(): Map<string, unknown> {
+    const documents = new Map<string, unknown>();
+    for (const loaded of this.files.values()) if (loaded) documents.set(loaded.url, loaded.json);
+    return documents;
+  }
+
   compile(origin: SchemaOrigin, ref: ReferencedAt): Validator | undefined {
     let root: SchemaPart & { url: string };
     if (origin.kind === "file") {

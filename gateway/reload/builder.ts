@@ -34,6 +34,7 @@ export function notReadyGeneration(manifestFile: string, failure: BuildFailure, 
     channels: new Map(),
     events: new Map(),
     files,
+    schemaFiles: new Map(),
     modules: new Set(),
     usage: { inFlight: 0 },
     notReady: failure.problems.map((p) => formatProblem(p, dirname(manifestFile))).join("\n"),
@@ -100,6 +101,7 @@ export class GenerationBuilder {
       channels,
       events,
       files,
+      schemaFiles: schemas.documents,
       modules,
       usage: { inFlight: 0 },
     };
@@ -253,7 +255,9 @@ function valueSpec(spec: SchemaSpec | undefined, schemas: SchemaBuild, manifest:
   const origin =
     spec.kind === "file" ? ({ kind: "file", file: spec.file } as const) : ({ kind: "inline", schema: spec.schema, owner: manifest.source, path: spec.path } as const);
   const validate = schemas.compile(origin, { file: manifest.file, at: spec.at, role });
-  return validate ? { kind: "json", validate, schema: asWritten(validate.schema) } : undefined;
+  if (!validate) return undefined;
+  const id = (validate.schema as { $id?: unknown } | null)?.$id;
+  return { kind: "json", validate, schema: asWritten(validate.schema), ...(typeof id === "string" ? { url: id } : {}) };
 }
 
 /** The schema without the file:// `$id` the compiler gives it (a local path is nobody's business). */
@@ -276,7 +280,9 @@ function buildEvents(manifest: Manifest, schemas: SchemaBuild): Map<string, Even
   const events = new Map<string, EventDef>();
   for (const entry of manifest.events.values()) {
     const payload = valueSpec(entry.payload, schemas, manifest, `payload of event "${entry.name}"`);
-    if (payload?.kind === "json") events.set(entry.name, { name: entry.name, validate: payload.validate, schema: payload.schema, from: new Set(entry.from) });
+    if (payload?.kind === "json") {
+      events.set(entry.name, { name: entry.name, validate: payload.validate, schema: payload.schema, ...(payload.url ? { url: payload.url } : {}), from: new Set(entry.from) });
+    }
   }
   return events;
 }

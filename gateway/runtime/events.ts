@@ -98,8 +98,10 @@ export class EventHub {
 
   /** The gateway's own events (reload, error): to every listener, no declaration needed. */
   emitGatewayEvent(event: string, payload: unknown): void {
+    const name = GATEWAY_EVENT_PREFIX + event;
+    if (!this.byEvent.has(name)) return; // nobody listens (gateway://invocation fires on every call)
     const text = toJson(payload, Infinity);
-    if (text.ok) this.deliver(GATEWAY_EVENT_PREFIX + event, payload, text.text, () => true);
+    if (text.ok) this.deliver(name, payload, text.text, () => true);
   }
 
   /** The built-in `plugin:event|<command>` commands pages call (through any transport). */

@@ -5,7 +5,11 @@ import type { Validator } from "../config/schemas.ts";
 import type { Handler } from "./types.ts";
 
 /** What a body, a return value or a channel message must be (`schema`: as the user wrote it). */
-export type ValueSpec = { kind: "json"; validate?: Validator; schema?: unknown } | { kind: "binary" };
+/**
+ * What a body, a return value or a channel message must be. `schema`: as the user wrote it;
+ * `url`: the URL its relative `$ref`s resolve against (its file's, or the manifest's with a query).
+ */
+export type ValueSpec = { kind: "json"; validate?: Validator; schema?: unknown; url?: string } | { kind: "binary" };
 
 export interface CommandDef {
   name: string;
@@ -34,6 +38,8 @@ export interface EventDef {
   name: string;
   validate?: Validator;
   schema?: unknown;
+  /** As in ValueSpec. */
+  url?: string;
   from: ReadonlySet<EventSource>;
 }
 
@@ -46,6 +52,8 @@ export interface Generation {
   events: ReadonlyMap<string, EventDef>;
   /** Every file and folder this generation was built from. */
   files: ReadonlySet<string>;
+  /** Every schema file it read, by file:// URL, as parsed (for describing the API: types, OpenAPI). */
+  schemaFiles: ReadonlyMap<string, unknown>;
   /** The handler modules its commands call (shared with other generations while unchanged). */
   modules: ReadonlySet<LoadedModule>;
   usage: Usage;

@@ -6,7 +6,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { asBytes, isBytes, toJson } from "../runtime/codec.ts";
 import { rejections, type Rejection } from "../runtime/errors.ts";
-import type { InvocationLog, Logger } from "../runtime/logger.ts";
+import type { Logger } from "../runtime/logger.ts";
 import type { InvokeResponse } from "../runtime/types.ts";
 
 export type EncodedResponse = (
@@ -63,10 +63,4 @@ export function endSocketWith(socket: Socket, rejection: Rejection): void {
   socket.end(
     `HTTP/1.1 ${rejection.status} ${STATUS_CODES[rejection.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
   );
-}
-
-/** One line per invocation; a page's event-plugin calls (listen, emit ...) only at debug level. */
-export function logInvocation(logger: Logger, entry: InvocationLog): void {
-  if (entry.cmd.startsWith("plugin:event|")) logger.debug?.(`${entry.cmd} ${entry.status} ${entry.outcome}`, { invocation: entry });
-  else logger.invocation?.(entry);
 }

@@ -5,10 +5,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { rejections, type Rejection } from "../runtime/errors.ts";
 import { parseJson } from "../runtime/codec.ts";
-import { encodeRejection, encodeResponse, endSocketWith, logInvocation } from "./encode.ts";
+import { encodeRejection, encodeResponse, endSocketWith } from "./encode.ts";
 import { RefusalHints } from "./hints.ts";
 import type { Pipeline, ResponseSink } from "../runtime/invoke.ts";
-import type { Logger } from "../runtime/logger.ts";
+import type { InvocationLog, Logger } from "../runtime/logger.ts";
 import type { Generation } from "../runtime/generation.ts";
 import type { Pages } from "../runtime/pages.ts";
 import type { AbortListener, CallerSignal, InvokeResponse } from "../runtime/types.ts";
@@ -36,6 +36,11 @@ export interface HttpContext {
   current(): Generation;
   pages: Pages;
   logger: Logger;
+  /**
+   * Told of every answered invocation (its log line, the dev console's feed); absent when nobody
+   * wants them, and then transports skip the bookkeeping.
+   */
+  invocations?: ((entry: InvocationLog) => void) | undefined;
   /** `ok` is false while the app does not build (`gateway dev` started on broken files): answered 503. */
   health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number };
   manifestJson(): unknown;
@@ -115,7 +120,7 @@ class HttpTransport {
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
     const isInvoke = path.startsWith("/ipc/");
-    if (isInvoke && this.context.logger.invocation) this.logWhenAnswered(req, res, path);
+    if (isInvoke && this.context.invocations) this.logWhenAnswered(req, res, path);
     const host = req.headers.host;
     if (!this.guard.hostAllowed(host)) {
       this.hints.refusedHost(host);
@@ -231,7 +236,7 @@ class HttpTransport {
   answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined, cmd: string): void {
     if (res.destroyed) return;
     const encoded = encodeResponse(response, cmd, this.context.current().settings.maxDepth, this.context.logger);
-    if (this.context.logger.invocation) this.outcomes.set(res, encoded.outcome);
+    if (this.context.invocations) this.outcomes.set(res, encoded.outcome);
     if (encoded.bytes !== undefined) return this.send(res, 200, BYTES_TYPE, encoded.bytes, cors, TAURI_OK);
     if (!encoded.ok) return this.send(res, encoded.status, JSON_TYPE, encoded.json, cors, TAURI_ERROR);
     const text = encoded.json;
@@ -245,7 +250,7 @@ class HttpTransport {
   private reject(res: ServerResponse, rejection: Rejection, isInvoke: boolean, cors: string | undefined, extra?: Record<string, string>): void {
     const headers = isInvoke ? { ...TAURI_ERROR, ...extra } : extra;
     const encoded = encodeRejection(rejection);
-    if (isInvoke && this.context.logger.invocation) this.outcomes.set(res, encoded.outcome);
+    if (isInvoke && this.context.invocations) this.outcomes.set(res, encoded.outcome);
     this.send(res, rejection.status, JSON_TYPE, encoded.json, cors, headers);
   }
 
@@ -260,7 +265,7 @@ class HttpTransport {
         // shown as sent
       }
       const window = req.headers["gateway-window"];
-      logInvocation(this.context.logger, {
+      this.context.invocations!({
         cmd,
         window: typeof window === "string" ? window : "main",
         transport: "http",

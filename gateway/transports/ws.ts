@@ -9,7 +9,7 @@ import { rejections, type Rejection } from "../runtime/errors.ts";
 import { parseJson } from "../runtime/codec.ts";
 import { decodeFrame } from "../runtime/frames.ts";
 import { LOW_WATER_BYTES, Page } from "../runtime/pages.ts";
-import { encodeResponse, endSocketWith, logInvocation } from "./encode.ts";
+import { encodeResponse, endSocketWith } from "./encode.ts";
 import type { HttpContext } from "./http.ts";
 import type { Guard } from "./guard.ts";
 import type { RefusalHints } from "./hints.ts";
@@ -98,7 +98,7 @@ export class WebSocketTransport {
       return decoded.rid === undefined ? refuseFrame(page, refused) : reply(page, decoded.rid, refused, "(frame)", this.context, undefined);
     }
     const frame = decoded.value;
-    const started = this.context.logger.invocation ? performance.now() : 0;
+    const started = this.context.invocations ? performance.now() : 0;
     page.invocationStarted();
     const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page });
     if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started));
@@ -135,7 +135,7 @@ function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: 
   if (started !== undefined) page.invocationFinished();
   try {
     const encoded = encodeResponse(response, cmd, context.current().settings.maxDepth, context.logger);
-    if (started) logInvocation(context.logger, { cmd, window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: performance.now() - started });
+    if (started) context.invocations!({ cmd, window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: performance.now() - started });
     const ridText = JSON.stringify(rid);
     if (encoded.bytes !== undefined) page.sendBinary({ type: "reply", rid, ok: true }, encoded.bytes);
     else if (encoded.ok) page.sendText(`{"type":"reply","rid":${ridText},"ok":true,"value":${encoded.json}}`);
