@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EventHub } from "./runtime/events.ts";
 import { GenerationBuilder, notReadyGeneration } from "./reload/builder.ts";
+import { buildCatalog, catalogJson, type Catalog } from "./describe/catalog.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
 import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
@@ -169,7 +170,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           logger,
           invocations,
           health: () => ({ ok: current.notReady === undefined, generation: current.id, lastError, pages: pages.size, listeners: events.listenerCount }),
-          manifestJson: () => describe(current),
+          documents: {
+            "/__gateway/manifest.json": () => describe(current),
+            "/__gateway/catalog.json": () => catalogJson(catalogOf(current)),
+          },
           clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
         },
         listenOptions,
@@ -224,6 +228,15 @@ class Settle<T> implements ResponseSink {
     if (response.ok) this.resolve(response.value as T);
     else this.reject(response.error);
   }
+}
+
+const catalogs = new WeakMap<Generation, Catalog>();
+
+/** The generation's schemas as named definitions (built once per generation, on first use). */
+export function catalogOf(generation: Generation): Catalog {
+  let catalog = catalogs.get(generation);
+  if (!catalog) catalogs.set(generation, (catalog = buildCatalog(generation)));
+  return catalog;
 }
 
 /** GET /__gateway/manifest.json: the commands, channels and events with their schemas as written. */

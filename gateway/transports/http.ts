@@ -43,7 +43,11 @@ export interface HttpContext {
   invocations?: ((entry: InvocationLog) => void) | undefined;
   /** `ok` is false while the app does not build (`gateway dev` started on broken files): answered 503. */
   health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number };
-  manifestJson(): unknown;
+  /**
+   * The JSON documents served under /__gateway/ (token-protected like health): route path ->
+   * the document for the current generation (manifest.json, catalog.json ...).
+   */
+  documents: Readonly<Record<string, () => unknown>>;
   clientScript(): string;
 }
 
@@ -143,13 +147,16 @@ class HttpTransport {
     switch (path) {
       case "/__gateway/tauri.js":
         return this.send(res, 200, "text/javascript; charset=utf-8", this.context.clientScript(), cors, { "cache-control": "no-cache" });
-      case "/__gateway/health":
-      case "/__gateway/manifest.json": {
+      case "/__gateway/health": {
         if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
-        if (path === "/__gateway/manifest.json") return this.send(res, 200, JSON_TYPE, JSON.stringify(this.context.manifestJson()), cors, NO_STORE);
         const health = this.context.health();
         return this.send(res, health.ok ? 200 : 503, JSON_TYPE, JSON.stringify(health), cors, NO_STORE);
       }
+    }
+    const document = Object.hasOwn(this.context.documents, path) ? this.context.documents[path] : undefined;
+    if (document !== undefined) {
+      if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
+      return this.send(res, 200, JSON_TYPE, JSON.stringify(document()), cors, NO_STORE);
     }
     const folder = this.context.current().settings.static;
     if (folder === undefined) return this.reject(res, rejections.notFound(path), false, cors);
