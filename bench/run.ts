@@ -2,6 +2,7 @@
 import { benchHttp } from "./http.ts";
 import { benchInProcess } from "./inprocess.ts";
 import { benchReload } from "./reload.ts";
+import { benchScale } from "./scale.ts";
 import { benchStreams } from "./streams.ts";
 import { formatFigure, type Figure } from "./measure.ts";
 
@@ -10,6 +11,7 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   http: benchHttp,
   streams: benchStreams,
   reload: benchReload,
+  scale: benchScale,
 };
 
 const only = process.argv.slice(2);

@@ -24,6 +24,11 @@ export interface GatewayOptions {
   dev?: boolean;
   /** Where `${VAR}` in the manifest is read from. Defaults to `process.env`. */
   env?: Env;
+  /**
+   * Where compiled validators and bundled handlers are kept between runs (false: nowhere).
+   * Default: <nearest node_modules>/.cache/ipc-gateway/, none when there is no node_modules above.
+   */
+  cacheDir?: string | false;
   /** Where the gateway logs. Default: pino on stderr (see `logLevel`, `logFormat`). */
   logger?: Logger;
   /** The default logger's level. Default: the manifest's `server.log`, else info with `watch` and warn without. */
@@ -73,7 +78,7 @@ let clientScript: string | undefined;
 
 /** Build the first generation (throwing a ConfigError that lists every mistake) and serve it. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const builder = new GenerationBuilder(resolve(options.config), options.env);
+  const builder = new GenerationBuilder(resolve(options.config), options.env, options.cacheDir);
   const first = await builder.build();
   if (!first.ok && !(options.watch && options.serveWhileBroken)) throw new ConfigError(first.problems);
   let current = first.ok ? first.generation : notReadyGeneration(builder.manifestFile, first, first.files);
@@ -188,6 +193,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       servers.clear();
       pipeline.stop();
       await lifecycle.retire([]);
+      await builder.cache.flush();
     },
   };
 }

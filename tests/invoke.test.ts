@@ -239,6 +239,7 @@ describe("errors the gateway rejects with", () => {
       "unknown-command": 404,
       "invalid-body": 422,
       "invalid-return": 500,
+      "invalid-error": 500,
       "bad-request": 400,
       "unsupported-media-type": 415,
       "payload-too-large": 413,

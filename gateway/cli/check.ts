@@ -16,7 +16,9 @@ ${CONFIG_DETAIL}`,
   options: CONFIG_OPTION,
   async run(values) {
     const config = values.config as string;
-    const result = await new GenerationBuilder(resolve(config)).build();
+    const builder = new GenerationBuilder(resolve(config));
+    const result = await builder.build();
+    await builder.cache.flush();
     if (!result.ok) {
       for (const problem of result.problems) console.log(formatProblem(problem));
       return 1;

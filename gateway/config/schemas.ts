@@ -10,7 +10,14 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from "ajv";
+import { _, Ajv, type AnySchema, type ErrorObject, type KeywordCxt, type Options, type ValidateFunction } from "ajv";
+import { usePattern } from "ajv/dist/vocabularies/code.js";
+import standaloneCode from "ajv/dist/standalone/index.js";
+import { createRequire } from "node:module";
+import { DiskCache } from "./disk-cache.ts";
+
+/** Saved validators require ajv's runtime helpers and ajv-formats' formats: the gateway's own copies. */
+const requireForValidators = createRequire(import.meta.url);
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { SourceDoc, jsonParseErrorPosition, type JsonPath, type Position } from "./source-doc.ts";
@@ -40,6 +47,9 @@ export interface ReferencedAt {
 
 
 const AJV_OPTIONS: Options = {
+  // Keeps each validator's generated source, which the disk cache saves (ajv's standalone code).
+  // The formats are referenced, not inlined, so saved code requires them from ajv-formats.
+  code: { optimize: true, source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
   allErrors: false, // Fastify's default: the first error, and no work amplification on hostile input
   strictSchema: true, // a misspelt keyword ("requred") is a mistake, not silently ignored
   strictNumbers: true,
@@ -48,7 +58,6 @@ const AJV_OPTIONS: Options = {
   strictRequired: false,
   coerceTypes: false,
   useDefaults: false,
-  code: { optimize: true },
 };
 
 type Draft = "2020-12" | "draft-07";
@@ -66,18 +75,15 @@ interface LoadedFile {
 function createAjv(draft: Draft): Ajv {
   const ajv = draft === "2020-12" ? new Ajv2020(AJV_OPTIONS) : new Ajv(AJV_OPTIONS);
   addFormats.default(ajv); // the CommonJS module object is the plugin, and also carries it as .default
+  // Generated code rather than a validate function, so validators can be saved as standalone
+  // code in the cache (see ValidatorCache) like every other keyword.
   ajv.addKeyword({
     keyword: "x-channel",
     schemaType: "string",
-    errors: true,
-    validate: function channel(this: unknown, _name: string, data: unknown): boolean {
-      const ok = typeof data === "string" && CHANNEL_WIRE.test(data);
-      if (!ok) {
-        (channel as { errors?: Partial<ErrorObject>[] }).errors = [
-          { keyword: "x-channel", message: 'must be a Channel ("__CHANNEL__:<id>")', params: {} },
-        ];
-      }
-      return ok;
+    error: { message: 'must be a Channel ("__CHANNEL__:<id>")' },
+    code(cxt: KeywordCxt) {
+      const pattern = usePattern(cxt, CHANNEL_WIRE.source);
+      cxt.fail(_`typeof ${cxt.data} !== "string" || !${pattern}.test(${cxt.data})`);
     },
   });
   return ajv;
@@ -85,6 +91,9 @@ function createAjv(draft: Draft): Ajv {
 
 export class SchemaCompiler {
   private readonly ajv: Record<Draft, Ajv> = { "2020-12": createAjv("2020-12"), "draft-07": createAjv("draft-07") };
+
+  /** `cache`: where compiled validators are saved between runs (and found again). */
+  constructor(private readonly cache: DiskCache = new DiskCache(undefined)) {}
   /** What each ajv instance holds, by URL: the closure key it was registered with. */
   private readonly registered: Record<Draft, Map<string, string>> = { "2020-12": new Map(), "draft-07": new Map() };
   private readonly validators = new Map<string, Validator>();
@@ -103,7 +112,7 @@ export class SchemaCompiler {
   /** @internal Compile `root` (already loaded, with its closure) unless a validator for the same content exists. */
   compile(draft: Draft, rootUrl: string, rootJson: unknown, closure: LoadedFile[], inline: boolean): { validate?: Validator; error?: unknown; key: string } {
     const key = closureKey(draft, rootUrl, rootJson, closure);
-    const cached = this.validators.get(key);
+    const cached = this.validators.get(key) ?? this.fromDisk(key, rootUrl, rootJson);
     if (cached) return { validate: cached, key };
     const ajv = this.ajv[draft];
     const registered = this.registered[draft];
@@ -128,6 +137,7 @@ export class SchemaCompiler {
       if (!validate) throw new Error(`schema ${rootUrl} was not registered`);
       this.compileCount++;
       this.validators.set(key, validate);
+      this.cache.write("validators", key, standaloneCode.default(ajv, validate));
       return { validate, key };
     } catch (error) {
       // Leave nothing half-registered behind: the next attempt registers the closure afresh.
@@ -136,6 +146,38 @@ export class SchemaCompiler {
       }
       return { error, key };
     }
+  }
+
+  /** @internal A validator saved by an earlier run for exactly this content, if any. */
+  cachedValidator(key: string, rootUrl: string, rootJson: unknown): Validator | undefined {
+    return this.validators.get(key) ?? this.fromDisk(key, rootUrl, rootJson);
+  }
+
+  /** @internal The closure key of a root (what its compiled validator is cached under). */
+  keyOf(draft: Draft, rootUrl: string, rootJson: unknown, closure: LoadedFile[]): string {
+    return closureKey(draft, rootUrl, rootJson, closure);
+  }
+
+  private fromDisk(key: string, rootUrl: string, rootJson: unknown): Validator | undefined {
+    const code = this.cache.read("validators", key);
+    if (code === undefined) return undefined;
+    try {
+      const module = { exports: {} as { default?: Validator } };
+      new Function("module", "exports", "require", code)(module, module.exports, requireForValidators);
+      const validate = module.exports.default;
+      if (typeof validate !== "function") return undefined;
+      // What ajv's own validators carry, and the gateway reads (the schema, for describing it).
+      (validate as { schema: unknown }).schema = withId(rootJson, rootUrl);
+      this.validators.set(key, validate);
+      return validate;
+    } catch {
+      return undefined; // a damaged entry: compile afresh (and overwrite it)
+    }
+  }
+
+  /** Remove saved validators that none of these keys names. */
+  retainOnDisk(keys: ReadonlySet<string>): void {
+    this.cache.retain("validators", keys);
   }
 
   /** @internal Check a schema against its draft's meta-schema. */
@@ -203,6 +245,13 @@ export class SchemaBuild {
     }
     const closure = this.closure(root, origin.kind === "file");
     if (!closure) return undefined;
+    // Compiled before, for exactly this content (this run, or saved on disk): it was valid then.
+    const key = this.compiler.keyOf(draft, root.url, root.json, closure);
+    const known = this.compiler.cachedValidator(key, root.url, root.json);
+    if (known) {
+      this.used(key, root.url, closure);
+      return known;
+    }
     const parts: SchemaPart[] = [root, ...closure.filter((c) => c.url !== root.url).map((c) => ({ ...c, under: [] }))];
     let valid = true;
     for (const part of parts) {
@@ -223,10 +272,15 @@ export class SchemaBuild {
       this.reportCompileError(result.error, origin, parts, ref);
       return undefined;
     }
-    this.keys.add(result.key);
-    this.urls.add(root.url);
-    for (const dep of closure) this.urls.add(dep.url);
+    this.used(result.key, root.url, closure);
     return result.validate;
+  }
+
+  /** What this generation uses (everything else is forgotten once it serves). */
+  private used(key: string, rootUrl: string, closure: LoadedFile[]): void {
+    this.keys.add(key);
+    this.urls.add(rootUrl);
+    for (const dep of closure) this.urls.add(dep.url);
   }
 
   private reportCompileError(error: unknown, origin: SchemaOrigin, parts: SchemaPart[], ref: ReferencedAt): void {

@@ -7,6 +7,7 @@ import { DEFAULT_SERVER, loadManifest, type CommandEntry, type Env, type EventSo
 import { ModuleLoader, pickExport, type LoadFailure } from "./loader.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, LoadedModule, ValueSpec } from "../runtime/generation.ts";
 import { SchemaCompiler, type SchemaBuild, type Validator } from "../config/schemas.ts";
+import { DiskCache, defaultCacheDir } from "../config/disk-cache.ts";
 import { Problems, displayPath, formatProblem, type Problem } from "../config/problems.ts";
 import type { Position } from "../config/source-doc.ts";
 import type { Handler } from "../runtime/types.ts";
@@ -48,14 +49,22 @@ const SCHEMA_EXTENSIONS = [".json", ".yaml", ".yml"];
 
 /** Builds generations; keeps the caches (compiled schemas, loaded modules) that make rebuilds cheap. */
 export class GenerationBuilder {
-  readonly schemas = new SchemaCompiler();
-  readonly modules = new ModuleLoader();
+  readonly schemas: SchemaCompiler;
+  readonly modules: ModuleLoader;
+  /** Compiled validators and bundled handlers saved between runs (see config/disk-cache.ts). */
+  readonly cache: DiskCache;
   private nextId = 1;
 
+  /** `cacheDir`: where to keep the disk cache; false for none; default: beside the app's node_modules. */
   constructor(
     readonly manifestFile: string,
     private readonly env: Env = process.env,
-  ) {}
+    cacheDir?: string | false,
+  ) {
+    this.cache = new DiskCache(cacheDir === false ? undefined : (cacheDir ?? defaultCacheDir(manifestFile)));
+    this.schemas = new SchemaCompiler(this.cache);
+    this.modules = new ModuleLoader(this.cache);
+  }
 
   async build(): Promise<BuildResult> {
     const problems = new Problems();
@@ -92,7 +101,13 @@ export class GenerationBuilder {
       modules.add(result!.module);
     }
     this.schemas.retain(schemas.keys, schemas.urls);
-    this.modules.retain(new Set([...modules].map((m) => m.file)));
+    const moduleFiles = new Set([...modules].map((m) => m.file));
+    this.modules.retain(moduleFiles);
+    if (this.nextId === 1) {
+      // The first good build of this run knows everything the app uses: the rest of the cache goes.
+      this.schemas.retainOnDisk(schemas.keys);
+      this.modules.retainOnDisk(moduleFiles);
+    }
     const generation: Generation = {
       id: this.nextId++,
       manifestFile: manifest.file,

@@ -13,6 +13,7 @@ import { pathToFileURL } from "node:url";
 import * as handlerApi from "../runtime/handler-api.ts";
 import type { Problem } from "../config/problems.ts";
 import { describeThrown } from "../runtime/codec.ts";
+import { DiskCache, hash } from "../config/disk-cache.ts";
 import type { LoadedModule } from "../runtime/generation.ts";
 
 
@@ -26,14 +27,41 @@ export type LoadResult = { ok: true; module: LoadedModule } | { ok: false; failu
 
 /** Loads handler modules; an unchanged module (itself and everything it bundles) is reused. */
 export class ModuleLoader {
+  /** `cache`: where bundles are saved between runs, so an unchanged handler skips esbuild. */
+  constructor(private readonly cache: DiskCache = new DiskCache(undefined)) {}
+
+  /** The bundle an earlier run saved for this handler, if every file in it is still the same. */
+  private savedBundle(file: string): Bundled | undefined {
+    const text = this.cache.read("handlers", cacheKey(file));
+    if (text === undefined) return undefined;
+    try {
+      const saved = JSON.parse(text) as { code: string; inputs: [string, string][] };
+      const inputs = new Map(saved.inputs);
+      return unchanged(inputs) ? { ok: true, code: saved.code, inputs, fresh: false } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Remove saved bundles of handlers the app no longer has. */
+  retainOnDisk(files: Iterable<string>): void {
+    this.cache.retain("handlers", new Set([...files].map(cacheKey)));
+  }
+
   private readonly modules = new Map<string, LoadedModule>();
   /** Loads in progress: commands naming exports of one file share one module instance (and its state). */
   private readonly loading = new Map<string, Promise<LoadResult>>();
   private loadCount = 0;
+  private bundleCount = 0;
 
   /** How many times a module was actually evaluated (cache misses). */
   get loads(): number {
     return this.loadCount;
+  }
+
+  /** How many times esbuild bundled a module (neither in memory nor on disk). */
+  get bundles(): number {
+    return this.bundleCount;
   }
 
   load(file: string): Promise<LoadResult> {
@@ -53,8 +81,12 @@ export class ModuleLoader {
     } catch {
       return { ok: false, failure: { kind: "missing" } };
     }
-    const bundled = await bundle(file);
+    const bundled = this.savedBundle(file) ?? (await bundle(file));
     if (!bundled.ok) return bundled;
+    if (bundled.fresh) {
+      this.bundleCount++;
+      this.cache.write("handlers", cacheKey(file), JSON.stringify({ code: bundled.code, inputs: [...bundled.inputs] }));
+    }
     const evaluated = evaluate(file, bundled.code);
     if (!evaluated.ok) return evaluated;
     this.loadCount++;
@@ -77,7 +109,12 @@ export function pickExport(module: LoadedModule, name: string): unknown {
   return exports.__esModule ? undefined : exports;
 }
 
-type Bundled = { ok: true; code: string; inputs: Map<string, string> } | { ok: false; failure: LoadFailure };
+/** `fresh`: built now (not read from the cache), so worth saving. */
+type Bundled = { ok: true; code: string; inputs: Map<string, string>; fresh: boolean } | { ok: false; failure: LoadFailure };
+
+function cacheKey(file: string): string {
+  return `${hash(file)}.json`;
+}
 
 async function bundle(file: string): Promise<Bundled> {
   const workingDir = dirname(file);
@@ -110,7 +147,7 @@ async function bundle(file: string): Promise<Bundled> {
     }
     const code = result.outputFiles.find((f) => f.path.endsWith(".js"))!.text;
     const map = result.outputFiles.find((f) => f.path.endsWith(".map"))?.text;
-    return { ok: true, code: map ? withSourceMap(code, map) : code, inputs };
+    return { ok: true, code: map ? withSourceMap(code, map) : code, inputs, fresh: true };
   } catch (error) {
     const messages = (error as { errors?: Message[] }).errors;
     if (!messages?.length) return { ok: false, failure: { kind: "threw", message: String(error) } };
