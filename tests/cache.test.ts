@@ -117,3 +117,21 @@ test("createGateway({ cacheDir: false }) keeps nothing on disk; validation error
   expect(await rejectionOf(warm.invoke("hello", { name: 7 }))).toEqual(fresh);
   await warm.close();
 });
+
+test("a manifest read from the cache still places mistakes at their line and column, and follows ${VAR} changes", async () => {
+  const a = cachedApp();
+  a.write("gateway.yaml", a.read("gateway.yaml").replace("  other:\n", "  other:\n    timeout: ${T:-2s}\n"));
+  await start(a.dir); // caches the manifest
+  const dir = defaultCacheDir(a.path("gateway.yaml"))!;
+  expect(readdirSync(join(dir, "manifests"))).toHaveLength(1);
+
+  const withVar = new GenerationBuilder(a.path("gateway.yaml"), { T: "5s" });
+  const built = await withVar.build();
+  expect(built.ok && built.generation.commands.get("other")!.timeoutMs).toBe(5000);
+
+  const { rmSync } = await import("node:fs");
+  rmSync(a.path("handlers/other.ts"));
+  const broken = await new GenerationBuilder(a.path("gateway.yaml")).build();
+  expect(broken.ok).toBe(false);
+  expect(!broken.ok && broken.problems).toEqual([expect.objectContaining({ line: 8, col: 14, message: "handler file not found: handlers/other.ts" })]);
+});

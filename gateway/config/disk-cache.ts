@@ -12,11 +12,13 @@ import { rename, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
-export type CacheKind = "validators" | "handlers";
+export type CacheKind = "validators" | "handlers" | "manifests";
 
 export class DiskCache {
   private readonly pending = new Set<Promise<void>>();
   private readonly made = new Set<CacheKind>();
+  /** The entries of each kind, listed once (one readdir instead of a stat per entry). */
+  private readonly listed = new Map<CacheKind, Set<string>>();
 
   /** `dir` undefined: a cache that keeps nothing. */
   constructor(readonly dir: string | undefined) {}
@@ -28,6 +30,21 @@ export class DiskCache {
     } catch {
       return undefined;
     }
+  }
+
+  /** Is there an entry (as listed when first asked, plus what this run wrote)? */
+  has(kind: CacheKind, key: string): boolean {
+    if (this.dir === undefined) return false;
+    let names = this.listed.get(kind);
+    if (names === undefined) {
+      try {
+        names = new Set(readdirSync(join(this.dir, kind)));
+      } catch {
+        names = new Set();
+      }
+      this.listed.set(kind, names);
+    }
+    return names.has(key);
   }
 
   /** Saved in the background (see flush); a failure only means the next start builds it again. */
@@ -43,6 +60,7 @@ export class DiskCache {
       this.made.add(kind);
     }
     const file = join(folder, key);
+    this.listed.get(kind)?.add(key);
     // Written whole under another name, then renamed: a reader never sees half an entry.
     const temporary = `${file}.${process.pid}.tmp`;
     const done = writeFile(temporary, text)
@@ -66,7 +84,11 @@ export class DiskCache {
     } catch {
       return;
     }
-    for (const name of names) if (!keep.has(name) && !name.endsWith(".tmp")) rmSync(join(this.dir, kind, name), { force: true });
+    for (const name of names) {
+      if (keep.has(name) || name.endsWith(".tmp")) continue;
+      rmSync(join(this.dir, kind, name), { force: true });
+      this.listed.get(kind)?.delete(name);
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 import { isPair, isScalar, visit, type Scalar } from "yaml";
 import { SourceDoc, type JsonPath, type Position } from "./source-doc.ts";
 import { Problems } from "./problems.ts";
+import { hash, type DiskCache } from "./disk-cache.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 export interface Located {
@@ -114,7 +115,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * Read and check a manifest. Returns undefined when it cannot be read or parsed at all; otherwise
  * a manifest built from whatever parts are sound, with every mistake added to `problems`.
  */
-export function loadManifest(file: string, problems: Problems, env: Env = process.env): Manifest | undefined {
+export function loadManifest(file: string, problems: Problems, env: Env = process.env, cache?: DiskCache): Manifest | undefined {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -123,14 +124,29 @@ export function loadManifest(file: string, problems: Problems, env: Env = proces
     return undefined;
   }
   const source = new SourceDoc(file, text);
+  // A manifest that was good with the same text and the same variables is taken from the cache:
+  // parsing a big manifest's YAML with positions, and checking its shape, is a big app's
+  // slowest start-up step. Its positions are then worked out only if a mistake needs one.
+  const key = `${hash(text)}.json`;
+  const saved = cache?.read("manifests", key);
+  if (saved !== undefined) {
+    const { vars, raw } = JSON.parse(saved) as { vars: Record<string, string | null>; raw: Record<string, unknown> };
+    if (Object.entries(vars).every(([name, value]) => (env[name] ?? null) === value)) return extract(raw, source, new Set(), problems);
+  }
+  const before = problems.size;
   const syntax = source.syntaxErrors();
   for (const e of syntax) problems.add({ file, ...e.at, message: e.message });
   if (syntax.length > 0) return undefined;
 
-  const unset = interpolateEnv(source, env, problems);
+  const vars = new Map<string, string | null>();
+  const unset = interpolateEnv(source, env, problems, vars);
   const raw = (source.doc.toJS() ?? {}) as unknown;
   const shapeErrors = checkShape(raw, source, problems, unset);
   if (!isObject(raw)) return undefined;
+  if (cache && problems.size === before) {
+    cache.write("manifests", key, JSON.stringify({ vars: Object.fromEntries(vars), raw }));
+    cache.retain("manifests", new Set([key]));
+  }
   return extract(raw, source, shapeErrors, problems);
 }
 
@@ -140,7 +156,7 @@ export function loadManifest(file: string, problems: Problems, env: Env = proces
 const VARIABLE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Replaces `${VAR}` in the manifest's values; returns where a variable was missing. */
-function interpolateEnv(source: SourceDoc, env: Env, problems: Problems): Set<string> {
+function interpolateEnv(source: SourceDoc, env: Env, problems: Problems, used: Map<string, string | null>): Set<string> {
   const unset = new Set<string>();
   visit(source.doc, {
     Pair(_key, pair) {
@@ -152,7 +168,7 @@ function interpolateEnv(source: SourceDoc, env: Env, problems: Problems): Set<st
     },
     Scalar(key, node) {
       if (key === "key" || typeof node.value !== "string" || !node.value.includes("${")) return;
-      node.value = interpolate(node, env, (name) => {
+      node.value = interpolate(node, env, used, (name) => {
         const at = source.position(node.range?.[0] ?? 0);
         unset.add(`${at.line}:${at.col}`);
         problems.add({ file: source.file, ...at, message: `environment variable ${name} is not set (write \${${name}:-default} for a default)` });
@@ -162,10 +178,11 @@ function interpolateEnv(source: SourceDoc, env: Env, problems: Problems): Set<st
   return unset;
 }
 
-function interpolate(node: Scalar, env: Env, missing: (name: string) => void): string {
+function interpolate(node: Scalar, env: Env, used: Map<string, string | null>, missing: (name: string) => void): string {
   return (node.value as string).replace(VARIABLE, (match, name: string | undefined, fallback: string | undefined) => {
     if (match === "$${") return "${";
     const value = env[name!];
+    used.set(name!, value ?? null);
     if (value !== undefined) return value;
     if (fallback !== undefined) return fallback;
     missing(name!);
@@ -290,7 +307,7 @@ function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<strin
   const file = source.file;
   const dir = dirname(file);
   const ok = (path: string) => !bad.has(path);
-  const at = (path: JsonPath) => source.keyPosition(path);
+  const at = (path: JsonPath) => source.lazyKeyPosition(path);
   const manifest: Manifest = {
     file,
     dir,
@@ -313,7 +330,7 @@ function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<strin
     const spec = isObject(entry) ? entry : {};
     const command: CommandEntry = { name, at: at(base) };
     if (typeof spec.handler === "string" && ok(`/commands/${name}/handler`)) {
-      command.handler = handlerRef(spec.handler, dir, source.valuePosition([...base, "handler"]));
+      command.handler = handlerRef(spec.handler, dir, source.lazyValuePosition([...base, "handler"]));
     }
     for (const key of ["body", "returns"] as const) {
       if (spec[key] !== undefined && ok(`/commands/${name}/${key}`)) {
@@ -385,7 +402,7 @@ function schemaSpec(
   problems: Problems,
   binaryAllowed: boolean,
 ): SchemaSpec | undefined {
-  const at = source.valuePosition(path);
+  const at = source.lazyValuePosition(path);
   if (value === "binary") {
     if (binaryAllowed) return { kind: "binary", at };
     problems.add({ file: source.file, ...at, message: `${path.join(".")} cannot be binary: only bodies, returns and channel messages can` });
@@ -423,7 +440,7 @@ function errorsSpec(value: unknown, path: JsonPath, source: SourceDoc, problems:
     const schema = spec.kind === "file" ? { $ref: relative(dir, spec.file).split(sep).join("/") } : spec.kind === "inline" ? spec.schema : undefined;
     alternatives.push({ allOf: [tagged, schema] });
   }
-  return { kind: "inline", schema: { oneOf: alternatives }, path, at: source.valuePosition(path) };
+  return { kind: "inline", schema: { oneOf: alternatives }, path, at: source.lazyValuePosition(path) };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -97,6 +97,10 @@ export class SchemaCompiler {
   /** What each ajv instance holds, by URL: the closure key it was registered with. */
   private readonly registered: Record<Draft, Map<string, string>> = { "2020-12": new Map(), "draft-07": new Map() };
   private readonly validators = new Map<string, Validator>();
+  /** Closure keys by root schema object (see keyOf). */
+  private readonly rootKeys = new WeakMap<object, { draft: Draft; url: string; closure: LoadedFile[]; key: string }>();
+  /** Schema files as read by earlier builds, until the watcher says they changed (see forget()). */
+  readonly read = new Map<string, LoadedFile>();
   private compileCount = 0;
 
   /** How many schemas were compiled so far (cache misses): tests use it to prove caching. */
@@ -112,7 +116,7 @@ export class SchemaCompiler {
   /** @internal Compile `root` (already loaded, with its closure) unless a validator for the same content exists. */
   compile(draft: Draft, rootUrl: string, rootJson: unknown, closure: LoadedFile[], inline: boolean): { validate?: Validator; error?: unknown; key: string } {
     const key = closureKey(draft, rootUrl, rootJson, closure);
-    const cached = this.validators.get(key) ?? this.fromDisk(key, rootUrl, rootJson);
+    const cached = this.validators.get(key);
     if (cached) return { validate: cached, key };
     const ajv = this.ajv[draft];
     const registered = this.registered[draft];
@@ -148,14 +152,42 @@ export class SchemaCompiler {
     }
   }
 
-  /** @internal A validator saved by an earlier run for exactly this content, if any. */
-  cachedValidator(key: string, rootUrl: string, rootJson: unknown): Validator | undefined {
-    return this.validators.get(key) ?? this.fromDisk(key, rootUrl, rootJson);
+  /**
+   * @internal The validator compiled for exactly this content, this run or an earlier one. One
+   * saved on disk is loaded when first called, not now: a warm start of a big app then reads no
+   * validator code at all (a damaged entry is compiled afresh at that first call).
+   */
+  cachedValidator(draft: Draft, key: string, rootUrl: string, rootJson: unknown, closure: LoadedFile[], inline: boolean): Validator | undefined {
+    const known = this.validators.get(key);
+    if (known !== undefined || !this.cache.has("validators", key)) return known;
+    let real: Validator | undefined;
+    const load = (): Validator => {
+      const loaded = this.fromDisk(key, rootUrl, rootJson) ?? this.compile(draft, rootUrl, rootJson, closure, inline).validate;
+      if (loaded === undefined) throw new Error(`the validator of ${rootUrl} could not be loaded`);
+      return loaded;
+    };
+    const validate = function (this: unknown, data: unknown, context?: unknown): boolean {
+      real ??= load();
+      const ok = (real as (this: unknown, data: unknown, context?: unknown) => boolean).call(this, data, context);
+      validate.errors = real.errors;
+      return ok;
+    } as Validator;
+    validate.schema = withId(rootJson, rootUrl) as Validator["schema"];
+    this.validators.set(key, validate);
+    return validate;
   }
 
-  /** @internal The closure key of a root (what its compiled validator is cached under). */
+  /**
+   * @internal The closure key of a root (what its compiled validator is cached under). Hashing
+   * a big app's schemas on every reload would cost more than the rest of the reload: the key is
+   * remembered for the same root (by identity) with the same files in its closure.
+   */
   keyOf(draft: Draft, rootUrl: string, rootJson: unknown, closure: LoadedFile[]): string {
-    return closureKey(draft, rootUrl, rootJson, closure);
+    const known = typeof rootJson === "object" && rootJson !== null ? this.rootKeys.get(rootJson) : undefined;
+    if (known && known.draft === draft && known.url === rootUrl && sameFiles(known.closure, closure)) return known.key;
+    const key = closureKey(draft, rootUrl, rootJson, closure);
+    if (typeof rootJson === "object" && rootJson !== null) this.rootKeys.set(rootJson, { draft, url: rootUrl, closure, key });
+    return key;
   }
 
   private fromDisk(key: string, rootUrl: string, rootJson: unknown): Validator | undefined {
@@ -168,11 +200,16 @@ export class SchemaCompiler {
       if (typeof validate !== "function") return undefined;
       // What ajv's own validators carry, and the gateway reads (the schema, for describing it).
       (validate as { schema: unknown }).schema = withId(rootJson, rootUrl);
-      this.validators.set(key, validate);
       return validate;
     } catch {
       return undefined; // a damaged entry: compile afresh (and overwrite it)
     }
+  }
+
+  /** Files that changed (or, without a list, all of them) are read again by the next build. */
+  forget(paths?: Iterable<string>): void {
+    if (paths === undefined) return this.read.clear();
+    for (const path of paths) this.read.delete(path);
   }
 
   /** Remove saved validators that none of these keys names. */
@@ -200,6 +237,13 @@ export class SchemaCompiler {
   }
 }
 
+/** What compiled validators depend on: their cache keys, registered URLs, and schema files. */
+export interface SchemaUses {
+  keys: string[];
+  urls: string[];
+  files: string[];
+}
+
 /** The schemas of one generation: files are read once per build, problems are collected. */
 export class SchemaBuild {
   private readonly files = new Map<string, LoadedFile | null>();
@@ -225,7 +269,11 @@ export class SchemaBuild {
     return documents;
   }
 
-  compile(origin: SchemaOrigin, ref: ReferencedAt): Validator | undefined {
+  /**
+   * The validator for a schema, or undefined (its mistakes reported). `uses`, when given, collects
+   * what the validator depends on (see SchemaUses), so a caller can reuse it while none changes.
+   */
+  compile(origin: SchemaOrigin, ref: ReferencedAt, uses?: SchemaUses): Validator | undefined {
     let root: SchemaPart & { url: string };
     if (origin.kind === "file") {
       const loaded = this.load(origin.file, ref);
@@ -247,9 +295,9 @@ export class SchemaBuild {
     if (!closure) return undefined;
     // Compiled before, for exactly this content (this run, or saved on disk): it was valid then.
     const key = this.compiler.keyOf(draft, root.url, root.json, closure);
-    const known = this.compiler.cachedValidator(key, root.url, root.json);
+    const known = this.compiler.cachedValidator(draft, key, root.url, root.json, closure, origin.kind === "inline");
     if (known) {
-      this.used(key, root.url, closure);
+      this.used(key, root.url, closure, uses);
       return known;
     }
     const parts: SchemaPart[] = [root, ...closure.filter((c) => c.url !== root.url).map((c) => ({ ...c, under: [] }))];
@@ -272,15 +320,26 @@ export class SchemaBuild {
       this.reportCompileError(result.error, origin, parts, ref);
       return undefined;
     }
-    this.used(result.key, root.url, closure);
+    this.used(result.key, root.url, closure, uses);
     return result.validate;
   }
 
   /** What this generation uses (everything else is forgotten once it serves). */
-  private used(key: string, rootUrl: string, closure: LoadedFile[]): void {
+  private used(key: string, rootUrl: string, closure: LoadedFile[], uses: SchemaUses | undefined): void {
     this.keys.add(key);
     this.urls.add(rootUrl);
     for (const dep of closure) this.urls.add(dep.url);
+    if (uses === undefined) return;
+    uses.keys.push(key);
+    uses.urls.push(rootUrl, ...closure.map((c) => c.url));
+    uses.files.push(...closure.map((c) => c.file));
+  }
+
+  /** Take over what an unchanged part of the previous build used (see GenerationBuilder's reuse). */
+  adopt(uses: SchemaUses): void {
+    for (const key of uses.keys) this.keys.add(key);
+    for (const url of uses.urls) this.urls.add(url);
+    for (const file of uses.files) if (!this.files.has(file)) this.files.set(file, this.compiler.read.get(file) ?? null);
   }
 
   private reportCompileError(error: unknown, origin: SchemaOrigin, parts: SchemaPart[], ref: ReferencedAt): void {
@@ -332,6 +391,11 @@ export class SchemaBuild {
   /** Read and parse a schema file once per build. */
   private load(file: string, ref: ReferencedAt): LoadedFile | undefined {
     if (this.files.has(file)) return this.files.get(file) ?? undefined;
+    const known = this.compiler.read.get(file);
+    if (known) {
+      this.files.set(file, known);
+      return known;
+    }
     this.files.set(file, null);
     let text: string;
     try {
@@ -364,6 +428,7 @@ export class SchemaBuild {
     const refs = refsIn(json).map((r) => resolveRef(r, url)).filter((u): u is string => !!u && u !== url);
     const loaded: LoadedFile = { file, url, json, hash: sha1(text), source: sourceOf, refs };
     this.files.set(file, loaded);
+    this.compiler.read.set(file, loaded);
     return loaded;
   }
 
@@ -419,6 +484,10 @@ function resolveRef(ref: string, baseUrl: string): string | undefined {
   url.hash = "";
   url.search = "";
   return url.href;
+}
+
+function sameFiles(a: LoadedFile[], b: LoadedFile[]): boolean {
+  return a.length === b.length && a.every((file, i) => file === b[i]);
 }
 
 function closureOf(file: LoadedFile, all: LoadedFile[]): LoadedFile[] {

@@ -10,14 +10,17 @@ export interface Position {
 }
 
 export class SourceDoc {
-  readonly doc: Document.Parsed;
+  private parsed: Document.Parsed | undefined;
   private readonly lines = new LineCounter();
 
   constructor(
     readonly file: string,
     readonly text: string,
-  ) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+  ) {}
+
+  /** Parsed on first use: a manifest read from the cache needs positions only to report a mistake. */
+  get doc(): Document.Parsed {
+    return (this.parsed ??= parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true }));
   }
 
   /** YAML syntax errors, each with its position. */
@@ -26,8 +29,18 @@ export class SourceDoc {
   }
 
   position(offset: number): Position {
+    void this.doc; // the line counter is filled while parsing
     const { line, col } = this.lines.linePos(offset);
     return { line, col };
+  }
+
+  /** A position worked out only when read (see lazyPosition). */
+  lazyKeyPosition(path: JsonPath): Position {
+    return lazyPosition(() => this.keyPosition(path));
+  }
+
+  lazyValuePosition(path: JsonPath): Position {
+    return lazyPosition(() => this.valuePosition(path));
   }
 
   /** Where the value at `path` starts; the nearest existing ancestor when it does not exist. */
@@ -99,4 +112,17 @@ export function jsonParseErrorPosition(message: string, text: string): Position 
   if (!at) return undefined;
   const before = text.slice(0, Number(at[1])).split("\n");
   return { line: before.length, col: before[before.length - 1]!.length + 1 };
+}
+
+/** A Position whose line and column are computed (once) when first read: enumerable, so spreads copy them. */
+export function lazyPosition(compute: () => Position): Position {
+  let known: Position | undefined;
+  return {
+    get line() {
+      return (known ??= compute()).line;
+    },
+    get col() {
+      return (known ??= compute()).col;
+    },
+  };
 }

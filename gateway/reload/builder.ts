@@ -1,12 +1,12 @@
 // manifest -> generation: an immutable snapshot of everything an invocation needs (handlers,
 // compiled validators, settings). Built whole or not at all; the hot path never parses YAML,
 // compiles a schema or touches the file system.
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { DEFAULT_SERVER, loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
 import { ModuleLoader, pickExport, type LoadFailure } from "./loader.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, LoadedModule, ValueSpec } from "../runtime/generation.ts";
-import { SchemaCompiler, type SchemaBuild, type Validator } from "../config/schemas.ts";
+import { SchemaCompiler, type SchemaBuild, type SchemaUses, type Validator } from "../config/schemas.ts";
 import { DiskCache, defaultCacheDir } from "../config/disk-cache.ts";
 import { Problems, displayPath, formatProblem, type Problem } from "../config/problems.ts";
 import type { Position } from "../config/source-doc.ts";
@@ -54,6 +54,9 @@ export class GenerationBuilder {
   /** Compiled validators and bundled handlers saved between runs (see config/disk-cache.ts). */
   readonly cache: DiskCache;
   private nextId = 1;
+  private lastManifest: { text: string; manifest: Manifest | undefined; problems: Problem[] } | undefined;
+  /** Each command as last built, with what it was built from (see buildCommand). */
+  private readonly built = new Map<string, BuiltCommand>();
 
   /** `cacheDir`: where to keep the disk cache; false for none; default: beside the app's node_modules. */
   constructor(
@@ -66,7 +69,13 @@ export class GenerationBuilder {
     this.modules = new ModuleLoader(this.cache);
   }
 
-  async build(): Promise<BuildResult> {
+  /**
+   * Build a generation. `changed`: the files the watcher saw change since the last build; files
+   * not in it are taken as read before. Without it everything is read (and checked) again.
+   */
+  async build(changed?: ReadonlySet<string>): Promise<BuildResult> {
+    this.schemas.forget(changed);
+    this.modules.forget(changed);
     const problems = new Problems();
     const files = new Set<string>([this.manifestFile]);
     let settings: ServerSettings | undefined;
@@ -75,7 +84,7 @@ export class GenerationBuilder {
       for (const problem of sorted) files.add(problem.file);
       return { ok: false, problems: sorted, files, ...(settings ? { settings } : {}) };
     };
-    const manifest = loadManifest(this.manifestFile, problems, this.env);
+    const manifest = this.manifest(problems);
     if (!manifest) return failed();
     settings = manifest.server;
     const schemas = this.schemas.begin(problems, manifest.file);
@@ -89,7 +98,9 @@ export class GenerationBuilder {
     for (const entry of entries) files.add(entry.handlerFile);
     const channels = buildChannels(manifest, schemas);
     const events = buildEvents(manifest, schemas);
-    const built = await Promise.all(entries.map((entry) => this.buildCommand(entry, manifest, schemas, channels, problems)));
+    const built = await Promise.all(entries.map((entry) => this.buildCommand(entry, manifest, schemas, channels, problems, changed)));
+    const planned = new Set(entries.map((e) => e.name));
+    for (const name of this.built.keys()) if (!planned.has(name)) this.built.delete(name);
     for (const file of schemas.filesRead) files.add(file);
     for (const result of built) if (result) for (const input of result.module.inputs.keys()) files.add(input);
     if (problems.size > 0) return failed();
@@ -123,18 +134,65 @@ export class GenerationBuilder {
     return { ok: true, generation, files };
   }
 
+  /** The manifest, parsed again only when its text changed (YAML with positions is the slow part of a big app's build). */
+  private manifest(problems: Problems): Manifest | undefined {
+    let text: string | undefined;
+    try {
+      text = readFileSync(this.manifestFile, "utf8");
+    } catch {
+      // loadManifest reports it
+    }
+    const last = this.lastManifest;
+    if (text !== undefined && last !== undefined && last.text === text) {
+      for (const problem of last.problems) problems.add(problem);
+      return last.manifest;
+    }
+    const own = new Problems();
+    const manifest = loadManifest(this.manifestFile, own, this.env, this.cache);
+    for (const problem of own.list) problems.add(problem);
+    this.lastManifest = text === undefined ? undefined : { text, manifest, problems: own.list };
+    return manifest;
+  }
+
+  /**
+   * A command, built, or (on a reload) taken whole from the previous build when nothing it is
+   * made of changed: the same manifest (by identity: its text did not change), the same plan, and
+   * none of its files (handler and what it imports, schemas and what they `$ref`) in `changed`.
+   * This is what keeps a reload's cost independent of the app's size.
+   */
   private async buildCommand(
     entry: PlannedCommand,
     manifest: Manifest,
     schemas: SchemaBuild,
     channels: Map<string, ChannelDef>,
     problems: Problems,
+    changed: ReadonlySet<string> | undefined,
+  ): Promise<{ command: CommandDef; module: LoadedModule } | undefined> {
+    const last = this.built.get(entry.name);
+    if (changed !== undefined && last !== undefined && last.manifest === manifest && samePlan(last.plan, entry) && !last.files.some((f) => changed.has(f))) {
+      schemas.adopt(last.uses);
+      return last.result;
+    }
+    const uses: SchemaUses = { keys: [], urls: [], files: [] };
+    const result = await this.buildCommandNow(entry, manifest, schemas, channels, problems, uses);
+    if (result) this.built.set(entry.name, { manifest, plan: entry, uses, files: [...uses.files, ...result.module.inputs.keys()], result });
+    else this.built.delete(entry.name);
+    return result;
+  }
+
+  private async buildCommandNow(
+    entry: PlannedCommand,
+    manifest: Manifest,
+    schemas: SchemaBuild,
+    channels: Map<string, ChannelDef>,
+    problems: Problems,
+    uses: SchemaUses,
   ): Promise<{ command: CommandDef; module: LoadedModule } | undefined> {
     const { name, handlerFile, exportName, reportAt } = entry;
     const role = (what: string) => `${what} of command "${name}"`;
-    const body = valueSpec(entry.body, schemas, manifest, role("body"));
-    const returns = valueSpec(entry.returns, schemas, manifest, role("returns"));
-    const errors = valueSpec(entry.errors, schemas, manifest, role("errors"));
+    const body = valueSpec(entry.body, schemas, manifest, role("body"), uses);
+    const returns = valueSpec(entry.returns, schemas, manifest, role("returns"), uses);
+    const errors = valueSpec(entry.errors, schemas, manifest, role("errors"), uses);
     const channelFields = body?.kind === "json" ? channelFieldsOf(body.validate, name, channels, entry, manifest, problems) : new Map();
 
     const loaded = await this.modules.load(handlerFile);
@@ -170,6 +228,30 @@ export class GenerationBuilder {
       module: loaded.module,
     };
   }
+}
+
+interface BuiltCommand {
+  manifest: Manifest;
+  plan: PlannedCommand;
+  uses: SchemaUses;
+  /** Every file it was built from. */
+  files: string[];
+  result: { command: CommandDef; module: LoadedModule };
+}
+
+/** The same command from the same sources (schemas compared by file, or by identity when inline). */
+function samePlan(a: PlannedCommand, b: PlannedCommand): boolean {
+  const sameSpec = (x: SchemaSpec | undefined, y: SchemaSpec | undefined) =>
+    x === y || (x !== undefined && y !== undefined && x.kind === y.kind && (x.kind === "file" ? x.file === (y as { file: string }).file : x.kind === "binary" || (x as { schema: unknown }).schema === (y as { schema: unknown }).schema));
+  return (
+    a.handlerFile === b.handlerFile &&
+    a.exportName === b.exportName &&
+    a.timeoutMs === b.timeoutMs &&
+    a.windows === b.windows &&
+    sameSpec(a.body, b.body) &&
+    sameSpec(a.returns, b.returns) &&
+    sameSpec(a.errors, b.errors)
+  );
 }
 
 /** A command as it will be built: from the manifest, a discovered file, or both. */
@@ -264,12 +346,12 @@ function conventionSchema(manifest: Manifest, name: string, role: "body" | "retu
   return { kind: "file", file: candidates[0]!, at: { line: 1, col: 1 } };
 }
 
-function valueSpec(spec: SchemaSpec | undefined, schemas: SchemaBuild, manifest: Manifest, role: string): ValueSpec | undefined {
+function valueSpec(spec: SchemaSpec | undefined, schemas: SchemaBuild, manifest: Manifest, role: string, uses?: SchemaUses): ValueSpec | undefined {
   if (!spec) return { kind: "json" };
   if (spec.kind === "binary") return { kind: "binary" };
   const origin =
     spec.kind === "file" ? ({ kind: "file", file: spec.file } as const) : ({ kind: "inline", schema: spec.schema, owner: manifest.source, path: spec.path } as const);
-  const validate = schemas.compile(origin, { file: manifest.file, at: spec.at, role });
+  const validate = schemas.compile(origin, { file: manifest.file, at: spec.at, role }, uses);
   if (!validate) return undefined;
   const id = (validate.schema as { $id?: unknown } | null)?.$id;
   return { kind: "json", validate, schema: asWritten(validate.schema), ...(typeof id === "string" ? { url: id } : {}) };

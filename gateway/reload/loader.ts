@@ -53,6 +53,8 @@ export class ModuleLoader {
   private readonly loading = new Map<string, Promise<LoadResult>>();
   private loadCount = 0;
   private bundleCount = 0;
+  /** Modules whose files the watcher reported no change to since they were loaded. */
+  private readonly verified = new Set<string>();
 
   /** How many times a module was actually evaluated (cache misses). */
   get loads(): number {
@@ -73,9 +75,25 @@ export class ModuleLoader {
     return pending;
   }
 
+  /**
+   * The watcher's list of changed files: modules that bundle none of them are reused without
+   * reading their files again (what keeps a reload's cost independent of the app's size).
+   * Without a list (a build not prompted by the watcher), every module's files are checked.
+   */
+  forget(paths?: ReadonlySet<string>): void {
+    if (paths === undefined) {
+      this.verified.clear();
+      return;
+    }
+    for (const [file, module] of this.modules) {
+      if ([...module.inputs.keys()].some((input) => paths.has(input))) this.verified.delete(file);
+      else this.verified.add(file);
+    }
+  }
+
   private async loadNow(file: string): Promise<LoadResult> {
     const cached = this.modules.get(file);
-    if (cached && unchanged(cached.inputs)) return { ok: true, module: cached };
+    if (cached && (this.verified.has(file) || unchanged(cached.inputs))) return { ok: true, module: cached };
     try {
       if (!statSync(file).isFile()) return { ok: false, failure: { kind: "missing" } };
     } catch {

@@ -93,7 +93,7 @@ export class Reloader {
     this.changed.clear();
     const started = performance.now();
     try {
-      const result = await this.builder.build();
+      const result = await this.builder.build(new Set(changed));
       if (this.closed) return;
       if (result.ok) this.serving = result.generation.files;
       this.follow(result.files);
