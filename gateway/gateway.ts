@@ -4,6 +4,8 @@ import { dirname, resolve } from "node:path";
 import { EventHub } from "./runtime/events.ts";
 import { GenerationBuilder, notReadyGeneration } from "./reload/builder.ts";
 import { buildCatalog, catalogJson, type Catalog } from "./describe/catalog.ts";
+import { asyncApiDocument } from "./describe/asyncapi.ts";
+import { openApiDocument } from "./describe/openapi.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
 import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
@@ -12,6 +14,7 @@ import { ModuleLifecycle } from "./reload/lifecycle.ts";
 import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
 import { Reloader } from "./reload/reloader.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
+import { CONSOLE_DIR } from "./transports/console.ts";
 import type { Env } from "./config/manifest.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./runtime/types.ts";
 
@@ -20,7 +23,11 @@ export interface GatewayOptions {
   config: string;
   /** Rebuild on file changes (gateway dev). */
   watch?: boolean;
-  /** Internal errors carry the handler's original message to the caller. Defaults to `watch`. */
+  /**
+   * Development mode: internal errors carry the handler's original message to the caller, every
+   * invocation is emitted as `gateway://invocation`, and the dev console is served at /__gateway/.
+   * Defaults to `watch`.
+   */
   dev?: boolean;
   /** Where `${VAR}` in the manifest is read from. Defaults to `process.env`. */
   env?: Env;
@@ -79,6 +86,7 @@ let clientScript: string | undefined;
 /** Build the first generation (throwing a ConfigError that lists every mistake) and serve it. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const builder = new GenerationBuilder(resolve(options.config), options.env, options.cacheDir);
+  const buildStarted = performance.timeOrigin + performance.now(); // as file modification times count
   const first = await builder.build();
   if (!first.ok && !(options.watch && options.serveWhileBroken)) throw new ConfigError(first.problems);
   let current = first.ok ? first.generation : notReadyGeneration(builder.manifestFile, first, first.files);
@@ -143,7 +151,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             problems: failure.problems.map((p) => ({ file: relativeTo(current, p.file), line: p.line ?? null, column: p.line === undefined ? null : (p.col ?? 1), message: p.message })),
           });
         },
-      })
+      }, buildStarted)
     : undefined;
 
   return {
@@ -178,8 +186,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           documents: {
             "/__gateway/manifest.json": () => describe(current),
             "/__gateway/catalog.json": () => catalogJson(catalogOf(current)),
+            "/__gateway/openapi.json": () => openApiDocument(current, catalogOf(current), { addresses: [...servers] }),
+            "/__gateway/asyncapi.json": () => asyncApiDocument(current, catalogOf(current), { addresses: [...servers] }),
           },
           clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
+          consoleDir: feed ? CONSOLE_DIR : undefined, // the dev console at /__gateway/, under dev only
         },
         listenOptions,
       );

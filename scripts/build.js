@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Builds the package: gateway/ -> dist/ with tsc (ESM JavaScript, .d.ts with declaration maps,
 // source maps), then copies the files tsc does not emit (the browser script, the manifest's JSON
-// Schema). Incremental, so a rebuild after a small edit takes a fraction of a clean one; `--clean`
-// (what `npm pack` runs) starts from an empty dist/ so nothing stale is shipped.
+// Schema) and bundles the dev console (scripts/build-console.js: gateway/console/ ->
+// dist/console/). Incremental, so a rebuild after a small edit takes a fraction of a clean one;
+// `--clean` (what `npm pack` runs) starts from an empty dist/ so nothing stale is shipped.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildConsole } from "./build-console.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");
@@ -31,6 +33,7 @@ for (const asset of ["client/tauri.js", "config/manifest.schema.json"]) {
   mkdirSync(dirname(join(dist, asset)), { recursive: true });
   copyFileSync(join(root, "gateway", asset), join(dist, asset));
 }
+await buildConsole(join(dist, "console"));
 
 // tsc keeps the sources' `.ts` import paths in declarations; a consumer's TypeScript resolves
 // `.js` paths in any configuration, so declarations name the emitted files. (Same length: the

@@ -135,3 +135,19 @@ test("a manifest read from the cache still places mistakes at their line and col
   expect(broken.ok).toBe(false);
   expect(!broken.ok && broken.problems).toEqual([expect.objectContaining({ line: 8, col: 14, message: "handler file not found: handlers/other.ts" })]);
 });
+
+test("a saved handler module without setup/dispose is evaluated at its first call; one with setup at once", async () => {
+  const a = cachedApp();
+  a.write("handlers/other.ts", 'export function setup() {}\nexport default () => 1;\n');
+  await start(a.dir);
+  const warm = await start(a.dir);
+  expect(warm.builder.modules.loads).toBe(1); // other.ts (it has setup); hello.ts waits for its first call
+  const hello = warm.generation.commands.get("hello")!;
+  const standIn = hello.handler;
+  expect(await hello.handler({ body: { name: "ada" } } as never)).toBe("hello ada");
+  expect(warm.builder.modules.loads).toBe(2);
+  // The real function took the stand-in's place: later calls go straight to it.
+  expect(hello.handler).not.toBe(standIn);
+  expect(await hello.handler({ body: { name: "bob" } } as never)).toBe("hello bob");
+  expect(warm.builder.modules.loads).toBe(2);
+});

@@ -266,3 +266,19 @@ describe("generations", () => {
     expect(await gw.invoke("hello")).toBe(50);
   }, 60_000);
 });
+
+test("an edit saved before the watcher is ready is not lost (files modified since the build began are rebuilt)", async () => {
+  const ctx = await gatewayFor(BASE, { watch: true });
+  try {
+    const reloaded = new Promise((resolve, reject) => {
+      ctx.gw.app.listen("gateway://reload", resolve);
+      setTimeout(() => reject(new Error("the early edit was never picked up")), 5000);
+    });
+    ctx.app.write("handlers/_hello.ts", 'export default () => "v-early";\n'); // before `watching` resolves
+    await ctx.gw.watching;
+    await reloaded;
+    expect(await ctx.gw.invoke("hello")).toBe("v-early");
+  } finally {
+    await ctx.close();
+  }
+});

@@ -2,18 +2,22 @@
 import { resolve } from "node:path";
 import { formatProblem } from "../config/problems.ts";
 import { GenerationBuilder } from "../reload/builder.ts";
+import { checkHandlerTypes } from "../describe/check-handlers.ts";
 import type { Generation } from "../runtime/generation.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
 
 export const check: Verb = {
   name: "check",
   summary: "check the manifest and everything it names, then exit 0 or 1",
-  synopsis: "check [--config gateway.yaml]",
+  synopsis: "check [--config gateway.yaml] [--types]",
   details: `Prints a summary and exits 0, or prints one path:line:col: message line per mistake (all of
 them, in one run) and exits 1.
 
-${CONFIG_DETAIL}`,
-  options: CONFIG_OPTION,
+${CONFIG_DETAIL}
+      --types           also type-check every TypeScript handler against its command's schemas
+                        (its body and return types, and the handler files' own type errors), with
+                        the app's own typescript package`,
+  options: { ...CONFIG_OPTION, types: { type: "boolean" } },
   async run(values) {
     const config = values.config as string;
     const builder = new GenerationBuilder(resolve(config));
@@ -23,7 +27,19 @@ ${CONFIG_DETAIL}`,
       for (const problem of result.problems) console.log(formatProblem(problem));
       return 1;
     }
-    console.log(`${config}: ${summary(result.generation)}`);
+    if (!values.types) {
+      console.log(`${config}: ${summary(result.generation)}`);
+      return 0;
+    }
+    const typed = checkHandlerTypes(result.generation);
+    if (!typed.ok) {
+      console.log(`${config}: ${typed.message}`);
+      return 1;
+    }
+    for (const problem of typed.problems) console.log(formatProblem(problem));
+    if (typed.problems.length > 0) return 1;
+    const skipped = typed.skipped.length > 0 ? `; not TypeScript, not checked: ${typed.skipped.join(", ")}` : "";
+    console.log(`${config}: ${summary(result.generation)}; ${typed.checked} handlers match their schemas (TypeScript ${typed.typescript})${skipped}`);
     return 0;
   },
 };

@@ -3,12 +3,14 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { check } from "./check.ts";
+import { docs } from "./docs.ts";
 import { init } from "./init.ts";
 import { newVerb } from "./new.ts";
 import { dev, serveVerb } from "./serve.ts";
+import { typesVerb } from "./types.ts";
 import { UsageError, type Verb } from "./verb.ts";
 
-const VERBS: Verb[] = [dev, serveVerb, check, init, newVerb];
+const VERBS: Verb[] = [dev, serveVerb, check, typesVerb, init, newVerb, docs];
 
 /** The package's version (package.json sits two folders up from both gateway/cli and dist/cli). */
 export function version(): string {

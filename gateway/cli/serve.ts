@@ -1,8 +1,11 @@
 // gateway dev | serve: build the gateway, listen, and stop gracefully on SIGINT/SIGTERM.
-import { ConfigError, formatProblem } from "../config/problems.ts";
-import { createGateway, type Gateway } from "../gateway.ts";
+import { resolve } from "node:path";
+import { ConfigError, displayPath, formatProblem } from "../config/problems.ts";
+import { handlerDeclarations, frontendTypes } from "../describe/typescript.ts";
+import { catalogOf, createGateway, type Gateway } from "../gateway.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.ts";
 import { logStrayErrors } from "../runtime/stray-errors.ts";
+import { writeIfChanged } from "./types.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
 
 const PORT_DETAIL = "  -p, --port <n>        the port (default: the manifest's server.port, 1430); 0 picks a free one";
@@ -14,15 +17,25 @@ const LOG_OPTIONS = { "log-level": { type: "string" }, "log-format": { type: "st
 export const dev: Verb = {
   name: "dev",
   summary: "serve with hot reload (edits to the manifest, handlers and schemas apply live)",
-  synopsis: "dev [--config gateway.yaml] [--port N]",
+  synopsis: "dev [--config gateway.yaml] [--port N] [--types file] [--handlers file.d.ts]",
   details: `Serves the manifest and rebuilds on every change to it, its handlers (and their local
 imports) and its schemas. A broken edit keeps the last good version serving and says why.
 
 ${CONFIG_DETAIL}
 ${PORT_DETAIL}
+      --types <file>    write the frontend's TypeScript (as gateway types --out <file>) at start
+                        and again after every reload that changes it
+      --handlers <file> the same for the handlers' declarations (gateway types --handlers <file>)
 ${LOG_DETAIL}`,
-  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, ...LOG_OPTIONS },
-  run: (values) => serve(values.config as string, { dev: true, port: portOf(values.port), ...logOptions(values) }),
+  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, types: { type: "string" }, handlers: { type: "string" }, ...LOG_OPTIONS },
+  run: (values) =>
+    serve(values.config as string, {
+      dev: true,
+      port: portOf(values.port),
+      ...logOptions(values),
+      ...(values.types !== undefined ? { typesFile: resolve(values.types as string) } : {}),
+      ...(values.handlers !== undefined ? { handlersFile: resolve(values.handlers as string) } : {}),
+    }),
 };
 
 export const serveVerb: Verb = {
@@ -61,7 +74,16 @@ function portOf(value: unknown): number | undefined {
  */
 async function serve(
   config: string,
-  options: { dev: boolean; port: number | undefined; host?: string | undefined; logLevel?: LogLevel; logFormat?: LogFormat },
+  options: {
+    dev: boolean;
+    port: number | undefined;
+    host?: string | undefined;
+    logLevel?: LogLevel;
+    logFormat?: LogFormat;
+    /** gateway dev --types / --handlers: files rewritten from every good generation. */
+    typesFile?: string;
+    handlersFile?: string;
+  },
 ): Promise<number> {
   let gateway: Gateway;
   try {
@@ -92,8 +114,10 @@ async function serve(
     return 1;
   }
   logStrayErrors(() => gateway.generation, gateway.logger);
-  // Only once edits are watched: an edit saved right after this line must not be lost.
-  await gateway.watching;
+  if (options.typesFile !== undefined || options.handlersFile !== undefined) keepTypesWritten(gateway, options.typesFile, options.handlersFile);
+  // No edit saved after this line (or since the build began) is lost: the watcher, once ready,
+  // also rebuilds files modified since then (see reload/reloader.ts), so this line need not wait
+  // for it (which, for a thousand files, takes a few hundred milliseconds).
   console.log(`gateway listening on ${url}`);
   return new Promise<number>((resolvePromise) => {
     let stopping = false;
@@ -105,4 +129,28 @@ async function serve(
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+/**
+ * `gateway dev --types <file>` (and `--handlers <file>`): the files `gateway types` would write,
+ * written now (when the app builds) and after every good reload, only when their text changes (so
+ * a frontend's own watcher does not rebuild for nothing). A broken edit leaves them as they are.
+ */
+function keepTypesWritten(gateway: Gateway, typesFile: string | undefined, handlersFile: string | undefined): void {
+  const manifestFile = gateway.generation.manifestFile;
+  const write = () => {
+    if (!gateway.ready) return;
+    try {
+      const catalog = catalogOf(gateway.generation);
+      const files = [
+        ...(typesFile !== undefined ? [{ file: typesFile, text: frontendTypes(catalog, { manifestFile, outFile: typesFile }) }] : []),
+        ...(handlersFile !== undefined ? [{ file: handlersFile, text: handlerDeclarations(catalog, { manifestFile, outFile: handlersFile }) }] : []),
+      ];
+      for (const { file, text } of files) if (writeIfChanged(file, text)) gateway.logger.info(`gateway: wrote ${displayPath(file)}`);
+    } catch (error) {
+      gateway.logger.error(`gateway: could not write the types: ${(error as Error).message}`, error);
+    }
+  };
+  write();
+  gateway.app.listen("gateway://reload", write);
 }

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { DEFAULT_SERVER, loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
-import { ModuleLoader, pickExport, type LoadFailure } from "./loader.ts";
+import { ModuleLoader, pickExport, REAL, type LoadFailure } from "./loader.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, LoadedModule, ValueSpec } from "../runtime/generation.ts";
 import { SchemaCompiler, type SchemaBuild, type SchemaUses, type Validator } from "../config/schemas.ts";
 import { DiskCache, defaultCacheDir } from "../config/disk-cache.ts";
@@ -212,21 +212,29 @@ export class GenerationBuilder {
       return undefined;
     }
     if (!body || !returns || !errors) return undefined;
-    return {
-      command: {
-        name,
-        handler: handler as Handler,
-        body,
-        returns,
-        errors,
-        timeoutMs: entry.timeoutMs ?? manifest.server.timeoutMs,
-        windows: entry.windows ? new Set(entry.windows) : undefined,
-        channelFields,
-        source: `${displayPath(handlerFile, manifest.dir)}#${exportName}`,
-        file: handlerFile,
-      },
-      module: loaded.module,
+    const command: CommandDef = {
+      name,
+      handler: handler as Handler,
+      body,
+      returns,
+      errors,
+      timeoutMs: entry.timeoutMs ?? manifest.server.timeoutMs,
+      windows: entry.windows ? new Set(entry.windows) : undefined,
+      channelFields,
+      source: `${displayPath(handlerFile, manifest.dir)}#${exportName}`,
+      file: handlerFile,
     };
+    // A deferred module's stand-in: at the first call the real function takes its place, so
+    // later calls pay nothing for the deferral.
+    const resolve = (handler as { [REAL]?: () => Handler })[REAL];
+    if (resolve !== undefined) {
+      command.handler = (invoke) => {
+        const real = resolve();
+        command.handler = real;
+        return real(invoke);
+      };
+    }
+    return { command, module: loaded.module };
   }
 }
 

@@ -35,9 +35,9 @@ export class ModuleLoader {
     const text = this.cache.read("handlers", cacheKey(file));
     if (text === undefined) return undefined;
     try {
-      const saved = JSON.parse(text) as { code: string; inputs: [string, string][] };
+      const saved = JSON.parse(text) as SavedBundle;
       const inputs = new Map(saved.inputs);
-      return unchanged(inputs) ? { ok: true, code: saved.code, inputs, fresh: false } : undefined;
+      return unchanged(inputs) ? { ok: true, code: saved.code, inputs, fresh: false, shape: saved.shape } : undefined;
     } catch {
       return undefined;
     }
@@ -101,16 +101,35 @@ export class ModuleLoader {
     }
     const bundled = this.savedBundle(file) ?? (await bundle(file));
     if (!bundled.ok) return bundled;
-    if (bundled.fresh) {
-      this.bundleCount++;
-      this.cache.write("handlers", cacheKey(file), JSON.stringify({ code: bundled.code, inputs: [...bundled.inputs] }));
+    if (bundled.fresh) this.bundleCount++;
+    // A saved bundle known to export only handlers (no setup/dispose) is evaluated at its first
+    // call, not now: a warm start of a big app then runs no handler module at all.
+    if (!bundled.fresh && bundled.shape !== undefined && isDeferrable(bundled.shape)) {
+      const module: LoadedModule = { file, exports: deferredExports(bundled.shape, () => this.evaluateNow(file, bundled.code)), inputs: bundled.inputs };
+      this.modules.set(file, module);
+      return { ok: true, module };
     }
     const evaluated = evaluate(file, bundled.code);
     if (!evaluated.ok) return evaluated;
     this.loadCount++;
+    if (bundled.fresh || bundled.shape === undefined) {
+      const entry: SavedBundle = { code: bundled.code, inputs: [...bundled.inputs], shape: shapeOf(evaluated.exports) };
+      this.cache.write("handlers", cacheKey(file), JSON.stringify(entry));
+    }
     const module: LoadedModule = { file, exports: evaluated.exports, inputs: bundled.inputs };
     this.modules.set(file, module);
     return { ok: true, module };
+  }
+
+  /** A deferred module, evaluated at its first call. */
+  private evaluateNow(file: string, code: string): Record<string, unknown> {
+    const evaluated = evaluate(file, code);
+    if (!evaluated.ok) {
+      const failure = evaluated.failure;
+      throw new Error(failure.kind === "threw" ? `${file} threw while loading: ${failure.message}` : `${file} could not be loaded`);
+    }
+    this.loadCount++;
+    return evaluated.exports;
   }
 
   /** Forget modules the newest generation does not use, so they can be collected. */
@@ -127,8 +146,56 @@ export function pickExport(module: LoadedModule, name: string): unknown {
   return exports.__esModule ? undefined : exports;
 }
 
-/** `fresh`: built now (not read from the cache), so worth saving. */
-type Bundled = { ok: true; code: string; inputs: Map<string, string>; fresh: boolean } | { ok: false; failure: LoadFailure };
+/** `fresh`: built now (not read from the cache), so worth saving; `shape`: its exports, when saved with it. */
+type Bundled = { ok: true; code: string; inputs: Map<string, string>; fresh: boolean; shape?: ExportShape } | { ok: false; failure: LoadFailure };
+
+/** What the disk cache keeps of a bundled handler module. */
+interface SavedBundle {
+  code: string;
+  inputs: [string, string][];
+  shape: ExportShape;
+}
+
+/** A module's exports as `typeof` each (or "callable": `module.exports` is itself a function). */
+type ExportShape = { callable: true } | { callable: false; types: Record<string, string>; esModule: boolean };
+
+function shapeOf(exports: unknown): ExportShape {
+  if (typeof exports === "function") return { callable: true };
+  const record = exports as Record<string, unknown>;
+  return { callable: false, types: Object.fromEntries(Object.keys(record).map((name) => [name, typeof record[name]])), esModule: record.__esModule === true };
+}
+
+/** Modules with setup() or dispose() run when a generation starts or ends: they are evaluated at once. */
+function isDeferrable(shape: ExportShape): shape is Extract<ExportShape, { callable: false }> {
+  return !shape.callable && shape.types.setup === undefined && shape.types.dispose === undefined;
+}
+
+/** Marks a stand-in for a deferred module's function export: `[REAL]()` evaluates and returns the real one. */
+export const REAL = Symbol("ipc-gateway.deferred-export");
+
+/**
+ * Stand-ins for a deferred module's exports: functions that evaluate the module at their first
+ * call (builder.ts then puts the real function in the command's place), other values read
+ * through getters.
+ */
+function deferredExports(shape: Extract<ExportShape, { callable: false }>, load: () => Record<string, unknown>): Record<string, unknown> {
+  let real: Record<string, unknown> | undefined;
+  const exports: Record<string, unknown> = {};
+  for (const [name, type] of Object.entries(shape.types)) {
+    if (type === "function") {
+      const resolve = () => (real ??= load())[name] as (...args: unknown[]) => unknown;
+      const stand = function (this: unknown, ...args: unknown[]) {
+        return resolve().apply(this, args);
+      };
+      Object.defineProperty(stand, REAL, { value: resolve });
+      exports[name] = stand;
+    } else {
+      Object.defineProperty(exports, name, { enumerable: true, get: () => (real ??= load())[name] });
+    }
+  }
+  if (shape.esModule) Object.defineProperty(exports, "__esModule", { value: true });
+  return exports;
+}
 
 function cacheKey(file: string): string {
   return `${hash(file)}.json`;

@@ -2,6 +2,7 @@
 // the new generation only when all of it is good. Bursts of editor events (write, rename,
 // chmod ...) are coalesced into one rebuild; rebuilds never overlap.
 import { watch, type FSWatcher } from "chokidar";
+import { stat } from "node:fs/promises";
 import type { BuildFailure, GenerationBuilder } from "./builder.ts";
 import type { Generation } from "../runtime/generation.ts";
 
@@ -29,10 +30,16 @@ export class Reloader {
   private serving: ReadonlySet<string>;
   readonly ready: Promise<void>;
 
+  /**
+   * `since`: when the initial generation's build started (epoch ms, as file times). A big app's watcher takes
+   * a while to be ready; once it is, files modified since then are rebuilt as if seen changing,
+   * so no edit made after the build began is lost, however early.
+   */
   constructor(
     private readonly builder: GenerationBuilder,
     initial: Generation,
     private readonly handlers: ReloadHandlers,
+    since: number = performance.timeOrigin + performance.now(),
   ) {
     this.serving = initial.files;
     // The initial files are given to watch() itself, so "ready" means they are all watched: an
@@ -50,7 +57,7 @@ export class Reloader {
       ignored: (path) => /(^|[/\\])(node_modules|\.git)([/\\]|$)/.test(path),
     });
     this.watcher.on("all", (_event, path) => this.touched(path));
-    this.ready = new Promise((resolve) => this.watcher.once("ready", () => resolve()));
+    this.ready = new Promise<void>((resolve) => this.watcher.once("ready", () => resolve())).then(() => this.sweep(initial.files, since));
   }
 
   async close(): Promise<void> {
@@ -58,6 +65,19 @@ export class Reloader {
     clearTimeout(this.quietTimer);
     clearTimeout(this.deadlineTimer);
     await this.watcher.close();
+  }
+
+  /** Treat files modified since `since` as changed (see the constructor). */
+  private async sweep(files: ReadonlySet<string>, since: number): Promise<void> {
+    await Promise.all(
+      [...files].map(async (file) => {
+        try {
+          if ((await stat(file)).mtimeMs > since) this.touched(file);
+        } catch {
+          // gone: the watcher reports it
+        }
+      }),
+    );
   }
 
   /** Watch the running generation's files and the last attempt's (a broken edit may name new ones). */

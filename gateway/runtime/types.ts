@@ -47,8 +47,47 @@ export interface AppHandle {
   unlisten(id: number): void;
 }
 
-/** The one argument of every handler. */
-export interface Invoke<Body = unknown> {
+/**
+ * Every command's types, by command name: `{ body, returns, error }`. Empty here; the declarations
+ * `gateway types --handlers <file.d.ts>` writes augment it from the manifest's schemas
+ * (`declare module "ipc-gateway" { interface Commands { greet: { body: GreetBody; ... } } }`), so
+ * that `Invoke<"greet">` and `Handler<"greet">` type a handler from its command's schemas.
+ */
+export interface Commands {}
+
+/** The names of the commands `Commands` declares. */
+export type CommandName = keyof Commands & string;
+
+/** A command's body type, from its schema (`unknown` without one; `Uint8Array` for binary). */
+export type CommandBody<Name extends keyof Commands> = Commands[Name] extends { body: infer Body } ? Body : unknown;
+
+/** A command's return type, from its `returns` schema (`unknown` without one). */
+export type CommandReturns<Name extends keyof Commands> = Commands[Name] extends { returns: infer Returns } ? Returns : unknown;
+
+/**
+ * What a command's handler may return: its `returns` type, and `undefined` too where that allows
+ * `null` (the gateway sends `undefined` as `null`).
+ */
+export type HandlerResult<Name extends keyof Commands> =
+  | CommandReturns<Name>
+  | (null extends CommandReturns<Name> ? undefined | void : never);
+
+/**
+ * `Invoke`'s body: a command name that `Commands` declares stands for that command's body type;
+ * anything else is the body type itself (`Invoke<{ name: string }>`, `Invoke<string>`).
+ */
+export type BodyOf<Body> = Body extends keyof Commands ? CommandBody<Body> : Body;
+
+/**
+ * The one argument of every handler. `Invoke<{ name: string }>` gives the body type directly;
+ * `Invoke<"greet">` takes it from the command's schema (once `Commands` declares "greet").
+ * (A type alias, so that `Invoke<"greet">` is `InvokeContext<GreetBody>` at once and compares
+ * with other bodies by its body type.)
+ */
+export type Invoke<Body = unknown> = InvokeContext<BodyOf<Body>>;
+
+/** What `Invoke<Body>` stands for: the handler's argument with its body type resolved. */
+export interface InvokeContext<Body = unknown> {
   /** The validated body; a `Uint8Array` for `binary` commands. */
   readonly body: Body;
   readonly headers: InvokeHeaders;
@@ -58,7 +97,11 @@ export interface Invoke<Body = unknown> {
   readonly signal: AbortSignal;
 }
 
-export type Handler<Body = unknown, Result = unknown> = (invoke: Invoke<Body>) => Result | Promise<Result>;
+/**
+ * A handler: `Handler<{ name: string }, Greeting>`, or `Handler<"greet">`, whose body and return
+ * types come from the command's schemas (once `Commands` declares "greet").
+ */
+export type Handler<Body = unknown, Result = Body extends keyof Commands ? HandlerResult<Body> : unknown> = (invoke: Invoke<Body>) => Result | Promise<Result>;
 
 /**
  * One invocation as a transport hands it over (Tauri's InvokeRequest). `body` is a JSON value,

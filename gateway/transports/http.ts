@@ -15,6 +15,7 @@ import type { AbortListener, CallerSignal, InvokeResponse } from "../runtime/typ
 import { Guard, hostPort, isLoopback, isWildcard } from "./guard.ts";
 import { WebSocketTransport } from "./ws.ts";
 import { serveStatic } from "./static.ts";
+import { CONSOLE_PATH, isConsolePath, readConsoleFile } from "./console.ts";
 
 export interface ListenOptions {
   /** Defaults to the manifest's server.port; 0 picks a free port. */
@@ -49,6 +50,11 @@ export interface HttpContext {
    */
   documents: Readonly<Record<string, () => unknown>>;
   clientScript(): string;
+  /**
+   * The dev console's folder (its index.html and assets), served at /__gateway/ under `dev`;
+   * absent, those routes are 404.
+   */
+  consoleDir?: string | undefined;
 }
 
 const JSON_TYPE = "application/json";
@@ -158,10 +164,34 @@ class HttpTransport {
       if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
       return this.send(res, 200, JSON_TYPE, JSON.stringify(document()), cors, NO_STORE);
     }
+    if (isConsolePath(path)) return this.devConsole(res, path, query === -1 ? "" : url.slice(query), cors);
     const folder = this.context.current().settings.static;
     if (folder === undefined) return this.reject(res, rejections.notFound(path), false, cors);
     serveStatic(folder, path, req, res).then(
       (served) => served || this.reject(res, rejections.notFound(path), false, cors),
+      (error: unknown) => {
+        this.context.logger.error(`gateway: serving ${path} failed`, error);
+        if (!res.headersSent) this.reject(res, rejections.notFound(path), false, cors);
+        else res.destroy();
+      },
+    );
+  }
+
+  /** The dev console's page and assets: public, like tauri.js (what it calls needs the token). */
+  private devConsole(res: ServerResponse, path: string, search: string, cors: string | undefined): void {
+    const dir = this.context.consoleDir;
+    if (dir === undefined) return this.reject(res, rejections.notFound(path), false, cors);
+    if (path === "/__gateway") {
+      // Relative asset URLs need the slash; the query (?window=, ?token=) goes along.
+      const location = CONSOLE_PATH + (/^\?[\x21-\x7e]*$/.test(search) ? search : "");
+      return this.send(res, 308, "text/plain; charset=utf-8", "", cors, { location });
+    }
+    readConsoleFile(dir, path).then(
+      (file) => {
+        if (file !== undefined) return this.send(res, 200, file.type, file.body, cors, { "cache-control": "no-cache" });
+        if (path === CONSOLE_PATH) this.context.logger.warn(`gateway: the dev console is not built (no index.html in ${dir}); run: node scripts/build.js`);
+        this.reject(res, rejections.notFound(path), false, cors);
+      },
       (error: unknown) => {
         this.context.logger.error(`gateway: serving ${path} failed`, error);
         if (!res.headersSent) this.reject(res, rejections.notFound(path), false, cors);

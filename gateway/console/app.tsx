@@ -1,0 +1,208 @@
+// The dev console: every command, channel and event of the running app (from the schema
+// catalog), a form to try each, the live log, and the banner for a broken edit. Everything it
+// does with the app goes through the real @tauri-apps/api on /__gateway/tauri.js, as a page's would.
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { getCurrentWindow } from "@tauri-apps/api/window";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { fetchDocument, type BrokenEdit, type Catalog, type Health, type Invocation, type Reload } from "./api.ts";
+import { addLog, brief, LogPanel } from "./log.tsx";
+import { ChannelView, CommandView, EventView, formatMs } from "./views.tsx";
+
+type Problem = BrokenEdit["problems"][number];
+
+export function App() {
+  const [catalog, setCatalog] = useState<Catalog>();
+  const [health, setHealth] = useState<Health>();
+  const [failure, setFailure] = useState<string>();
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [flash, setFlash] = useState<string>();
+  const [muted, setMuted] = useState<ReadonlySet<string>>(new Set());
+  const selected = useHash();
+
+  useEffect(() => {
+    const load = async (): Promise<Health | undefined> => {
+      try {
+        const [nextCatalog, nextHealth] = await Promise.all([fetchDocument<Catalog>("catalog.json"), fetchDocument<Health>("health")]);
+        setCatalog(nextCatalog);
+        setHealth(nextHealth);
+        setFailure(undefined);
+        return nextHealth;
+      } catch (error) {
+        setFailure(String(error));
+        return undefined;
+      }
+    };
+    // Opened after an edit broke: health has the mistakes as text.
+    void load().then((first) => first?.lastError && setProblems(parseProblems(first.lastError)));
+    let flashTimer: ReturnType<typeof setTimeout> | undefined;
+    const unlisten = [
+      listen<Invocation>("gateway://invocation", ({ payload: p }) =>
+        addLog("invocation", p.cmd, `${p.outcome} · ${p.status} · ${formatMs(p.ms)} · window ${p.window} (${p.transport})`, p.outcome !== "ok"),
+      ),
+      listen<Reload>("gateway://reload", ({ payload }) => {
+        addLog("reload", `generation ${payload.generation}`, payload.changed.join(", "));
+        setProblems([]);
+        setFlash(`reloaded: generation ${payload.generation}`);
+        clearTimeout(flashTimer);
+        flashTimer = setTimeout(() => setFlash(undefined), 3000);
+        void load();
+      }),
+      listen<BrokenEdit>("gateway://error", ({ payload }) => {
+        addLog("error", "broken edit", payload.problems.map((p) => `${where(p)}: ${p.message}`).join("; "), true);
+        setProblems(payload.problems);
+        void load();
+      }),
+    ];
+    return () => unlisten.forEach((off) => void off.then((f) => f()));
+  }, []);
+
+  const topics = catalog ? Object.keys(catalog.events) : [];
+  useListeners(topics.filter((t) => !muted.has(t)));
+
+  if (!catalog) return <div class={failure ? "banner" : "loading"}>{failure ?? "Loading the catalog…"}</div>;
+  const [kind, name] = splitSelection(selected, catalog);
+  const toggleListen = (topic: string, on: boolean) => {
+    const next = new Set(muted);
+    if (on) next.delete(topic);
+    else next.add(topic);
+    setMuted(next);
+  };
+
+  return (
+    <div class="console">
+      <header class="top">
+        <h1>
+          ipc-gateway <span>dev console</span>
+        </h1>
+        <span class="meta">generation {health?.generation ?? "?"}</span>
+        <span class="meta">
+          window <code>{getCurrentWindow().label}</code>
+        </span>
+        {flash && <span class="flash">{flash}</span>}
+        <nav>
+          <a href="/__gateway/catalog.json">catalog.json</a>
+          <a href="/__gateway/manifest.json">manifest.json</a>
+          <a href="/__gateway/health">health</a>
+        </nav>
+      </header>
+      {problems.length > 0 && <Banner problems={problems} ready={health?.ok !== false} />}
+      {failure && <div class="banner">{failure}</div>}
+      <Sidebar catalog={catalog} kind={kind} name={name} muted={muted} />
+      <main>
+        {kind === "command" && <CommandView key={`c:${name}`} name={name} catalog={catalog} />}
+        {kind === "event" && <EventView key={`e:${name}`} name={name} catalog={catalog} listening={!muted.has(name)} onListen={(on) => toggleListen(name, on)} />}
+        {kind === "channel" && <ChannelView key={`ch:${name}`} name={name} catalog={catalog} />}
+        {kind === "none" && (
+          <p class="note">{health?.ok === false ? "The app does not build yet: its commands show here once it does." : "This app declares no commands, channels or events yet."}</p>
+        )}
+      </main>
+      <LogPanel />
+    </div>
+  );
+}
+
+function Banner({ problems, ready }: { problems: Problem[]; ready: boolean }) {
+  return (
+    <div class="banner" role="alert">
+      <strong>{ready ? "The last edit is broken; the gateway keeps serving the previous version." : "The app does not build yet; every command answers not-ready."}</strong>
+      <ul>
+        {problems.map((p, i) => (
+          <li key={i}>
+            {where(p) && <code class="where">{where(p)}</code>} {p.message}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+type Kind = "command" | "event" | "channel";
+
+function Sidebar({ catalog, kind, name, muted }: { catalog: Catalog; kind: string; name: string; muted: ReadonlySet<string> }) {
+  const group = (title: string, of: Kind, names: string[], badge: (name: string) => string | undefined) => (
+    <section>
+      <h2>
+        {title} <span class="count">{names.length}</span>
+      </h2>
+      <ul>
+        {names.map((n) => (
+          <li key={n}>
+            <a href={`#${of}/${encodeURIComponent(n)}`} class={of === kind && n === name ? "current" : undefined} data-item={`${of}:${n}`}>
+              {n}
+              {badge(n) && <small>{badge(n)}</small>}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+  return (
+    <nav class="side" aria-label="Commands, channels and events">
+      {group("Commands", "command", Object.keys(catalog.commands), (n) => {
+        const c = catalog.commands[n]!;
+        return Object.keys(c.channels).length > 0 ? "channel" : c.body === "binary" || c.returns === "binary" ? "bytes" : undefined;
+      })}
+      {group("Channels", "channel", Object.keys(catalog.channels), () => undefined)}
+      {group("Events", "event", Object.keys(catalog.events), (n) => {
+        const from = catalog.events[n]!.from.includes("frontend") ? "emit · " : "";
+        return from + (muted.has(n) ? "muted" : "listen");
+      })}
+    </nav>
+  );
+}
+
+/** The selection in the URL's hash (#command/greet), so a reload keeps it and links work. */
+function useHash(): string {
+  const read = () => decodeURIComponent(location.hash.replace(/^#/, ""));
+  const [hash, setHash] = useState(read);
+  useEffect(() => {
+    const changed = () => setHash(read());
+    addEventListener("hashchange", changed);
+    return () => removeEventListener("hashchange", changed);
+  }, []);
+  return hash;
+}
+
+/** The selected item, or the first command (event, channel) when the hash names none. */
+function splitSelection(hash: string, catalog: Catalog): [Kind | "none", string] {
+  const slash = hash.indexOf("/");
+  const kind = hash.slice(0, slash);
+  const name = hash.slice(slash + 1);
+  if (kind === "command" && Object.hasOwn(catalog.commands, name)) return ["command", name];
+  if (kind === "event" && Object.hasOwn(catalog.events, name)) return ["event", name];
+  if (kind === "channel" && Object.hasOwn(catalog.channels, name)) return ["channel", name];
+  const first = (["command", "event", "channel"] as const)
+    .map((k) => [k, Object.keys(k === "command" ? catalog.commands : k === "event" ? catalog.events : catalog.channels)[0]] as const)
+    .find(([, n]) => n !== undefined);
+  return first ? [first[0], first[1]!] : ["none", ""];
+}
+
+/** Listen to exactly these topics (through @tauri-apps/api's listen); what arrives is logged. */
+function useListeners(topics: string[]): void {
+  const active = useRef(new Map<string, Promise<UnlistenFn>>());
+  const key = topics.join("\n");
+  useEffect(() => {
+    const wanted = new Set(topics);
+    for (const [topic, unlisten] of active.current) {
+      if (wanted.has(topic)) continue;
+      active.current.delete(topic);
+      void unlisten.then((off) => off());
+    }
+    for (const topic of wanted) {
+      if (!active.current.has(topic)) active.current.set(topic, listen(topic, (event) => addLog("event", topic, brief(event.payload))));
+    }
+  }, [key]);
+  useEffect(() => () => active.current.forEach((unlisten) => void unlisten.then((off) => off())), []);
+}
+
+function where(p: Problem): string {
+  return p.line === null ? p.file : `${p.file}:${p.line}:${p.column ?? 1}`;
+}
+
+/** health's lastError (`path:line:col: message` lines) as problems. */
+function parseProblems(text: string): Problem[] {
+  return text.split("\n").map((line) => {
+    const match = /^(.+?):(\d+):(\d+): (.*)$/.exec(line);
+    return match ? { file: match[1]!, line: Number(match[2]), column: Number(match[3]), message: match[4]! } : { file: "", line: null, column: null, message: line };
+  });
+}

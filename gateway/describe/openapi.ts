@@ -1,0 +1,273 @@
+// The OpenAPI 3.1 document of the HTTP side (GET /__gateway/openapi.json, `gateway docs`): each
+// command as `POST /ipc/<percent-encoded name>` with its body, its return value, its handler's
+// InvokeError values (400) and the gateway's own rejections under their statuses; the event
+// plugin's emit commands when pages may emit some event. Schemas are the catalog's, under
+// `#/components/schemas/`.
+import type { ErrorKind } from "../runtime/errors.ts";
+import type { Generation } from "../runtime/generation.ts";
+import { type Catalog, type CatalogCommand, type JsonSchema, type Slot, pascal } from "./catalog.ts";
+import {
+  type ApiDocumentOptions,
+  apiTitle,
+  commandNotes,
+  ComponentNames,
+  componentSchemas,
+  gatewayErrorOf,
+  gatewayErrorSchema,
+  packageVersion,
+  SCHEMA_ERROR_SCHEMA,
+  serverAddresses,
+  UniqueKeys,
+} from "./api-shared.ts";
+
+export const OPENAPI_VERSION = "3.1.0";
+const REF = "#/components/schemas/";
+const JSON_TYPE = "application/json";
+const BYTES_TYPE = "application/octet-stream";
+const EMIT = "plugin:event|emit";
+const EMIT_TO = "plugin:event|emit_to";
+
+type Json = Record<string, unknown>;
+
+/** The OpenAPI 3.1 document of `generation` (whose schemas `catalog` names). */
+export function openApiDocument(generation: Generation, catalog: Catalog, options: ApiDocumentOptions = {}): Json {
+  const names = new ComponentNames(catalog);
+  const gatewayError = names.take("GatewayError");
+  const schemaError = names.take("SchemaError");
+  const eventTarget = names.take("EventTarget");
+  const errorRef = REF + gatewayError;
+  const tokened = generation.settings.token !== undefined;
+  const operationIds = new UniqueKeys();
+
+  /** A response whose body is a GatewayError of `kinds`. */
+  const rejection = (description: string, kinds: ErrorKind[], tauriHeader = true): Json => ({
+    description,
+    ...(tauriHeader ? { headers: { "Tauri-Response": { $ref: "#/components/headers/TauriResponseError" } } } : {}),
+    content: { [JSON_TYPE]: { schema: gatewayErrorOf(errorRef, kinds) } },
+  });
+  const responses: Record<string, Json> = {
+    Forbidden: rejection("forbidden-origin (an Origin not allowed) or forbidden-host (a Host not this gateway's)", ["forbidden-origin", "forbidden-host"]),
+    UnknownCommand: rejection("unknown-command: no command of that name", ["unknown-command"]),
+    RequestTimeout: rejection("request-timeout: the request did not arrive within server.requestTimeout; the connection is closed", ["request-timeout"], false),
+    PayloadTooLarge: rejection("payload-too-large: the body is over server.bodyLimit; the connection is closed", ["payload-too-large"]),
+    UnsupportedMediaType: rejection("unsupported-media-type: a Content-Type other than application/json or application/octet-stream", ["unsupported-media-type"]),
+    HeadersTooLarge: rejection("headers-too-large: the headers or the URL are over 16 KiB; the connection is closed", ["headers-too-large"], false),
+    Unavailable: rejection("overloaded (server.maxInFlight invocations are running) or not-ready (gateway dev waits for broken files to be fixed)", ["overloaded", "not-ready"]),
+    Timeout: rejection("timeout: the handler did not finish within its time limit", ["timeout"]),
+  };
+  if (tokened) responses.Unauthorized = rejection("unauthorized: the bearer token is missing or wrong", ["unauthorized"]);
+
+  /** The responses every invocation may get besides its own. */
+  const common = (): Json => ({
+    ...(tokened ? { "401": { $ref: "#/components/responses/Unauthorized" } } : {}),
+    "404": { $ref: "#/components/responses/UnknownCommand" },
+    "408": { $ref: "#/components/responses/RequestTimeout" },
+    "413": { $ref: "#/components/responses/PayloadTooLarge" },
+    "415": { $ref: "#/components/responses/UnsupportedMediaType" },
+    "431": { $ref: "#/components/responses/HeadersTooLarge" },
+    "503": { $ref: "#/components/responses/Unavailable" },
+    "504": { $ref: "#/components/responses/Timeout" },
+  });
+  const ok = (description: string, content: Json): Json => ({
+    description,
+    headers: { "Tauri-Response": { $ref: "#/components/headers/TauriResponseOk" } },
+    content,
+  });
+
+  const paths: Record<string, Json> = {};
+  for (const command of catalog.commands.values()) {
+    const def = generation.commands.get(command.name);
+    const windows = def?.windows !== undefined;
+    const bodyRequired = def?.body.kind === "binary" || (def?.body.kind === "json" && def.body.validate !== undefined && !def.body.validate({}));
+    const operation: Json = {
+      operationId: operationIds.take(camel(command.name)),
+      summary: `Invoke ${command.name}`,
+      description: [
+        "Tauri's `invoke` over HTTP. A handler's `throw new InvokeError(value)` answers 400 with `value` as the body.",
+        ...commandNotes(generation, command.name),
+      ].join("\n\n"),
+      tags: ["commands"],
+      parameters: [
+        { $ref: "#/components/parameters/GatewayWindow" },
+        ...(command.channelFields.size ? [{ $ref: "#/components/parameters/GatewayPage" }] : []),
+      ],
+      requestBody: requestBody(command.body, bodyRequired),
+      responses: {
+        "200": ok(command.returns.kind === "binary" ? "the bytes the handler returned" : "the handler's return value (`undefined` is `null`)", returnsContent(command.returns)),
+        "400": {
+          description:
+            command.errors.kind === "ref"
+              ? `the handler's InvokeError value (${command.errors.name}), or the gateway's bad-request (a body that cannot be read)`
+              : "the handler's InvokeError value (any JSON: the command declares no `errors:`), or the gateway's bad-request",
+          headers: { "Tauri-Response": { $ref: "#/components/headers/TauriResponseError" } },
+          content: { [JSON_TYPE]: { schema: invokeErrorSchema(command, errorRef) } },
+        },
+        "403": windows
+          ? rejection("not-allowed (the calling window may not call it), forbidden-origin or forbidden-host", ["not-allowed", "forbidden-origin", "forbidden-host"])
+          : { $ref: "#/components/responses/Forbidden" },
+        ...(command.body.kind === "ref" ? { "422": rejection("invalid-body: the body does not match its schema (`errors` holds the first mismatch)", ["invalid-body"]) } : {}),
+        "500": rejection(
+          command.errors.kind === "ref"
+            ? "internal (the handler threw), invalid-return (its value does not match `returns` or cannot be sent as JSON) or invalid-error (its InvokeError value does not match `errors`)"
+            : "internal (the handler threw) or invalid-return (its value does not match `returns` or cannot be sent as JSON)",
+          command.errors.kind === "ref" ? ["internal", "invalid-return", "invalid-error"] : ["internal", "invalid-return"],
+        ),
+        ...common(),
+      },
+      "x-command": command.name,
+      ...(def ? { "x-timeout": def.timeoutMs } : {}),
+      ...(def?.windows ? { "x-windows": [...def.windows] } : {}),
+    };
+    paths[`/ipc/${encodeURIComponent(command.name)}`] = { post: operation };
+  }
+
+  // The event plugin's emit commands, for the events pages may emit.
+  const emittable = [...catalog.events].filter(([, event]) => event.from.includes("frontend"));
+  if (emittable.length) {
+    for (const [cmd, targeted] of [
+      [EMIT, false],
+      [EMIT_TO, true],
+    ] as const) {
+      const variants = emittable.map(([name, event]) => {
+        const def = generation.events.get(name);
+        const payloadRequired = def?.validate !== undefined && !def.validate(null);
+        const properties: Json = { event: { const: name }, payload: slotSchema(event.payload) };
+        if (targeted) properties.target = { anyOf: [{ type: "string", description: "a window label (AnyLabel)" }, { $ref: REF + eventTarget }] };
+        return {
+          type: "object",
+          title: `${name}`,
+          required: [...(targeted ? ["target"] : []), "event", ...(payloadRequired ? ["payload"] : [])],
+          properties,
+        };
+      });
+      paths[`/ipc/${encodeURIComponent(cmd)}`] = {
+        post: {
+          operationId: operationIds.take(camel(cmd)),
+          summary: targeted ? "Emit an event to some listeners" : "Emit an event to every listener",
+          description: `The event plugin's \`${cmd}\`, as \`@tauri-apps/api\`'s \`${targeted ? "emitTo" : "emit"}\` sends it, for the events pages may emit (\`from\` includes frontend). Listeners get it on their WebSocket (the AsyncAPI document); \`listen\` and \`unlisten\` need a page's WebSocket too.`,
+          tags: ["events"],
+          parameters: [{ $ref: "#/components/parameters/GatewayWindow" }],
+          requestBody: { required: true, content: { [JSON_TYPE]: { schema: variants.length === 1 ? variants[0] : { oneOf: variants } } } },
+          responses: {
+            "200": ok("emitted", { [JSON_TYPE]: { schema: { type: "null" } } }),
+            "400": rejection("bad-request: the arguments are not the event plugin's (`field` names the offending one)", ["bad-request"]),
+            "403": rejection("event-not-allowed (pages may not emit it), forbidden-origin or forbidden-host", ["event-not-allowed", "forbidden-origin", "forbidden-host"]),
+            "404": rejection("unknown-event: the manifest declares no such event", ["unknown-event"]),
+            "422": rejection("invalid-payload: the payload does not match the event's schema", ["invalid-payload"]),
+            "500": rejection("internal", ["internal"]),
+            ...Object.fromEntries(Object.entries(common()).filter(([status]) => status !== "404")),
+          },
+          "x-command": cmd,
+        },
+      };
+    }
+  }
+
+  const own: Record<string, JsonSchema> = {
+    [gatewayError]: gatewayErrorSchema(REF + schemaError),
+    [schemaError]: SCHEMA_ERROR_SCHEMA,
+  };
+  if (emittable.length) {
+    own[eventTarget] = {
+      description: "Which listeners an event is for (Tauri's EventTarget).",
+      oneOf: [
+        { type: "object", required: ["kind"], properties: { kind: { enum: ["Any", "App"] } } },
+        { type: "object", required: ["kind", "label"], properties: { kind: { enum: ["AnyLabel", "Window", "Webview", "WebviewWindow"] }, label: { type: "string" } } },
+      ],
+    };
+  }
+
+  return {
+    openapi: OPENAPI_VERSION,
+    info: {
+      title: apiTitle(generation),
+      version: packageVersion(),
+      description: [
+        "The commands of this app's gateway.yaml, as ipc-gateway serves them: Tauri's IPC protocol over HTTP (docs/protocol.md).",
+        "A command is `POST /ipc/<percent-encoded name>` with a JSON body (an empty body means `{}`) or bytes, answered with `Tauri-Response: ok` and its value, or `Tauri-Response: error` and a rejection: the handler's InvokeError value (400) or a GatewayError `{ kind, message, ... }` under its status.",
+        "Events, channels and the WebSocket's frames are in the AsyncAPI document (/__gateway/asyncapi.json).",
+      ].join("\n\n"),
+      "x-generator": `ipc-gateway ${packageVersion()}`,
+    },
+    servers: serverAddresses(generation, options).map((address) => ({
+      url: `http://${address.authority}`,
+      ...(address.variables ? { variables: address.variables } : {}),
+    })),
+    ...(tokened ? { security: [{ bearer: [] }] } : {}),
+    tags: [
+      { name: "commands", description: "The manifest's commands" },
+      ...(emittable.length ? [{ name: "events", description: "The event plugin's commands" }] : []),
+    ],
+    paths,
+    components: {
+      schemas: componentSchemas(catalog, REF, "2020-12", own),
+      responses,
+      parameters: {
+        GatewayWindow: {
+          name: "Gateway-Window",
+          in: "header",
+          required: false,
+          description: "The calling window's label (what `windows:` restrictions and event targets see).",
+          schema: { type: "string", default: "main" },
+        },
+        GatewayPage: {
+          name: "Gateway-Page",
+          in: "header",
+          required: true,
+          description: "The page id from the WebSocket's hello frame: the page whose Channel the body carries. Honoured only from the Origin the page connected from.",
+          schema: { type: "string" },
+        },
+      },
+      headers: {
+        TauriResponseOk: { description: "`ok`: the body is the command's value", schema: { type: "string", const: "ok" } },
+        TauriResponseError: { description: "`error`: the body is the rejection value", schema: { type: "string", const: "error" } },
+      },
+      ...(tokened
+        ? {
+            securitySchemes: {
+              bearer: {
+                type: "http",
+                scheme: "bearer",
+                description: "server.token: `Authorization: Bearer <token>` on /ipc/* and /__gateway/*.json (the WebSocket also takes `?token=`).",
+              },
+            },
+          }
+        : {}),
+    },
+  };
+}
+
+/** A value's JSON schema: a component, or any JSON. */
+function slotSchema(slot: Slot): JsonSchema {
+  return slot.kind === "ref" ? { $ref: REF + slot.name } : {};
+}
+
+function requestBody(body: Slot, required: boolean): Json {
+  if (body.kind === "binary") {
+    return { description: "raw bytes (the handler receives a Uint8Array)", required: true, content: { [BYTES_TYPE]: {} } };
+  }
+  return {
+    description: body.kind === "ref" ? "the body (an empty body means `{}`)" : "any JSON (the command declares no body schema; an empty body means `{}`)",
+    required,
+    content: { [JSON_TYPE]: { schema: slotSchema(body) } },
+  };
+}
+
+function returnsContent(returns: Slot): Json {
+  if (returns.kind === "binary") return { [BYTES_TYPE]: {} };
+  // Without a schema, a handler may return bytes as well as any JSON.
+  if (returns.kind === "any") return { [JSON_TYPE]: { schema: {} }, [BYTES_TYPE]: {} };
+  return { [JSON_TYPE]: { schema: slotSchema(returns) } };
+}
+
+/** 400: the handler's InvokeError value (its declared schema, or any JSON) or the gateway's bad-request. */
+function invokeErrorSchema(command: CatalogCommand, errorRef: string): JsonSchema {
+  if (command.errors.kind !== "ref") return {};
+  return { anyOf: [{ $ref: REF + command.errors.name }, gatewayErrorOf(errorRef, ["bad-request"])] };
+}
+
+/** "save-user" -> "saveUser", "plugin:event|emit" -> "pluginEventEmit". */
+function camel(name: string): string {
+  const p = pascal(name);
+  return p.startsWith("_") ? p : p[0]!.toLowerCase() + p.slice(1);
+}

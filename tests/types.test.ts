@@ -1,0 +1,479 @@
+// gateway types: the frontend file (types from the schemas, typed wrappers over @tauri-apps/api)
+// and the handlers' declarations, through the real bin; checked by compiling code that uses them
+// with the repo's TypeScript, deliberate mistakes marked @ts-expect-error (so a mistake that is
+// NOT caught fails the compile). Also --check, and gateway dev --types rewriting the file.
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { tempApp, type TempApp } from "./helpers/app.ts";
+import { launchBrowser } from "./helpers/browser.ts";
+import { PROJECT_DIR, runGateway, startGateway } from "./helpers/cli.ts";
+
+/** Temp folders live under the repo (.tmp/ is ignored by git) so that node_modules resolution finds @tauri-apps/api. */
+const TMP = join(PROJECT_DIR, ".tmp");
+const TSC = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+
+function tsc(dir: string, config: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [TSC, "-p", config], { cwd: dir }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, output: stdout + stderr }));
+  });
+}
+
+/** A frontend tsconfig as strict as they come. */
+function frontendConfig(files: string[]): string {
+  return JSON.stringify({
+    compilerOptions: {
+      target: "ES2022",
+      module: "ESNext",
+      moduleResolution: "Bundler",
+      lib: ["ES2022", "DOM"],
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      verbatimModuleSyntax: true,
+      isolatedModules: true,
+      isolatedDeclarations: true,
+      declaration: true,
+      noUnusedLocals: true,
+      noUnusedParameters: true,
+      exactOptionalPropertyTypes: true,
+      noUncheckedIndexedAccess: true,
+      noPropertyAccessFromIndexSignature: true,
+      noImplicitReturns: true,
+      allowImportingTsExtensions: true,
+      erasableSyntaxOnly: true,
+      types: [],
+    },
+    files,
+  });
+}
+
+const CORRECT_USE = `import { Channel } from "@tauri-apps/api/core";
+import { commands, events, results, type CommandError, type GatewayError, type ProgressMessage, type User } from "./gateway-types.ts";
+
+export async function correct(): Promise<void> {
+  const greeting = await commands.greet({ name: "Ada" });
+  console.log(greeting.message.toUpperCase());
+  const quotient = await results.divide({ a: 1, b: 0 });
+  if (quotient.status === "ok") console.log(quotient.data.toFixed(2));
+  else {
+    const error: CommandError<"divide"> = quotient.error;
+    if ("code" in error && error.code === "division-by-zero") console.log(error.message);
+    const gateway = error as GatewayError;
+    if (gateway.kind === "invalid-body") console.log(gateway.message);
+  }
+  const bytes: ArrayBuffer = await commands.reverse(new TextEncoder().encode("abc"));
+  await commands.reverse([1, 2, 3]);
+  console.log(bytes.byteLength, (await commands.shout("hi")).length);
+  const user: User = await commands.saveUser({ email: "ada@example.com", name: "Ada" });
+  console.log((await commands.getUser({ email: user.email })).name);
+  const history = await commands.chatHistory();
+  console.log(history.map((m) => m.from));
+  const onProgress = new Channel<ProgressMessage>((p) => console.log(p.step, p.of, p.percent));
+  console.log((await commands.download({ steps: 3, onProgress })).steps);
+  await commands.announce({ text: "hello" }, { headers: { "x-trace": "1" } });
+  const unlisten = await events.chatMessage.listen((event) => console.log(event.payload.from, event.payload.text));
+  unlisten();
+  await events.chatMessage.once((event) => console.log(event.id, event.payload.text));
+  await events.chatMessage.emit({ from: "me", text: "hi" });
+  await events.chatMessage.emitTo("main", { from: "me", text: "hi" });
+  await events.chatMessage.emitTo({ kind: "WebviewWindow", label: "main" }, { from: "me", text: "hi" });
+  await events.announcement.listen((event) => console.log(event.payload.text.toUpperCase()));
+}
+`;
+
+const MISTAKES = `
+export async function mistakes(): Promise<void> {
+  // @ts-expect-error a wrong body field
+  await commands.greet({ nom: "Ada" });
+  // @ts-expect-error a body field of the wrong type
+  await commands.divide({ a: 1, b: "2" });
+  // @ts-expect-error a wrong use of a return value (message is a string)
+  (await commands.greet({ name: "Ada" })).message.toFixed(2);
+  // @ts-expect-error bytes come back as an ArrayBuffer, not a string
+  (await commands.reverse(new Uint8Array(1))).toUpperCase();
+  // @ts-expect-error a wrong event payload (text is missing)
+  await events.chatMessage.emit({ from: "me" });
+  // @ts-expect-error a wrong use of an event payload
+  await events.announcement.listen((event) => event.payload.text.toFixed());
+  // @ts-expect-error pages may not emit announcement (from: [backend])
+  await events.announcement.emit({ text: "x" });
+  // @ts-expect-error a wrong channel message
+  await commands.download({ onProgress: new Channel<{ step: string }>() });
+  // @ts-expect-error a channel is required
+  await commands.download({ steps: 2 });
+  // @ts-expect-error a closed object (additionalProperties: false) refuses other fields
+  await commands.add({ a: 1, b: 2, c: 3 });
+  // @ts-expect-error a declared error's code is a literal
+  const wrong: CommandError<"divide"> = { code: "other", message: "x" };
+  console.log(wrong);
+}
+`;
+
+// A handler typed from the schemas through the declarations (Invoke<"greet">, Handler<"greet">).
+const HANDLERS = `import type { CommandBody, Handler, Invoke } from "ipc-gateway";
+
+export function greet({ body }: Invoke<"greet">): { message: string } {
+  return { message: body.name.toUpperCase() };
+}
+export const divide: Handler<"divide"> = ({ body }) => body.a / body.b;
+export const reverse: Handler<"reverse"> = ({ body }) => body.slice().reverse();
+export const announce: Handler<"announce"> = () => undefined; // no returns schema: anything
+export const shout: Handler<{ text: string }, string> = ({ body }) => body.text; // the old form still works
+const saved: CommandBody<"save-user"> = { email: "a@b.c", name: "A" };
+console.log(saved);
+
+// @ts-expect-error a body field the schema does not have
+export const wrongField = ({ body }: Invoke<"greet">) => body.nom;
+// @ts-expect-error returns a number where the schema says { message: string }
+export const wrongReturn: Handler<"greet"> = () => 42;
+// @ts-expect-error a field of the wrong type in what it returns
+export const wrongMessage: Handler<"greet"> = async () => ({ message: 1 });
+export const download: Handler<"download"> = async ({ body }) => {
+  // @ts-expect-error a channel message that does not match the channel's schema
+  await body.onProgress.send({ step: "one" });
+  return { steps: 1 };
+};
+`;
+
+let dir: TempApp;
+beforeAll(() => {
+  mkdirSync(TMP, { recursive: true });
+  dir = tempApp({}, TMP);
+});
+afterAll(() => dir?.remove());
+
+describe("the example app's types", () => {
+  let generated: string;
+
+  beforeAll(async () => {
+    const result = await runGateway(["types", "--out", dir.path("gateway-types.ts"), "--handlers", dir.path("gateway-handlers.d.ts")]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toMatch(/gateway-types\.ts: written \(10 commands, 1 channels, 2 events\)/);
+    generated = dir.read("gateway-types.ts");
+  });
+
+  test("a type per schema, named once; wrappers over @tauri-apps/api", () => {
+    expect(generated).toMatch(/^\/\/ Generated by `gateway types` from .*gateway\.yaml: do not edit/);
+    expect(generated).toContain('import { invoke, type InvokeArgs, type InvokeOptions, type Channel } from "@tauri-apps/api/core";');
+    expect(generated).toContain("export type GreetBody = {\n  name: Name;\n};"); // closed: no index signature
+    expect(generated).toContain("export type AnnounceBody = {\n  text: string;\n  [key: string]: unknown;\n};"); // open
+    expect(generated).toContain("export type SaveUserReturns = User;"); // the shared $defs entry, once
+    expect(generated).toContain("  onProgress: Channel<ProgressMessage>;"); // x-channel
+    expect(generated).toContain('export type DivideError = {\n  code: "division-by-zero";');
+    expect(generated).toContain("  greet: (body: GreetBody, options?: InvokeOptions): Promise<GreetReturns> => invokeCommand(\"greet\", body, options),");
+    expect(generated).toContain("  chatHistory: (body?: unknown, options?: InvokeOptions): Promise<ChatHistoryReturns> =>");
+    expect(generated).toContain("  reverse: (body: Uint8Array | ArrayBuffer | number[], options?: InvokeOptions): Promise<ArrayBuffer> =>");
+    expect(generated).toContain('export type CommandError<C extends CommandName> = CommandTypes[C]["error"] | GatewayError;');
+    expect(generated).toContain("  divide: { body: DivideBody; returns: DivideReturns; error: DivideError };");
+    expect(generated).toContain('    settle(commands.divide(body, options)),');
+    // announcement is from: [backend]: pages listen, never emit.
+    expect(generated).toMatch(/announcement: \{\n {4}listen: [^\n]+\n {4}once: [^\n]+\n {2}\},/);
+    expect(generated).toContain('    emitTo: (target: EventTarget | string, payload: ChatMessagePayload): Promise<void> => emitTo(target, "chat-message", payload),');
+    expect([...generated.matchAll(/^export type User = /gm)]).toHaveLength(1);
+  });
+
+  test("the handlers' declarations augment ipc-gateway's Commands", () => {
+    const declarations = dir.read("gateway-handlers.d.ts");
+    expect(declarations).toContain('import type { Channel } from "ipc-gateway";');
+    expect(declarations).toContain("  reverse: { body: Uint8Array; returns: Uint8Array | ArrayBuffer; error: unknown };");
+    expect(declarations).toContain('declare module "ipc-gateway" {\n  interface Commands extends HandlerCommands {}\n}');
+    // Open objects take any other key as `any`: a value typed by an interface is a valid return value.
+    expect(declarations).toContain("export type DownloadReturns = {\n  steps: number;\n  [key: string]: any;\n};");
+  });
+
+  test("tsc: correct use compiles, and every deliberate mistake is caught (frontend and handlers)", async () => {
+    dir.write("app.ts", CORRECT_USE + MISTAKES);
+    dir.write("correct.ts", CORRECT_USE);
+    dir.write("unused-expectation.ts", `import { commands } from "./gateway-types.ts";\n// @ts-expect-error (nothing is wrong here)\nawait commands.greet({ name: "Ada" });\n`);
+    dir.write("handlers.ts", HANDLERS);
+    dir.write("tsconfig.mistakes.json", frontendConfig(["gateway-types.ts", "app.ts"]));
+    dir.write("tsconfig.correct.json", frontendConfig(["gateway-types.ts", "correct.ts"]));
+    dir.write("tsconfig.control.json", frontendConfig(["gateway-types.ts", "unused-expectation.ts"]));
+    dir.write(
+      "tsconfig.handlers.json",
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        files: ["gateway-handlers.d.ts", "handlers.ts"],
+      }),
+    );
+    const [mistakes, correct, control, handlers] = await Promise.all(
+      ["tsconfig.mistakes.json", "tsconfig.correct.json", "tsconfig.control.json", "tsconfig.handlers.json"].map((c) => tsc(dir.dir, c)),
+    );
+    expect(mistakes).toEqual({ code: 0, output: "" });
+    expect(correct).toEqual({ code: 0, output: "" });
+    expect(handlers).toEqual({ code: 0, output: "" });
+    // The control: an expectation that nothing violates fails the compile, so the runs above prove each mistake is caught.
+    expect(control.code).toBe(1);
+    expect(control.output).toContain("error TS2578: Unused '@ts-expect-error' directive.");
+  }, 120_000);
+});
+
+test("every schema keyword the generator maps, type-checked", async () => {
+  const app = tempApp(
+    {
+      "gateway.yaml": `version: 1
+commands:
+  make-shape:
+    handler: h.ts
+    body: { $ref: "shapes.json#/$defs/shape" }
+    returns:
+      type: object
+      description: "The shape's area.\\nA */ in it."
+      properties:
+        area: { type: number, description: "square units" }
+        x-y: { type: [string, "null"] }
+        tags: { type: array, items: { enum: [a, b] } }
+        pair: { type: array, prefixItems: [{ type: string }, { type: integer }], items: false, minItems: 2 }
+        maybe: { type: string, nullable: true }
+        kind: { const: shape }
+        old: { type: boolean, deprecated: true }
+        both: { allOf: [{ type: object, properties: { a: { type: string } }, required: [a] }, { type: object, properties: { b: { type: number } }, required: [b] }] }
+      required: [area, kind]
+      additionalProperties: { type: number }
+  result:
+    handler: h.ts
+    body: { title: Result, type: object, properties: { ok: { type: boolean } }, additionalProperties: false }
+    returns: { anyOf: [{ type: string }, { type: array, items: { type: [integer, string] } }] }
+  2fa:
+    handler: h.ts
+    returns: { type: object, additionalProperties: false }
+  save_user:
+    handler: h.ts
+    body: { type: object, properties: { when: { type: string, format: date-time } }, required: [when] }
+  saveUser:
+    handler: h.ts
+  ns/sub:cmd:
+    handler: h.ts
+    body: { x-channel: ticks }
+channels:
+  ticks:
+    message: binary
+events:
+  ping: {}
+  status/changed:
+    payload: { type: object, properties: { up: { type: boolean } }, required: [up], additionalProperties: false }
+    from: [frontend]
+`,
+      "shapes.json": JSON.stringify({
+        $defs: {
+          shape: { description: "A shape.", oneOf: [{ $ref: "#/$defs/circle" }, { $ref: "#/$defs/square" }] },
+          circle: { type: "object", properties: { kind: { const: "circle" }, r: { type: "number" } }, required: ["kind", "r"], additionalProperties: false },
+          square: { type: "object", properties: { kind: { const: "square" }, side: { type: "number" } }, required: ["kind", "side"], additionalProperties: false },
+        },
+      }),
+      "h.ts": "export default () => null;\n",
+      "use.ts": `import { Channel } from "@tauri-apps/api/core";
+import { commands, events, results, type Shape } from "./gateway-types.ts";
+export async function use(): Promise<void> {
+  const r = await commands.makeShape({ kind: "circle", r: 1 });
+  console.log(r.area.toFixed(), r.pair?.[1].toFixed(), r.both?.a.length, r.both?.b.toFixed());
+  const s: Shape = { kind: "square", side: 2 };
+  if (s.kind === "square") console.log(s.side.toFixed());
+  // @ts-expect-error a circle has no side (oneOf of closed objects: a union)
+  await commands.makeShape({ kind: "circle", side: 1 });
+  await commands.nsSubCmd(new Channel<ArrayBuffer>((bytes) => console.log(bytes.byteLength)));
+  // @ts-expect-error binary channel messages are ArrayBuffers
+  await commands.nsSubCmd(new Channel<string>());
+  await commands["2fa"]();
+  await results.save_user({ when: "2025-01-01T00:00:00Z" });
+  await commands.saveUser(42);
+  await events.statusChanged.emit({ up: true });
+  // @ts-expect-error a closed payload
+  await events.statusChanged.emit({ up: true, down: false });
+  await events.ping.emit();
+  const res = await commands.result({ ok: true });
+  if (typeof res !== "string") console.log(res.map((x) => x));
+}
+`,
+    },
+    TMP,
+  );
+  try {
+    const result = await runGateway(["types", "--config", app.path("gateway.yaml")]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    const text = app.read("gateway-types.ts"); // the default: beside the manifest
+    expect(text).toContain("/** A shape. */\nexport type Shape = Circle | Square;");
+    expect(text).toContain('export type Circle = {\n  kind: "circle";\n  r: number;\n};');
+    expect(text).toContain("/**\n * The shape's area.\n * A *\\/ in it.\n */\nexport type MakeShapeReturns = {\n  /** square units */\n  area: number;");
+    expect(text).toContain('  "x-y"?: string | null;\n  tags?: ("a" | "b")[];\n  pair?: [string, number];\n  maybe?: string | null;\n  kind: "shape";\n  /** @deprecated */\n  old?: boolean;');
+    expect(text).toContain("export type ResultType = {\n  ok?: boolean;\n};"); // "Result" is the wrappers' own type
+    expect(text).toContain("export type ResultReturns = string | (number | string)[];");
+    expect(text).toContain("export type _2faReturns = { [key: string]: never };");
+    expect(text).toContain("export type NsSubCmdBody = Channel<ArrayBuffer>;");
+    // Member names: camelCased, quoted when no identifier; a clash keeps the name as written.
+    expect(text).toMatch(/\n {2}"2fa": \(body\?: unknown/);
+    expect(text).toMatch(/\n {2}makeShape: \(/);
+    expect(text).toMatch(/\n {2}saveUser: \(body\?: unknown[^\n]+invokeCommand\("saveUser"/);
+    expect(text).toMatch(/\n {2}save_user: \(body: SaveUserBody[^\n]+invokeCommand\("save_user"/);
+    expect(text).toContain("    emit: (payload?: unknown): Promise<void> => emit(\"ping\", payload),");
+    expect(text).toContain("  [key: string]: number | string | null | (\"a\" | \"b\")[] | [string, number] | \"shape\" | boolean | {"); // additionalProperties: { type: number }, and the properties
+    // Under the strictest flags, and under plain strict (optional properties then include undefined).
+    app.write("tsconfig.json", frontendConfig(["gateway-types.ts", "use.ts"]));
+    app.write(
+      "tsconfig.plain.json",
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true, types: [] },
+        files: ["gateway-types.ts", "use.ts"],
+      }),
+    );
+    const [strictest, plain] = await Promise.all([tsc(app.dir, "tsconfig.json"), tsc(app.dir, "tsconfig.plain.json")]);
+    expect(strictest).toEqual({ code: 0, output: "" });
+    expect(plain).toEqual({ code: 0, output: "" });
+  } finally {
+    app.remove();
+  }
+}, 60_000);
+
+test("gateway types reads the manifest and schemas only: handler modules are not run", async () => {
+  const app = tempApp(
+    {
+      "gateway.yaml": "version: 1\ncommands:\n  boom:\n    handler: boom.ts\n    returns: { type: string }\n",
+      "boom.ts": 'import { writeFileSync } from "node:fs";\nwriteFileSync(new URL("./ran", import.meta.url), "yes");\nthrow new Error("boom at import");\nexport default () => "x";\n',
+    },
+    TMP,
+  );
+  try {
+    const result = await runGateway(["types", "--config", app.path("gateway.yaml"), "--out", app.path("web/types.ts")]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(app.read("web/types.ts")).toContain("export type BoomReturns = string;");
+    expect(existsSync(app.path("ran"))).toBe(false);
+    // A missing handler file is still a mistake.
+    app.write("gateway.yaml", "version: 1\ncommands:\n  boom:\n    handler: nope.ts\n");
+    const missing = await runGateway(["types", "--config", app.path("gateway.yaml")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/gateway\.yaml:4:14: handler file not found: nope\.ts/);
+  } finally {
+    app.remove();
+  }
+});
+
+function copyOfExample(): TempApp {
+  const app = tempApp({}, TMP);
+  for (const part of ["gateway.yaml", "handlers", "schemas"]) cpSync(join(PROJECT_DIR, part), app.path(part), { recursive: true });
+  return app;
+}
+
+test("--check: 0 while the file is current, 1 (saying how to regenerate) once the manifest or a schema changes", async () => {
+  const app = copyOfExample();
+  try {
+    const args = ["types", "--config", app.path("gateway.yaml"), "--out", app.path("web/gateway-types.ts")];
+    const missing = await runGateway([...args, "--check"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/gateway-types\.ts is missing; regenerate it with: gateway types --config \S+gateway\.yaml --out \S+gateway-types\.ts\n/);
+    expect((await runGateway(args)).code).toBe(0);
+    const fresh = await runGateway([...args, "--check"]);
+    expect(fresh).toMatchObject({ code: 0, stderr: "" });
+    expect(fresh.stdout).toMatch(/gateway-types\.ts is up to date/);
+    const written = readFileSync(app.path("web/gateway-types.ts"), "utf8");
+
+    app.write("gateway.yaml", app.read("gateway.yaml").replace("returns: { type: string }", "returns: { type: string, description: Shouted. }"));
+    const stale = await runGateway([...args, "--check"]);
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toBe("");
+    expect(stale.stderr).toMatch(/gateway-types\.ts is stale: the manifest or its schemas changed since it was written; regenerate it with: gateway types --config/);
+    expect(readFileSync(app.path("web/gateway-types.ts"), "utf8")).toBe(written); // --check writes nothing
+
+    expect((await runGateway(args)).stdout).toMatch(/written/);
+    expect(app.read("web/gateway-types.ts")).toContain("/** Shouted. */\nexport type ShoutReturns = string;");
+    expect((await runGateway([...args, "--check"])).code).toBe(0);
+    expect((await runGateway(args)).stdout).toMatch(/up to date/); // unchanged: not rewritten
+  } finally {
+    app.remove();
+  }
+}, 60_000);
+
+test("gateway dev --types: written at start, rewritten on a reload that changes it", async () => {
+  const app = copyOfExample();
+  const gateway = await startGateway("dev", app.dir, ["--types", "web/gateway-types.ts", "--log-format", "json"]);
+  try {
+    const file = app.path("web/gateway-types.ts");
+    const waitFor = async (predicate: (text: string) => boolean) => {
+      for (let waited = 0; ; waited += 50) {
+        const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+        if (predicate(text)) return text;
+        if (waited > 10_000) throw new Error(`the types never changed; stderr:\n${gateway.stderr()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const first = await waitFor((t) => t.includes("export type GreetReturns"));
+    expect(first).not.toContain("shoutedAt");
+    // What dev writes is what `gateway types` writes.
+    expect((await runGateway(["types", "--config", app.path("gateway.yaml"), "--out", file, "--check"])).code).toBe(0);
+
+    writeFileSync(
+      app.path("schemas/greet.returns.json"),
+      JSON.stringify({ type: "object", properties: { message: { type: "string" }, shoutedAt: { type: "integer" } }, required: ["message"], additionalProperties: false }),
+    );
+    const second = await waitFor((t) => t.includes("shoutedAt"));
+    expect(second).toContain("export type GreetReturns = {\n  message: string;\n  shoutedAt?: number;\n};");
+    await gateway.waitForLog(/gateway: wrote web\/gateway-types\.ts/);
+  } finally {
+    gateway.kill();
+    await gateway.exited;
+    app.remove();
+  }
+}, 60_000);
+
+test("the wrappers run unchanged over the real @tauri-apps/api (headless Chromium, the gateway's tauri.js)", async () => {
+  const app = copyOfExample();
+  // The example's manifest serves web/ (server.static): a page that loads the gateway's script, then the bundle.
+  expect((await runGateway(["types", "--config", app.path("gateway.yaml"), "--out", app.path("src/gateway-types.ts")])).code).toBe(0);
+  app.write(
+    "src/entry.ts",
+    `import { Channel } from "@tauri-apps/api/core";
+import { commands, events, results, type ProgressMessage } from "./gateway-types.ts";
+(window as any).typed = { commands, events, results, Channel: Channel as new (cb: (m: ProgressMessage) => void) => Channel<ProgressMessage> };
+`,
+  );
+  const bundled = await build({ entryPoints: [app.path("src/entry.ts")], bundle: true, format: "iife", platform: "browser", target: "chrome120", write: false, logLevel: "silent" });
+  app.write("web/app.js", bundled.outputFiles[0]!.text);
+  app.write("web/index.html", '<!doctype html><html><head><script src="/__gateway/tauri.js?window=main"></script><script src="/app.js"></script></head><body></body></html>');
+  const gateway = await startGateway("serve", app.dir);
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    await page.goto(gateway.url);
+    await page.waitForFunction(() => (window as any).typed !== undefined);
+    await page.evaluate(() => (window as any).__TAURI_INTERNALS__.gateway.ready());
+    const outcome = await page.evaluate(async () => {
+      const { commands, events, results, Channel } = (window as any).typed;
+      const progress: number[] = [];
+      const heard: unknown[] = [];
+      const unlisten = await events.chatMessage.listen((event: { payload: unknown }) => heard.push(event.payload));
+      await events.chatMessage.emit({ from: "page", text: "hi" });
+      await new Promise((r) => setTimeout(r, 200));
+      unlisten();
+      return {
+        greet: await commands.greet({ name: "Ada" }),
+        shout: await commands.shout("hi"),
+        reversed: new TextDecoder().decode(await commands.reverse(new TextEncoder().encode("abc"))),
+        divided: await results.divide({ a: 6, b: 3 }),
+        byZero: await results.divide({ a: 1, b: 0 }),
+        invalid: await results.greet({ name: "" }),
+        download: await commands.download({ steps: 3, onProgress: new Channel((m: { percent: number }) => progress.push(m.percent)) }),
+        progress,
+        history: await commands.chatHistory(),
+        heard,
+      };
+    });
+    expect(outcome.greet).toEqual({ message: "Hello, Ada!" });
+    expect(outcome.shout).toBe("HI");
+    expect(outcome.reversed).toBe("cba");
+    expect(outcome.divided).toEqual({ status: "ok", data: 2 });
+    expect(outcome.byZero).toEqual({ status: "error", error: { code: "division-by-zero", message: "cannot divide by zero" } });
+    expect(outcome.invalid).toMatchObject({ status: "error", error: { kind: "invalid-body" } });
+    expect(outcome.download).toEqual({ steps: 3 });
+    expect(outcome.progress).toEqual([33, 67, 100]);
+    expect(outcome.heard).toEqual([{ from: "page", text: "hi" }]);
+    expect(outcome.history).toEqual([{ from: "page", text: "hi" }]);
+  } finally {
+    await browser.close();
+    gateway.kill();
+    await gateway.exited;
+    app.remove();
+  }
+}, 60_000);
