@@ -1,7 +1,7 @@
 // The `gateway` command line: one module per verb; this one parses arguments, answers --help
 // (for every verb) and --version, and reports usage mistakes with exit code 2.
-import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
+import { packageVersion } from "../config/package-info.ts";
 import { check } from "./check.ts";
 import { docs } from "./docs.ts";
 import { init } from "./init.ts";
@@ -12,10 +12,6 @@ import { UsageError, type Verb } from "./verb.ts";
 
 const VERBS: Verb[] = [dev, serveVerb, check, typesVerb, init, newVerb, docs];
 
-/** The package's version (package.json sits two folders up from both gateway/cli and dist/cli). */
-export function version(): string {
-  return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
-}
 
 function overview(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
@@ -35,7 +31,7 @@ function help(verb: Verb): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-v" || name === "version") {
-    console.log(version());
+    console.log(packageVersion());
     return 0;
   }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -59,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (values.version) {
-      console.log(version());
+      console.log(packageVersion());
       return 0;
     }
     if (positionals.length > (verb.positionals ?? 0)) throw new UsageError(`unexpected argument "${positionals[verb.positionals ?? 0]}"`);

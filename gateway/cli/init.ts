@@ -2,7 +2,6 @@
 // command, its handler and schemas, a page calling it through @tauri-apps/api, and the
 // package.json and tsconfig.json that build, serve and type-check it.
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import {
   fill,
@@ -17,10 +16,11 @@ import {
   TSCONFIG_JSON,
 } from "./templates.ts";
 import type { Verb } from "./verb.ts";
+import { packageInfo } from "../config/package-info.ts";
 
 /** The files of a new app, in the order they are listed. */
 export function initFiles(name: string): Array<[path: string, content: string]> {
-  const own = ownPackage();
+  const own = packageInfo();
   const esbuild = own.dependencies?.esbuild ?? "^0.28.2";
   return [
     ["package.json", fill(PACKAGE_JSON, { NAME: name, GATEWAY_VERSION: own.version, ESBUILD_VERSION: esbuild })],
@@ -81,10 +81,6 @@ then open http://127.0.0.1:1430. Add a command with: npx gateway new <name>`);
   },
 };
 
-/** This package's package.json (two folders up from both gateway/cli and dist/cli). */
-function ownPackage(): { version: string; dependencies?: Record<string, string> } {
-  return createRequire(import.meta.url)("../../package.json") as { version: string; dependencies?: Record<string, string> };
-}
 
 /** A valid npm package name made from a folder name. */
 export function packageName(folder: string): string {

@@ -9,8 +9,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { packageVersion } from "./package-info.ts";
 
 export type CacheKind = "validators" | "handlers" | "manifests";
 
@@ -96,7 +96,8 @@ export class DiskCache {
 export function defaultCacheDir(manifestFile: string): string | undefined {
   for (let dir = dirname(manifestFile); ; dir = dirname(dir)) {
     const modules = join(dir, "node_modules");
-    if (existsSync(modules)) return join(modules, ".cache", "ipc-gateway", gatewayVersion(), hash(manifestFile).slice(0, 16));
+    // Entries made by another version of the gateway (and of ajv, esbuild with it) are not reused.
+    if (existsSync(modules)) return join(modules, ".cache", "ipc-gateway", packageVersion(), hash(manifestFile).slice(0, 16));
     if (dirname(dir) === dir) return undefined;
   }
 }
@@ -105,9 +106,3 @@ export function hash(text: string): string {
   return createHash("sha1").update(text).digest("hex");
 }
 
-let version: string | undefined;
-/** Entries made by another version of the gateway (or of ajv, esbuild with it) are not reused. */
-function gatewayVersion(): string {
-  // package.json is two folders up from both gateway/config and dist/config.
-  return (version ??= (createRequire(import.meta.url)("../../package.json") as { version: string }).version);
-}

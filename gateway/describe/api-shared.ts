@@ -2,7 +2,6 @@
 // is reached, the GatewayError schema, and the catalog's schemas turned into each format's
 // dialect (`$ref`s to the format's components, `x-channel` fields described as the strings the
 // wire carries).
-import { createRequire } from "node:module";
 import { basename, dirname } from "node:path";
 import { isIP } from "node:net";
 import { CHANNEL_WIRE } from "../config/schemas.ts";
@@ -19,10 +18,7 @@ export interface ApiDocumentOptions {
   addresses?: readonly { host: string; port: number }[];
 }
 
-/** The package's version (package.json sits two folders up from both gateway/describe and dist/describe). */
-export function packageVersion(): string {
-  return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
-}
+export { packageVersion } from "../config/package-info.ts";
 
 /** The app's name: the manifest's folder. */
 export function apiTitle(generation: Generation): string {
