@@ -152,7 +152,44 @@ const frameCases: Case[] = [
   run: (ctx: Context) => expectErrorFrame(ctx, text as string, message as RegExp),
 }));
 
-frameCases.push({ name: "[1] WebSocket: a binary frame", run: (ctx) => expectErrorFrame(ctx, Buffer.from([1, 2, 3]), /binary frames are not accepted/, true) });
+/** A binary invoke frame: [u32 header length][header][bytes], or a header length that lies. */
+function binaryFrame(header: string, bytes: Buffer, claimedLength = Buffer.byteLength(header)): Buffer {
+  const frame = Buffer.alloc(4 + Buffer.byteLength(header) + bytes.length);
+  frame.writeUInt32BE(claimedLength, 0);
+  frame.write(header, 4);
+  bytes.copy(frame, 4 + Buffer.byteLength(header));
+  return frame;
+}
+
+frameCases.push(
+  { name: "[1] WebSocket: a binary frame shorter than its length field", run: (ctx) => expectErrorFrame(ctx, Buffer.from([1, 2, 3]), /starts with its header's length/, true) },
+  {
+    name: "[1] WebSocket: a binary frame whose header length runs past its end",
+    run: (ctx) => expectErrorFrame(ctx, binaryFrame('{"type":"invoke"}', Buffer.from([1]), 0xffffff), /header length does not fit/, true),
+  },
+  { name: "[1] WebSocket: a binary frame whose header is not JSON", run: (ctx) => expectErrorFrame(ctx, binaryFrame("{nope", Buffer.from([1])), /header: body is not valid JSON/, true) },
+  {
+    name: "[1] WebSocket: a binary frame whose header also has a body",
+    run: async (ctx) => {
+      const reply = await sendRaw(ctx, binaryFrame(JSON.stringify({ type: "invoke", rid: 5, cmd: "bytes", body: {} }), Buffer.from([1])), true);
+      expect(reply).toMatchObject({ type: "reply", rid: 5, ok: false, status: 400, error: { kind: "bad-request", field: "/body" } });
+    },
+  },
+  {
+    name: "[1] WebSocket: a binary frame to a JSON command is parsed as UTF-8 JSON, as over HTTP",
+    run: async (ctx) => {
+      const reply = await sendRaw(ctx, binaryFrame(JSON.stringify({ type: "invoke", rid: 6, cmd: "greet" }), Buffer.from('{"name":"Bin"}')), true);
+      expect(reply).toMatchObject({ type: "reply", rid: 6, ok: true, value: { message: "Hello, Bin!" } });
+    },
+  },
+  {
+    name: "[1] WebSocket: a binary frame of bytes that are not JSON to a JSON command",
+    run: async (ctx) => {
+      const reply = await sendRaw(ctx, binaryFrame(JSON.stringify({ type: "invoke", rid: 7, cmd: "greet" }), Buffer.from([0xff, 0x00])), true);
+      expect(reply).toMatchObject({ type: "reply", rid: 7, ok: false, status: 400, error: { kind: "bad-request" } });
+    },
+  },
+);
 
 const replyRefusals: [string, object, number, string, string?][] = [
   ["no cmd", { type: "invoke", rid: 1 }, 400, "bad-request", "/cmd"],
@@ -203,8 +240,15 @@ frameCases.push(
     run: async (ctx) => expect(await closeCodeAfter(ctx, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), false)).toBe(1007),
   },
   {
-    name: "[1] WebSocket: a frame over the 1 MiB frame limit closes that socket (1009) only",
-    run: async (ctx) => expect(await closeCodeAfter(ctx, Buffer.alloc(1024 * 1024 + 10, 0x20), false)).toBe(1009),
+    name: "[1] WebSocket: a frame past the body limit plus 1 MiB closes that socket (1009) only",
+    run: async (ctx) => expect(await closeCodeAfter(ctx, Buffer.alloc(3 * 1024 * 1024 + 10, 0x20), false)).toBe(1009),
+  },
+  {
+    name: "[1] WebSocket: a text frame over the body limit is answered 413, as over HTTP",
+    run: async (ctx) => {
+      const reply = await sendRaw(ctx, `{"type":"invoke","rid":8,"cmd":"echo","body":"${"x".repeat(2 * 1024 * 1024 + 70_000)}"}`);
+      expect(reply).toMatchObject({ type: "reply", rid: 8, ok: false, status: 413, error: { kind: "payload-too-large" } });
+    },
   },
   {
     name: "[1] WebSocket: a mistake is answered and the same socket keeps working",

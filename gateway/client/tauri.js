@@ -3,9 +3,11 @@
 //
 //   <script src="http://127.0.0.1:1430/__gateway/tauri.js?window=main"></script>
 //
-// Invocations are POST /ipc/<cmd> (Tauri's IPC protocol over HTTP). The page keeps one WebSocket
-// (/ipc/ws) for what the gateway pushes (channel messages, events, eval) and for the event
-// plugin's calls (listen, unlisten, emit, emit_to). Frames: docs/protocol.md.
+// The page keeps one WebSocket (/ipc/ws): what the gateway pushes (channel messages, events,
+// eval) arrives on it, and invocations travel on it once it is open — a message costs the browser a
+// small fraction of a fetch. Before that, for bodies over 64 KiB (so they never hold up small calls
+// behind them), and with `?transport=http`, invocations are POST /ipc/<cmd> (Tauri's IPC protocol
+// over HTTP). Both answer alike. Frames: docs/protocol.md.
 (function () {
   "use strict";
   if (window.__TAURI_INTERNALS__ && window.__TAURI_INTERNALS__.gateway) return; // loaded twice
@@ -15,6 +17,9 @@
   var base = source.origin;
   var label = source.searchParams.get("window") || "main";
   var token = source.searchParams.get("token");
+  var overSocket = source.searchParams.get("transport") !== "http";
+  /** Bodies larger than this go over HTTP, beside the socket, instead of queueing on it. */
+  var SOCKET_BODY_LIMIT = 64 * 1024;
   var EVENT_PLUGIN = "plugin:event|";
   var TO_IPC = "__TAURI_TO_IPC_KEY__";
   var CHANNEL_PREFIX = "__CHANNEL__:";
@@ -69,8 +74,12 @@
     ws.onclose = function () {
       pageId = null;
       if (socket !== ws) return;
+      // Never retried: the command may have run. The caller decides.
       replies.forEach(function (pending) {
-        pending.reject({ kind: "internal", message: "the connection to the gateway was lost" });
+        pending.reject({
+          kind: "connection-lost",
+          message: "the connection to the gateway was lost before " + (pending.cmd ? '"' + pending.cmd + '"' : "the call") + " answered; it may or may not have run",
+        });
       });
       replies.clear();
       setTimeout(connect, retryMs);
@@ -134,9 +143,28 @@
     return ready().then(function () {
       return new Promise(function (resolve, reject) {
         var rid = nextRid++;
-        replies.set(rid, { resolve: resolve, reject: reject });
+        replies.set(rid, { resolve: resolve, reject: reject, cmd: cmd });
         socket.send(JSON.stringify({ type: "invoke", rid: rid, cmd: cmd, body: body }));
       });
+    });
+  }
+
+  /** One invoke frame on the open socket: JSON text, or a binary frame [u32 length][header][bytes]. */
+  function sendInvoke(cmd, encoded, headers) {
+    return new Promise(function (resolve, reject) {
+      var rid = nextRid++;
+      replies.set(rid, { resolve: resolve, reject: reject, cmd: cmd });
+      var head = '{"type":"invoke","rid":' + rid + ',"cmd":' + JSON.stringify(cmd) + (headers ? ',"headers":' + JSON.stringify(headers) : "");
+      if (encoded.json !== undefined) {
+        socket.send(head + ',"body":' + encoded.json + "}");
+        return;
+      }
+      var header = new TextEncoder().encode(head + "}");
+      var frame = new Uint8Array(4 + header.length + encoded.bytes.byteLength);
+      new DataView(frame.buffer).setUint32(0, header.length);
+      frame.set(header, 4);
+      frame.set(encoded.bytes, 4 + header.length);
+      socket.send(frame);
     });
   }
 
@@ -182,28 +210,52 @@
   function invoke(cmd, args, options) {
     if (args === undefined) args = {};
     if (cmd.indexOf(EVENT_PLUGIN) === 0) return eventPlugin(cmd.slice(EVENT_PLUGIN.length), args);
-    var headers = new Headers(options && options.headers);
-    var body;
-    var hasChannel = false;
-    if (args instanceof ArrayBuffer || ArrayBuffer.isView(args) || Array.isArray(args)) {
-      body = args instanceof ArrayBuffer ? args : Array.isArray(args) ? new Uint8Array(args) : new Uint8Array(args.buffer, args.byteOffset, args.byteLength);
-      headers.set("Content-Type", "application/octet-stream");
-    } else {
-      body = JSON.stringify(args, function (_key, value) {
-        if (value !== null && typeof value === "object" && typeof value[TO_IPC] === "function") value = value[TO_IPC]();
-        if (typeof value === "string" && value.indexOf(CHANNEL_PREFIX) === 0) hasChannel = true;
-        return value;
-      });
-      headers.set("Content-Type", "application/json");
+    var encoded = encode(args);
+    var size = encoded.json !== undefined ? encoded.json.length : encoded.bytes.byteLength;
+    if (overSocket && pageId !== null && socket.readyState === WebSocket.OPEN && size <= SOCKET_BODY_LIMIT) {
+      return sendInvoke(cmd, encoded, headerObject(options && options.headers));
     }
+    return invokeOverHttp(cmd, encoded, options);
+  }
+
+  /** The body as JSON text (a Channel as "__CHANNEL__:<id>"), or as bytes: Tauri's rules. */
+  function encode(args) {
+    if (args instanceof ArrayBuffer || ArrayBuffer.isView(args) || Array.isArray(args)) {
+      var bytes = args instanceof ArrayBuffer ? new Uint8Array(args) : Array.isArray(args) ? new Uint8Array(args) : new Uint8Array(args.buffer, args.byteOffset, args.byteLength);
+      return { bytes: bytes };
+    }
+    var hasChannel = false;
+    var json = JSON.stringify(args, function (_key, value) {
+      if (value !== null && typeof value === "object" && typeof value[TO_IPC] === "function") value = value[TO_IPC]();
+      if (typeof value === "string" && value.indexOf(CHANNEL_PREFIX) === 0) hasChannel = true;
+      return value;
+    });
+    return { json: json === undefined ? "null" : json, hasChannel: hasChannel };
+  }
+
+  /** Headers in any of their three forms (object, Headers, pairs) as an object with lower-case names. */
+  function headerObject(init) {
+    if (!init) return undefined;
+    var out = {};
+    var any = false;
+    new Headers(init).forEach(function (value, name) {
+      out[name] = value;
+      any = true;
+    });
+    return any ? out : undefined;
+  }
+
+  function invokeOverHttp(cmd, encoded, options) {
+    var headers = new Headers(options && options.headers);
+    headers.set("Content-Type", encoded.json !== undefined ? "application/json" : "application/octet-stream");
     headers.set("Gateway-Window", label);
     if (token) headers.set("Authorization", "Bearer " + token);
     // A channel streams over this page's WebSocket: the gateway must know the page first.
-    var before = hasChannel ? ready() : Promise.resolve();
+    var before = encoded.hasChannel ? ready() : Promise.resolve();
     return before
       .then(function () {
         if (pageId !== null) headers.set("Gateway-Page", pageId);
-        return fetch(base + "/ipc/" + encodeURIComponent(cmd), { method: "POST", body: body, headers: headers });
+        return fetch(base + "/ipc/" + encodeURIComponent(cmd), { method: "POST", body: encoded.json !== undefined ? encoded.json : encoded.bytes, headers: headers });
       })
       .then(function (response) {
         var isJson = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
@@ -236,6 +288,8 @@
       url: base,
       /** Resolves once the page's WebSocket is connected. */
       ready: ready,
+      /** How invocations travel: "ws" (over the page's socket once open) or "http" (`?transport=http`). */
+      transport: overSocket ? "ws" : "http",
       get page() {
         return pageId;
       },

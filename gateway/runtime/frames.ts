@@ -3,6 +3,7 @@
 // arguments before its schema has passed. A refusal names the offending field.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { CHANNEL_WIRE } from "../config/schemas.ts";
+import { parseJson } from "./codec.ts";
 import type { EventTarget } from "./types.ts";
 
 /** A page's invocation over its WebSocket. */
@@ -99,6 +100,33 @@ export function decodeFrame(value: unknown): Decoded<InvokeFrame> & { rid?: numb
   // The same bounds as the schema's (which counts a string's length in code points).
   const ridOk = (typeof rid === "number" && Number.isSafeInteger(rid) && rid >= 0) || (typeof rid === "string" && [...rid].length <= 128);
   return ridOk ? { ...refused, rid: rid as number | string } : refused;
+}
+
+/** Largest header a binary frame may have. */
+const MAX_BINARY_HEADER = 64 * 1024;
+
+/**
+ * A binary invoke frame: [u32 big-endian header length][header JSON][bytes], the header an
+ * invoke frame without `body` (the bytes are the body, as application/octet-stream over HTTP).
+ */
+export function decodeBinaryFrame(data: Buffer, maxDepth: number): Decoded<InvokeFrame> & { rid?: number | string } {
+  if (data.length < 4) return { ok: false, field: "", message: "a binary frame starts with its header's length (4 bytes)" };
+  const length = data.readUInt32BE(0);
+  if (length > MAX_BINARY_HEADER || 4 + length > data.length) return { ok: false, field: "", message: "a binary frame's header length does not fit the frame" };
+  const header = parseJson(data.subarray(4, 4 + length), maxDepth);
+  if (!header.ok) return { ok: false, field: "", message: `a binary frame's header: ${header.message}` };
+  const decoded = decodeFrame(header.value);
+  if (!decoded.ok) return decoded;
+  if (decoded.value.body !== undefined) return { ok: false, field: "/body", message: "frame: /body is the bytes after the header of a binary frame", rid: decoded.value.rid };
+  return { ok: true, value: { ...decoded.value, body: data.subarray(4 + length) } };
+}
+
+/** The rid of a text frame that starts as tauri.js writes it (`{"type":"invoke","rid":...`), without parsing the rest. */
+export function leadingRid(data: Buffer): number | string | undefined {
+  const match = /^\{"type":"invoke","rid":(\d{1,16}|"[^"\\]{0,128}")[,}]/.exec(data.subarray(0, 200).toString("latin1"));
+  if (!match) return undefined;
+  const rid: unknown = JSON.parse(match[1]!);
+  return typeof rid === "number" && !Number.isSafeInteger(rid) ? undefined : (rid as number | string);
 }
 
 export function isEventPluginCommand(name: string): name is EventPluginCommand {

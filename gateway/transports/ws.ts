@@ -7,7 +7,7 @@ import type { Socket } from "node:net";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { rejections, type Rejection } from "../runtime/errors.ts";
 import { parseJson } from "../runtime/codec.ts";
-import { decodeFrame } from "../runtime/frames.ts";
+import { decodeBinaryFrame, decodeFrame, leadingRid, type InvokeFrame } from "../runtime/frames.ts";
 import { LOW_WATER_BYTES, Page } from "../runtime/pages.ts";
 import { encodeResponse, endSocketWith } from "./encode.ts";
 import type { HttpContext } from "./http.ts";
@@ -17,11 +17,16 @@ import type { InvokeResponse } from "../runtime/types.ts";
 
 /** A page that answers no ping for this long is dropped (its listeners and channels with it). */
 const PING_INTERVAL_MS = 30_000;
-/** Largest frame a page may send. */
-const MAX_FRAME_BYTES = 1024 * 1024;
+/** What a text frame may carry besides its body (type, rid, cmd, headers) within the body limit. */
+const ENVELOPE_BYTES = 64 * 1024;
+/**
+ * Frames up to the body limit plus this are read and, when too large, answered 413 like HTTP;
+ * larger ones close the socket (1009) before they are buffered.
+ */
+const FRAME_ALLOWANCE_BYTES = 1024 * 1024;
 
 export class WebSocketTransport {
-  private readonly server = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, clientTracking: true });
+  private readonly server = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: true });
   private readonly alive = new WeakSet<WebSocket>();
   private readonly pageOf = new WeakMap<WebSocket, Page>();
   private readonly pinger: NodeJS.Timeout;
@@ -59,6 +64,8 @@ export class WebSocketTransport {
     // Browsers cannot set Authorization on a WebSocket: the token may come as ?token=.
     if (!this.guard.authorized(req.headers.authorization, url.searchParams.get("token"))) return endSocketWith(socket, rejections.unauthorized());
     const label = url.searchParams.get("window") || "main";
+    // Read when the connection is made: a reload's new body limit applies to the pages that connect after it.
+    this.server.options.maxPayload = this.context.current().settings.bodyLimit + FRAME_ALLOWANCE_BYTES;
     this.server.handleUpgrade(req, socket, head, (ws) => this.connected(ws, label, origin));
   }
 
@@ -88,21 +95,41 @@ export class WebSocketTransport {
   }
 
   private received(page: Page, data: RawData, isBinary: boolean): void {
-    if (isBinary) return refuseFrame(page, rejections.badRequest("binary frames are not accepted from pages"));
-    // The frame's own object wraps the body: a body as deep as HTTP accepts is accepted here.
-    const parsed = parseJson(data as Buffer, this.context.current().settings.maxDepth, 1);
-    if (!parsed.ok) return refuseFrame(page, rejections.badRequest(parsed.message));
-    const decoded = decodeFrame(parsed.value);
-    if (!decoded.ok) {
-      const refused = rejections.badRequest(decoded.message, { field: decoded.field });
-      return decoded.rid === undefined ? refuseFrame(page, refused) : reply(page, decoded.rid, refused, "(frame)", this.context, undefined);
+    const settings = this.context.current().settings;
+    const buffer = data as Buffer;
+    let frame: InvokeFrame;
+    if (isBinary) {
+      const decoded = decodeBinaryFrame(buffer, settings.maxDepth);
+      if (!decoded.ok) return this.refuse(page, decoded);
+      frame = decoded.value;
+      // The same limit as over HTTP, on the bytes.
+      if ((frame.body as Uint8Array).byteLength > settings.bodyLimit) return reply(page, frame.rid, rejections.payloadTooLarge(settings.bodyLimit), frame.cmd, this.context, undefined);
+    } else {
+      if (buffer.length > settings.bodyLimit + ENVELOPE_BYTES) {
+        // Not parsed (that is the point): the rid is read from where tauri.js writes it.
+        const rid = leadingRid(buffer);
+        const refused = rejections.payloadTooLarge(settings.bodyLimit);
+        return rid === undefined ? refuseFrame(page, refused) : reply(page, rid, refused, "(frame)", this.context, undefined);
+      }
+      // The frame's own object wraps the body: a body as deep as HTTP accepts is accepted here.
+      const parsed = parseJson(buffer, settings.maxDepth, 1);
+      if (!parsed.ok) return refuseFrame(page, rejections.badRequest(parsed.message));
+      const decoded = decodeFrame(parsed.value);
+      if (!decoded.ok) return this.refuse(page, decoded);
+      frame = decoded.value;
     }
-    const frame = decoded.value;
     const started = this.context.invocations ? performance.now() : 0;
     page.invocationStarted();
     const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page });
     if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started));
     else reply(page, frame.rid, response, frame.cmd, this.context, started);
+  }
+
+  /** A frame the schema refused: a reply when its rid can be trusted, an error frame otherwise. */
+  private refuse(page: Page, decoded: { field: string; message: string; rid?: number | string }): void {
+    const refused = rejections.badRequest(decoded.message, { field: decoded.field });
+    if (decoded.rid === undefined) refuseFrame(page, refused);
+    else reply(page, decoded.rid, refused, "(frame)", this.context, undefined);
   }
 
   private ping(): void {

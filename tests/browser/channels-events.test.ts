@@ -72,15 +72,19 @@ let app: BrowserApp;
 let browser: Browser;
 let pages: PageServer;
 let main: Page;
+/** The same page over HTTP (`?transport=http`): channels work the same whichever way invoke travels. */
+let overHttp: Page;
 
 beforeAll(async () => {
   app = await startBrowserApp(manifest, { "handlers/h.ts": HANDLERS });
   ({ browser, pages, main } = app);
+  overHttp = await openPage(browser, `${pages.origin}/?window=main&transport=http`);
 }, 60_000);
 
 afterAll(async () => app?.close());
 
 const state = () => app.gateway.gw.invoke<Record<string, any>>("state");
+const mainPage = () => main;
 /** A round trip on each page's socket: afterwards the page has every event queued for it before. */
 const flush = (...targets: Page[]) =>
   Promise.all(targets.map((p) => p.evaluate(() => window.api.invoke("plugin:event|unlisten", { event: "flush", eventId: 0 }))));
@@ -88,9 +92,10 @@ const until = async (check: () => Promise<boolean>) => {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
 };
 
-describe("channels", () => {
+describe.each(["ws", "http"] as const)("channels, invoking over %s", (transport) => {
+  const main = () => (transport === "ws" ? mainPage() : overHttp);
   test("10,000 messages arrive complete and in order, then the end marker closes the channel", async () => {
-    const result = await main.evaluate(async () => {
+    const result = await main().evaluate(async () => {
       const received: number[] = [];
       const channel = new window.api.Channel<number>((m) => received.push(m));
       const returned = await window.api.invoke("stream", { n: 10_000, onItem: channel });
@@ -105,7 +110,7 @@ describe("channels", () => {
   });
 
   test("a binary message arrives as an ArrayBuffer", async () => {
-    const result = await main.evaluate(async () => {
+    const result = await main().evaluate(async () => {
       const received: unknown[] = [];
       const channel = new window.api.Channel<ArrayBuffer>((m) => received.push(m instanceof ArrayBuffer ? Array.from(new Uint8Array(m)) : m));
       await window.api.invoke("bytes", { onChunk: channel });
@@ -116,7 +121,7 @@ describe("channels", () => {
   });
 
   test("an invalid channel message is rejected in the handler, and the page never sees it", async () => {
-    const received = await main.evaluate(async () => {
+    const received = await main().evaluate(async () => {
       const got: unknown[] = [];
       const channel = new window.api.Channel<unknown>((m) => got.push(m));
       await window.api.invoke("invalid", { onItem: channel });
@@ -128,7 +133,7 @@ describe("channels", () => {
   });
 
   test("closing a page mid-stream aborts the handler's signal", async () => {
-    const doomed = await openPage(browser, `${pages.origin}/?window=doomed`);
+    const doomed = await openPage(browser, `${pages.origin}/?window=doomed${transport === "http" ? "&transport=http" : ""}`);
     await doomed.evaluate(() => {
       const channel = new window.api.Channel<number>(() => {});
       void window.api.invoke("endless", { onItem: channel }).catch(() => {});

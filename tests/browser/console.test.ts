@@ -80,7 +80,7 @@ describe("under gateway dev", () => {
     expect(await outcome.locator(".ms").textContent()).toMatch(/^\d+(\.\d)? ms$/);
     // The gateway's own account of the call, from gateway://invocation.
     await logLine("invocation", "window gateway-console").filter({ hasText: "greet" }).first().waitFor();
-    expect(await logLine("invocation", "greet").first().textContent()).toMatch(/greetok · 200 · \d+(\.\d)? ms · window gateway-console \(http\)$/);
+    expect(await logLine("invocation", "greet").first().textContent()).toMatch(/greetok · 200 · \d+(\.\d)? ms · window gateway-console \(ws\)$/); // invoke travels on the console's socket
 
     // The gateway checks the body: an empty name is refused by the schema (minLength 1).
     await page.fill("[name=name]", "");

@@ -1,6 +1,8 @@
 // The unmodified @tauri-apps/api and pyInvoke in headless Chromium, in a page served from a
 // second origin: invoke resolves and rejects exactly as in Tauri, bytes both ways, headers, the
-// window label, and a page from a disallowed origin is refused.
+// window label, and a page from a disallowed origin is refused. The whole matrix runs twice: over
+// the page's WebSocket (tauri.js's default once the socket is open) and over HTTP
+// (`?transport=http`, and what a page uses before its socket opens).
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { Browser, Page } from "playwright-core";
 import { openPage, startBrowserApp, type BrowserApp, type PageServer } from "../helpers/browser.ts";
@@ -42,10 +44,13 @@ let app: BrowserApp;
 let browser: Browser;
 let pages: PageServer;
 let page: Page;
+const byTransport: Record<"ws" | "http", Page> = {} as Record<"ws" | "http", Page>;
 
 beforeAll(async () => {
   app = await startBrowserApp(manifest, { "handlers/misc.ts": MISC });
   ({ browser, pages, main: page } = app);
+  byTransport.ws = page;
+  byTransport.http = await openPage(browser, `${pages.origin}/?window=main&transport=http`);
 }, 60_000);
 
 afterAll(async () => app?.close());
@@ -66,7 +71,20 @@ function invokeInPage(target: Page, cmd: string, args?: unknown, options?: unkno
   );
 }
 
-describe("invoke", () => {
+describe.each(["ws", "http"] as const)("invoke over %s", (transport) => {
+  let page: Page;
+  beforeAll(() => {
+    page = byTransport[transport];
+  });
+
+  test("travels the way it should: the page's socket, or HTTP", async () => {
+    expect(await page.evaluate(() => (window as any).__TAURI_INTERNALS__.gateway.transport)).toBe(transport);
+    // Over HTTP the handler sees the browser's request headers; over the socket only the call's own.
+    const seen = (await invokeInPage(page, "headers", {}, { headers: { "x-a": "1" } })) as { value: Record<string, string> };
+    if (transport === "ws") expect(seen.value).toEqual({ "x-a": "1" });
+    else expect(seen.value["user-agent"]).toBeDefined();
+  });
+
   test("the page sees a Tauri environment", async () => {
     expect(await page.evaluate(() => window.api.isTauri())).toBe(true);
     expect(await page.evaluate(() => window.api.getCurrentWindow().label)).toBe("main");
@@ -129,7 +147,7 @@ describe("invoke", () => {
   });
 
   test("the window label comes from the script's query", async () => {
-    const settings = await openPage(browser, `${pages.origin}/?window=settings`);
+    const settings = await openPage(browser, `${pages.origin}/?window=settings${transport === "http" ? "&transport=http" : ""}`);
     try {
       expect(await invokeInPage(settings, "whoami")).toEqual({ resolved: true, value: "settings" });
       expect(await invokeInPage(settings, "settings-only")).toEqual({ resolved: true, value: "settings" });

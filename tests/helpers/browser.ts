@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { gatewayFor } from "./app.ts";
+import type { Listening } from "../../gateway/index.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -36,8 +37,8 @@ export interface PageServer {
 }
 
 /**
- * A second origin serving /?window=<label>: an HTML page that loads the gateway's script, then
- * the @tauri-apps/api bundle.
+ * A second origin serving /?window=<label>[&transport=http]: an HTML page that loads the
+ * gateway's script, then the @tauri-apps/api bundle.
  */
 export async function startPageServer(): Promise<PageServer> {
   const script = await pageBundle();
@@ -53,9 +54,11 @@ export async function startPageServer(): Promise<PageServer> {
       return res.end();
     }
     const label = url.searchParams.get("window") ?? "main";
+    // ?transport=http is passed on to tauri.js: invocations then all go over HTTP.
+    const transport = url.searchParams.get("transport") === "http" ? "&transport=http" : "";
     res.writeHead(200, { "content-type": "text/html" });
     res.end(`<!doctype html><html><head>
-<script src="${gateway}/__gateway/tauri.js?window=${encodeURIComponent(label)}"></script>
+<script src="${gateway}/__gateway/tauri.js?window=${encodeURIComponent(label)}${transport}"></script>
 <script src="/app.js"></script></head><body><div id="out"></div></body></html>`);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -88,6 +91,8 @@ export interface BrowserApp {
   browser: Browser;
   pages: PageServer;
   gateway: Awaited<ReturnType<typeof gatewayFor>>;
+  /** The gateway's HTTP server (a test may close it and listen again). */
+  listening: Listening;
   url: string;
   /** The page of window "main", open and connected. */
   main: Page;
@@ -101,7 +106,8 @@ export interface BrowserApp {
 export async function startBrowserApp(manifestFor: (pageOrigin: string) => string, files: Record<string, string>): Promise<BrowserApp> {
   const pages = await startPageServer();
   const gateway = await gatewayFor({ "gateway.yaml": manifestFor(pages.origin), ...files });
-  const { url } = await gateway.gw.listen({ port: 0 });
+  const listening = await gateway.gw.listen({ port: 0 });
+  const url = listening.url;
   pages.setGateway(url);
   const browser = await launchBrowser();
   const main = await openPage(browser, `${pages.origin}/?window=main`);
@@ -109,6 +115,7 @@ export async function startBrowserApp(manifestFor: (pageOrigin: string) => strin
     browser,
     pages,
     gateway,
+    listening,
     url,
     main,
     async close() {
