@@ -3,6 +3,7 @@ import { benchHttp } from "./http.ts";
 import { benchInProcess } from "./inprocess.ts";
 import { benchReload } from "./reload.ts";
 import { benchScale } from "./scale.ts";
+import { benchBrowser } from "./browser.ts";
 import { benchStreams } from "./streams.ts";
 import { formatFigure, type Figure } from "./measure.ts";
 
@@ -12,6 +13,7 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   streams: benchStreams,
   reload: benchReload,
   scale: benchScale,
+  browser: benchBrowser,
 };
 
 const only = process.argv.slice(2);
