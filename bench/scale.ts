@@ -9,6 +9,7 @@ import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, type Figure } from "./measure.ts";
+import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? "10,100,1000").split(",").map(Number);
@@ -133,7 +134,8 @@ async function timeEdit(dir: string, port: number, i: number, version: number): 
 }
 
 const GATEWAY_BIN = join(ROOT, "bin", "gateway.js");
-const cacheOf = (dir: string) => join(dir, "node_modules", ".cache", "ipc-gateway");
+/** Where the gateway keeps this app's disk cache (removed for a cold start). */
+const cacheOf = (dir: string) => defaultCacheDir(join(dir, "gateway.yaml"))!;
 
 export async function benchScale(): Promise<Figure[]> {
   const figures: Figure[] = [];

@@ -4,8 +4,6 @@ import { dirname, resolve } from "node:path";
 import { EventHub } from "./runtime/events.ts";
 import { GenerationBuilder, notReadyGeneration } from "./reload/builder.ts";
 import { buildCatalog, catalogJson, type Catalog } from "./describe/catalog.ts";
-import { asyncApiDocument } from "./describe/asyncapi.ts";
-import { openApiDocument } from "./describe/openapi.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
 import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
@@ -90,6 +88,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const first = await builder.build();
   if (!first.ok && !(options.watch && options.serveWhileBroken)) throw new ConfigError(first.problems);
   let current = first.ok ? first.generation : notReadyGeneration(builder.manifestFile, first, first.files);
+  // What a cold start compiled and bundled is on disk before the gateway serves: a process
+  // stopped right after start-up still leaves the next start warm.
+  await builder.cache.flush();
   // The level applies from the start: a later edit of server.log takes effect at the next start.
   const logger =
     options.logger ?? createLogger({ level: options.logLevel ?? current.settings.log ?? (options.watch ? "info" : "warn"), format: options.logFormat });
@@ -186,8 +187,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           documents: {
             "/__gateway/manifest.json": () => describe(current),
             "/__gateway/catalog.json": () => catalogJson(catalogOf(current)),
-            "/__gateway/openapi.json": () => openApiDocument(current, catalogOf(current), { addresses: [...servers] }),
-            "/__gateway/asyncapi.json": () => asyncApiDocument(current, catalogOf(current), { addresses: [...servers] }),
+            // Their generators load on the first request: most runs never ask.
+            "/__gateway/openapi.json": async () => (await import("./describe/openapi.ts")).openApiDocument(current, catalogOf(current), { addresses: [...servers] }),
+            "/__gateway/asyncapi.json": async () => (await import("./describe/asyncapi.ts")).asyncApiDocument(current, catalogOf(current), { addresses: [...servers] }),
           },
           clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
           consoleDir: feed ? CONSOLE_DIR : undefined, // the dev console at /__gateway/, under dev only

@@ -2,7 +2,6 @@
 import { resolve } from "node:path";
 import { formatProblem } from "../config/problems.ts";
 import { GenerationBuilder } from "../reload/builder.ts";
-import { checkHandlerTypes } from "../describe/check-handlers.ts";
 import type { Generation } from "../runtime/generation.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
 
@@ -31,6 +30,7 @@ ${CONFIG_DETAIL}
       console.log(`${config}: ${summary(result.generation)}`);
       return 0;
     }
+    const { checkHandlerTypes } = await import("../describe/check-handlers.ts");
     const typed = checkHandlerTypes(result.generation);
     if (!typed.ok) {
       console.log(`${config}: ${typed.message}`);

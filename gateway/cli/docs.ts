@@ -6,9 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { formatProblem } from "../config/problems.ts";
 import { buildCatalog } from "../describe/catalog.ts";
-import { asyncApiDocument } from "../describe/asyncapi.ts";
 import { buildFromManifest } from "../describe/manifest-only.ts";
-import { openApiDocument } from "../describe/openapi.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
 
 /** Where `gateway docs` writes without --out: this folder beside the manifest. */
@@ -36,6 +34,7 @@ ${CONFIG_DETAIL}
     }
     const generation = result.generation;
     const catalog = buildCatalog(generation);
+    const [{ openApiDocument }, { asyncApiDocument }] = await Promise.all([import("../describe/openapi.ts"), import("../describe/asyncapi.ts")]);
     const out = values.out === undefined ? join(dirname(config), DEFAULT_DOCS_DIR) : resolve(values.out as string);
     mkdirSync(out, { recursive: true });
     const written: [string, unknown, string][] = [

@@ -1,11 +1,10 @@
 // gateway dev | serve: build the gateway, listen, and stop gracefully on SIGINT/SIGTERM.
 import { resolve } from "node:path";
 import { ConfigError, displayPath, formatProblem } from "../config/problems.ts";
-import { handlerDeclarations, frontendTypes } from "../describe/typescript.ts";
 import { catalogOf, createGateway, type Gateway } from "../gateway.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.ts";
 import { logStrayErrors } from "../runtime/stray-errors.ts";
-import { writeIfChanged } from "./types.ts";
+import { typeFiles, writeIfChanged } from "./type-files.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
 
 const PORT_DETAIL = "  -p, --port <n>        the port (default: the manifest's server.port, 1430); 0 picks a free one";
@@ -138,19 +137,15 @@ async function serve(
  */
 function keepTypesWritten(gateway: Gateway, typesFile: string | undefined, handlersFile: string | undefined): void {
   const manifestFile = gateway.generation.manifestFile;
-  const write = () => {
+  const write = async () => {
     if (!gateway.ready) return;
     try {
-      const catalog = catalogOf(gateway.generation);
-      const files = [
-        ...(typesFile !== undefined ? [{ file: typesFile, text: frontendTypes(catalog, { manifestFile, outFile: typesFile }) }] : []),
-        ...(handlersFile !== undefined ? [{ file: handlersFile, text: handlerDeclarations(catalog, { manifestFile, outFile: handlersFile }) }] : []),
-      ];
+      const files = await typeFiles(catalogOf(gateway.generation), manifestFile, typesFile, handlersFile);
       for (const { file, text } of files) if (writeIfChanged(file, text)) gateway.logger.info(`gateway: wrote ${displayPath(file)}`);
     } catch (error) {
       gateway.logger.error(`gateway: could not write the types: ${(error as Error).message}`, error);
     }
   };
-  write();
-  gateway.app.listen("gateway://reload", write);
+  void write();
+  gateway.app.listen("gateway://reload", () => void write());
 }

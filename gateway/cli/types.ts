@@ -6,8 +6,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import { formatProblem } from "../config/problems.ts";
 import { buildCatalog, type Catalog } from "../describe/catalog.ts";
 import { buildFromManifest } from "../describe/manifest-only.ts";
-import { frontendTypes, handlerDeclarations } from "../describe/typescript.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
+import { read, typeFiles, writeIfChanged } from "./type-files.ts";
 
 /** The frontend file's name when `--out` is not given: beside the manifest. */
 export const DEFAULT_TYPES_FILE = "gateway-types.ts";
@@ -41,7 +41,7 @@ ${CONFIG_DETAIL}
     }
     const catalog = buildCatalog(result.generation);
     const outFile = values.out !== undefined ? resolve(values.out as string) : join(dirname(manifestFile), DEFAULT_TYPES_FILE);
-    const files = typeFiles(catalog, manifestFile, outFile, values.handlers === undefined ? undefined : resolve(values.handlers as string));
+    const files = await typeFiles(catalog, manifestFile, outFile, values.handlers === undefined ? undefined : resolve(values.handlers as string));
 
     if (values.check) {
       const stale = files.filter((f) => read(f.file) !== f.text);
@@ -61,28 +61,7 @@ ${CONFIG_DETAIL}
   },
 };
 
-/** The files `gateway types` writes: the frontend's, and the handlers' declarations when asked. */
-export function typeFiles(catalog: Catalog, manifestFile: string, outFile: string, handlersFile?: string): { file: string; text: string }[] {
-  const files = [{ file: outFile, text: frontendTypes(catalog, { manifestFile, outFile }) }];
-  if (handlersFile !== undefined) files.push({ file: handlersFile, text: handlerDeclarations(catalog, { manifestFile, outFile: handlersFile }) });
-  return files;
-}
 
-/** Writes `text` unless the file already holds it (so watchers see no change); true when written. */
-export function writeIfChanged(file: string, text: string): boolean {
-  if (read(file) === text) return false;
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
-  return true;
-}
-
-function read(file: string): string | undefined {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
 
 function shown(file: string): string {
   const rel = relative(process.cwd(), file);

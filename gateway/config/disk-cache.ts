@@ -84,8 +84,10 @@ export class DiskCache {
     } catch {
       return;
     }
+    const ownWrites = `.${process.pid}.tmp`;
     for (const name of names) {
-      if (keep.has(name) || name.endsWith(".tmp")) continue;
+      // Another process's half-written entry is left over from one that was killed: it goes too.
+      if (keep.has(name) || name.endsWith(ownWrites)) continue;
       rmSync(join(this.dir, kind, name), { force: true });
       this.listed.get(kind)?.delete(name);
     }

@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import { createRequire } from "node:module";
-import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { ajvLibrary } from "./ajv.ts";
 import { isPair, isScalar, visit, type Scalar } from "yaml";
 import { SourceDoc, type JsonPath, type Position } from "./source-doc.ts";
 import { Problems } from "./problems.ts";
@@ -193,12 +194,12 @@ function interpolate(node: Scalar, env: Env, used: Map<string, string | null>, m
 // ---------------------------------------------------------------------------------------------
 // The manifest's own JSON Schema
 
-let validateManifest: ReturnType<Ajv2020["compile"]> | undefined;
+let validateManifest: ValidateFunction | undefined;
 
 function manifestValidator() {
   if (!validateManifest) {
     const schema = createRequire(import.meta.url)("./manifest.schema.json") as object;
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+    const ajv = new (ajvLibrary().Ajv2020)({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
     ajv.addKeyword({ keyword: "x-message", schemaType: "string" });
     validateManifest = ajv.compile(schema);
   }

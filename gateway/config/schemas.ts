@@ -10,16 +10,13 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { _, Ajv, type AnySchema, type ErrorObject, type KeywordCxt, type Options, type ValidateFunction } from "ajv";
-import { usePattern } from "ajv/dist/vocabularies/code.js";
-import standaloneCode from "ajv/dist/standalone/index.js";
+import type { Ajv, AnySchema, ErrorObject, KeywordCxt, Options, ValidateFunction } from "ajv";
+import { ajvLibrary } from "./ajv.ts";
 import { createRequire } from "node:module";
 import { DiskCache } from "./disk-cache.ts";
 
 /** Saved validators require ajv's runtime helpers and ajv-formats' formats: the gateway's own copies. */
 const requireForValidators = createRequire(import.meta.url);
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import { SourceDoc, jsonParseErrorPosition, type JsonPath, type Position } from "./source-doc.ts";
 import { displayPath, type Problems } from "./problems.ts";
 
@@ -46,19 +43,22 @@ export interface ReferencedAt {
 }
 
 
-const AJV_OPTIONS: Options = {
-  // Keeps each validator's generated source, which the disk cache saves (ajv's standalone code).
-  // The formats are referenced, not inlined, so saved code requires them from ajv-formats.
-  code: { optimize: true, source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
-  allErrors: false, // Fastify's default: the first error, and no work amplification on hostile input
-  strictSchema: true, // a misspelt keyword ("requred") is a mistake, not silently ignored
-  strictNumbers: true,
-  strictTypes: false,
-  strictTuples: false,
-  strictRequired: false,
-  coerceTypes: false,
-  useDefaults: false,
-};
+function ajvOptions(): Options {
+  const { _ } = ajvLibrary();
+  return {
+    // Keeps each validator's generated source, which the disk cache saves (ajv's standalone code).
+    // The formats are referenced, not inlined, so saved code requires them from ajv-formats.
+    code: { optimize: true, source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
+    allErrors: false, // Fastify's default: the first error, and no work amplification on hostile input
+    strictSchema: true, // a misspelt keyword ("requred") is a mistake, not silently ignored
+    strictNumbers: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    coerceTypes: false,
+    useDefaults: false,
+  };
+}
 
 type Draft = "2020-12" | "draft-07";
 
@@ -73,8 +73,9 @@ interface LoadedFile {
 }
 
 function createAjv(draft: Draft): Ajv {
-  const ajv = draft === "2020-12" ? new Ajv2020(AJV_OPTIONS) : new Ajv(AJV_OPTIONS);
-  addFormats.default(ajv); // the CommonJS module object is the plugin, and also carries it as .default
+  const { Ajv, Ajv2020, addFormats, usePattern, _ } = ajvLibrary();
+  const ajv = draft === "2020-12" ? new Ajv2020(ajvOptions()) : new Ajv(ajvOptions());
+  addFormats(ajv);
   // Generated code rather than a validate function, so validators can be saved as standalone
   // code in the cache (see ValidatorCache) like every other keyword.
   ajv.addKeyword({
@@ -90,7 +91,11 @@ function createAjv(draft: Draft): Ajv {
 }
 
 export class SchemaCompiler {
-  private readonly ajv: Record<Draft, Ajv> = { "2020-12": createAjv("2020-12"), "draft-07": createAjv("draft-07") };
+  /** Made at the first compile: a start whose validators all come from the cache needs none. */
+  private readonly instances: Partial<Record<Draft, Ajv>> = {};
+  private ajv(draft: Draft): Ajv {
+    return (this.instances[draft] ??= createAjv(draft));
+  }
 
   /** `cache`: where compiled validators are saved between runs (and found again). */
   constructor(private readonly cache: DiskCache = new DiskCache(undefined)) {}
@@ -118,7 +123,7 @@ export class SchemaCompiler {
     const key = closureKey(draft, rootUrl, rootJson, closure);
     const cached = this.validators.get(key);
     if (cached) return { validate: cached, key };
-    const ajv = this.ajv[draft];
+    const ajv = this.ajv(draft);
     const registered = this.registered[draft];
     try {
       for (const dep of closure) {
@@ -141,7 +146,7 @@ export class SchemaCompiler {
       if (!validate) throw new Error(`schema ${rootUrl} was not registered`);
       this.compileCount++;
       this.validators.set(key, validate);
-      this.cache.write("validators", key, standaloneCode.default(ajv, validate));
+      this.cache.write("validators", key, ajvLibrary().standaloneCode(ajv, validate));
       return { validate, key };
     } catch (error) {
       // Leave nothing half-registered behind: the next attempt registers the closure afresh.
@@ -219,7 +224,7 @@ export class SchemaCompiler {
 
   /** @internal Check a schema against its draft's meta-schema. */
   metaErrors(draft: Draft, json: unknown): ErrorObject[] {
-    const ajv = this.ajv[draft];
+    const ajv = this.ajv(draft);
     return ajv.validateSchema(json as AnySchema) ? [] : [...(ajv.errors ?? [])];
   }
 
@@ -229,7 +234,7 @@ export class SchemaCompiler {
     for (const draft of ["2020-12", "draft-07"] as const) {
       for (const url of this.registered[draft].keys()) {
         if (!urls.has(url)) {
-          this.ajv[draft].removeSchema(url);
+          this.instances[draft]?.removeSchema(url);
           this.registered[draft].delete(url);
         }
       }
@@ -507,7 +512,9 @@ function closureOf(file: LoadedFile, all: LoadedFile[]): LoadedFile[] {
 }
 
 function closureKey(draft: Draft, url: string, json: unknown, closure: LoadedFile[]): string {
-  const hash = createHash("sha1").update(draft).update("\0").update(url).update("\0").update(JSON.stringify(json) ?? "");
+  // A file's content is in its closure's hashes already; an inline schema's is not.
+  const ownContent = closure.some((file) => file.url === url) ? "" : (JSON.stringify(json) ?? "");
+  const hash = createHash("sha1").update(draft).update("\0").update(url).update("\0").update(ownContent);
   for (const dep of [...closure].sort((a, b) => (a.url < b.url ? -1 : 1))) hash.update("\0").update(dep.url).update(dep.hash);
   return hash.digest("hex");
 }

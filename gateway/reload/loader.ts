@@ -4,7 +4,7 @@
 // (measured: 73 MB -> 1.7 GB over 500 reloads); a function that is no longer referenced is
 // collected like any other value. It also needs no `module.register()`, so it runs under jest.
 // The cost: the bundle is CommonJS, which cannot hold a top-level `await`.
-import { build, type Message } from "esbuild";
+import type { Message } from "esbuild";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -30,14 +30,25 @@ export class ModuleLoader {
   /** `cache`: where bundles are saved between runs, so an unchanged handler skips esbuild. */
   constructor(private readonly cache: DiskCache = new DiskCache(undefined)) {}
 
-  /** The bundle an earlier run saved for this handler, if every file in it is still the same. */
+  /**
+   * The bundle an earlier run saved for this handler, if every file in it is still the same. Its
+   * description (inputs, exports) and its code are saved apart: a module evaluated at its first
+   * call reads its code only then.
+   */
   private savedBundle(file: string): Bundled | undefined {
-    const text = this.cache.read("handlers", cacheKey(file));
-    if (text === undefined) return undefined;
+    const key = cacheKey(file);
+    const text = this.cache.read("handlers", `${key}.json`);
+    if (text === undefined || !this.cache.has("handlers", `${key}.js`)) return undefined;
     try {
       const saved = JSON.parse(text) as SavedBundle;
       const inputs = new Map(saved.inputs);
-      return unchanged(inputs) ? { ok: true, code: saved.code, inputs, fresh: false, shape: saved.shape } : undefined;
+      if (!unchanged(inputs)) return undefined;
+      const code = () => {
+        const code = this.cache.read("handlers", `${key}.js`);
+        if (code === undefined) throw new Error(`the cached bundle of ${file} is gone; restart the gateway`);
+        return code;
+      };
+      return { ok: true, code, inputs, fresh: false, shape: saved.shape };
     } catch {
       return undefined;
     }
@@ -45,7 +56,7 @@ export class ModuleLoader {
 
   /** Remove saved bundles of handlers the app no longer has. */
   retainOnDisk(files: Iterable<string>): void {
-    this.cache.retain("handlers", new Set([...files].map(cacheKey)));
+    this.cache.retain("handlers", new Set([...files].flatMap((file) => [`${cacheKey(file)}.json`, `${cacheKey(file)}.js`])));
   }
 
   private readonly modules = new Map<string, LoadedModule>();
@@ -105,16 +116,19 @@ export class ModuleLoader {
     // A saved bundle known to export only handlers (no setup/dispose) is evaluated at its first
     // call, not now: a warm start of a big app then runs no handler module at all.
     if (!bundled.fresh && bundled.shape !== undefined && isDeferrable(bundled.shape)) {
-      const module: LoadedModule = { file, exports: deferredExports(bundled.shape, () => this.evaluateNow(file, bundled.code)), inputs: bundled.inputs };
+      const module: LoadedModule = { file, exports: deferredExports(bundled.shape, () => this.evaluateNow(file, bundled.code())), inputs: bundled.inputs };
       this.modules.set(file, module);
       return { ok: true, module };
     }
-    const evaluated = evaluate(file, bundled.code);
+    const code = bundled.code();
+    const evaluated = evaluate(file, code);
     if (!evaluated.ok) return evaluated;
     this.loadCount++;
     if (bundled.fresh || bundled.shape === undefined) {
-      const entry: SavedBundle = { code: bundled.code, inputs: [...bundled.inputs], shape: shapeOf(evaluated.exports) };
-      this.cache.write("handlers", cacheKey(file), JSON.stringify(entry));
+      const key = cacheKey(file);
+      const entry: SavedBundle = { inputs: [...bundled.inputs], shape: shapeOf(evaluated.exports) };
+      this.cache.write("handlers", `${key}.js`, code);
+      this.cache.write("handlers", `${key}.json`, JSON.stringify(entry));
     }
     const module: LoadedModule = { file, exports: evaluated.exports, inputs: bundled.inputs };
     this.modules.set(file, module);
@@ -146,12 +160,14 @@ export function pickExport(module: LoadedModule, name: string): unknown {
   return exports.__esModule ? undefined : exports;
 }
 
-/** `fresh`: built now (not read from the cache), so worth saving; `shape`: its exports, when saved with it. */
-type Bundled = { ok: true; code: string; inputs: Map<string, string>; fresh: boolean; shape?: ExportShape } | { ok: false; failure: LoadFailure };
+/**
+ * `code`: the bundle (read from the cache only when called); `fresh`: built now (not read from
+ * the cache), so worth saving; `shape`: its exports, when saved with it.
+ */
+type Bundled = { ok: true; code: () => string; inputs: Map<string, string>; fresh: boolean; shape?: ExportShape } | { ok: false; failure: LoadFailure };
 
-/** What the disk cache keeps of a bundled handler module. */
+/** What the disk cache keeps of a bundled handler module, beside its code (<key>.js). */
 interface SavedBundle {
-  code: string;
   inputs: [string, string][];
   shape: ExportShape;
 }
@@ -197,13 +213,16 @@ function deferredExports(shape: Extract<ExportShape, { callable: false }>, load:
   return exports;
 }
 
+/** A handler's entries in the cache: <key>.json (inputs, exports) and <key>.js (its code). */
 function cacheKey(file: string): string {
-  return `${hash(file)}.json`;
+  return hash(file);
 }
 
 async function bundle(file: string): Promise<Bundled> {
   const workingDir = dirname(file);
   try {
+    // Loaded at the first bundle: a warm start takes every handler from the disk cache.
+    const { build } = await import("esbuild");
     const result = await build({
       entryPoints: [file],
       absWorkingDir: workingDir,
@@ -232,7 +251,8 @@ async function bundle(file: string): Promise<Bundled> {
     }
     const code = result.outputFiles.find((f) => f.path.endsWith(".js"))!.text;
     const map = result.outputFiles.find((f) => f.path.endsWith(".map"))?.text;
-    return { ok: true, code: map ? withSourceMap(code, map) : code, inputs, fresh: true };
+    const full = map ? withSourceMap(code, map) : code;
+    return { ok: true, code: () => full, inputs, fresh: true };
   } catch (error) {
     const messages = (error as { errors?: Message[] }).errors;
     if (!messages?.length) return { ok: false, failure: { kind: "threw", message: String(error) } };

@@ -1,7 +1,8 @@
 // The shapes of what pages send: WebSocket frames and the event plugin's arguments. Each is one
 // JSON Schema, compiled once; nothing reads a field of a frame or of the event plugin's
 // arguments before its schema has passed. A refusal names the offending field.
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { ajvLibrary } from "../config/ajv.ts";
 import { CHANNEL_WIRE } from "../config/schemas.ts";
 import { parseJson } from "./codec.ts";
 import type { EventTarget } from "./types.ts";
@@ -82,17 +83,20 @@ export type EventArgs =
   | { command: "emit"; event: string; payload?: unknown }
   | { command: "emit_to"; event: string; target: EventTarget | string; payload?: unknown };
 
-const ajv = new Ajv2020({ allErrors: false, strict: true, strictTuples: false });
-const validateFrame = ajv.compile<InvokeFrame>(INVOKE_FRAME);
-const validateEventArgs = Object.fromEntries(Object.entries(EVENT_ARGS).map(([name, schema]) => [name, ajv.compile(schema)])) as Record<
-  EventPluginCommand,
-  ValidateFunction
->;
+/** Compiled at the first frame, not at start-up (a gateway without pages never needs them). */
+let compiled: { frame: ValidateFunction<InvokeFrame>; eventArgs: Record<EventPluginCommand, ValidateFunction> } | undefined;
+function validators() {
+  if (compiled) return compiled;
+  const ajv = new (ajvLibrary().Ajv2020)({ allErrors: false, strict: true, strictTuples: false });
+  const eventArgs = Object.fromEntries(Object.entries(EVENT_ARGS).map(([name, schema]) => [name, ajv.compile(schema)]));
+  return (compiled = { frame: ajv.compile<InvokeFrame>(INVOKE_FRAME), eventArgs: eventArgs as Record<EventPluginCommand, ValidateFunction> });
+}
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; field: string; message: string };
 
 /** A parsed text frame as an InvokeFrame, or what is wrong with it (and its rid, when that is sound). */
 export function decodeFrame(value: unknown): Decoded<InvokeFrame> & { rid?: number | string } {
+  const validateFrame = validators().frame;
   if (validateFrame(value)) return { ok: true, value };
   const refused = refusal("frame", validateFrame.errors);
   // A sound rid lets the page's promise reject instead of waiting for a reply that never comes.
@@ -135,7 +139,7 @@ export function isEventPluginCommand(name: string): name is EventPluginCommand {
 
 /** The arguments of `plugin:event|<command>`, checked against that command's schema. */
 export function decodeEventArgs(command: EventPluginCommand, args: unknown): Decoded<EventArgs> {
-  const validate = validateEventArgs[command];
+  const validate = validators().eventArgs[command];
   if (!validate(args)) return refusal(`plugin:event|${command} arguments`, validate.errors);
   return { ok: true, value: { command, ...(args as object) } as EventArgs };
 }

@@ -1,8 +1,9 @@
 // Where the gateway says what it does. Every part logs through the small `Logger` interface (so
 // an embedding app can pass its own); the default is pino, pretty in a terminal and JSON lines
 // otherwise, written to stderr (stdout carries the CLI's listening line).
+import { createRequire } from "node:module";
 import { pino, type Logger as Pino } from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type LogFormat = "pretty" | "json";
@@ -41,9 +42,15 @@ export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? (process.stderr.isTTY ? "pretty" : "json");
   const destination =
     format === "pretty"
-      ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation" })
+      ? prettyPrinter()({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation" })
       : pino.destination({ fd: 2, sync: true });
   return fromPino(pino({ level: options.level, base: undefined, serializers: { err: pino.stdSerializers.err } }, destination));
+}
+
+/** pino-pretty, loaded only for a terminal (it and its dependencies take a while to load). */
+function prettyPrinter(): typeof PinoPretty {
+  const loaded = createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty & { default?: typeof PinoPretty };
+  return loaded.default ?? loaded;
 }
 
 /** A Logger over a pino logger (an embedding app's own, say). */

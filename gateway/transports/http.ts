@@ -46,7 +46,7 @@ export interface HttpContext {
   health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number };
   /**
    * The JSON documents served under /__gateway/ (token-protected like health): route path ->
-   * the document for the current generation (manifest.json, catalog.json ...).
+   * the document for the current generation (manifest.json, catalog.json ...), or a promise of it.
    */
   documents: Readonly<Record<string, () => unknown>>;
   clientScript(): string;
@@ -162,7 +162,16 @@ class HttpTransport {
     const document = Object.hasOwn(this.context.documents, path) ? this.context.documents[path] : undefined;
     if (document !== undefined) {
       if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
-      return this.send(res, 200, JSON_TYPE, JSON.stringify(document()), cors, NO_STORE);
+      Promise.resolve()
+        .then(document)
+        .then(
+          (value) => this.send(res, 200, JSON_TYPE, JSON.stringify(value), cors, NO_STORE),
+          (error: unknown) => {
+            this.context.logger.error(`gateway: ${path} failed`, error);
+            this.reject(res, rejections.internal("(gateway)"), false, cors);
+          },
+        );
+      return;
     }
     if (isConsolePath(path)) return this.devConsole(res, path, query === -1 ? "" : url.slice(query), cors);
     const folder = this.context.current().settings.static;
