@@ -158,28 +158,15 @@ export class SchemaCompiler {
   }
 
   /**
-   * @internal The validator compiled for exactly this content, this run or an earlier one. One
-   * saved on disk is loaded when first called, not now: a warm start of a big app then reads no
-   * validator code at all (a damaged entry is compiled afresh at that first call).
+   * @internal The validator compiled for exactly this content, this run or an earlier one (saved
+   * on disk). Loaded now, not wrapped for later: a wrapper would cost every call.
    */
-  cachedValidator(draft: Draft, key: string, rootUrl: string, rootJson: unknown, closure: LoadedFile[], inline: boolean): Validator | undefined {
+  cachedValidator(key: string, rootUrl: string, rootJson: unknown): Validator | undefined {
     const known = this.validators.get(key);
     if (known !== undefined || !this.cache.has("validators", key)) return known;
-    let real: Validator | undefined;
-    const load = (): Validator => {
-      const loaded = this.fromDisk(key, rootUrl, rootJson) ?? this.compile(draft, rootUrl, rootJson, closure, inline).validate;
-      if (loaded === undefined) throw new Error(`the validator of ${rootUrl} could not be loaded`);
-      return loaded;
-    };
-    const validate = function (this: unknown, data: unknown, context?: unknown): boolean {
-      real ??= load();
-      const ok = (real as (this: unknown, data: unknown, context?: unknown) => boolean).call(this, data, context);
-      validate.errors = real.errors;
-      return ok;
-    } as Validator;
-    validate.schema = withId(rootJson, rootUrl) as Validator["schema"];
-    this.validators.set(key, validate);
-    return validate;
+    const loaded = this.fromDisk(key, rootUrl, rootJson);
+    if (loaded) this.validators.set(key, loaded);
+    return loaded;
   }
 
   /**
@@ -300,7 +287,7 @@ export class SchemaBuild {
     if (!closure) return undefined;
     // Compiled before, for exactly this content (this run, or saved on disk): it was valid then.
     const key = this.compiler.keyOf(draft, root.url, root.json, closure);
-    const known = this.compiler.cachedValidator(draft, key, root.url, root.json, closure, origin.kind === "inline");
+    const known = this.compiler.cachedValidator(key, root.url, root.json);
     if (known) {
       this.used(key, root.url, closure, uses);
       return known;
