@@ -193,8 +193,11 @@ export async function benchBrowser(): Promise<Figure[]> {
     }
     return figures;
   } finally {
-    for (const child of children) child.kill("SIGKILL");
+    // Chromium writes to its profile until it has exited: wait before removing it.
+    await Promise.all(
+      children.map((child) => (child.exitCode !== null ? undefined : new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGKILL"))))),
+    );
     rmSync(app, { recursive: true, force: true });
-    rmSync(profile, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }

@@ -19,6 +19,8 @@ export interface PageSocket {
   resume(): void;
   close(code?: number, reason?: string): void;
   once(event: "close", listener: () => void): unknown;
+  /** The TCP socket under a `ws` WebSocket (see Page.write). */
+  readonly _socket?: { cork(): void; uncork(): void; destroyed: boolean };
 }
 
 /** WebSocket.OPEN. */
@@ -43,6 +45,7 @@ export class Page {
   private readingPaused = false;
   /** A write to the page completed since the pinger last asked (see progressed()). */
   private wrote = false;
+  private corked = false;
 
   constructor(
     private readonly socket: PageSocket,
@@ -134,6 +137,7 @@ export class Page {
 
   private write(data: string | Buffer): boolean {
     if (!this.open) return false;
+    this.corkUntilNextTick();
     const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
     this.pendingBytes += size;
     if (this.pendingBytes >= HIGH_WATER_BYTES && !this.readingPaused) this.updateFlow();
@@ -146,6 +150,23 @@ export class Page {
       }
     });
     return true;
+  }
+
+  /**
+   * Everything written to the page in one turn of the event loop (the replies to all the frames
+   * one read brought, say) goes out in one write: one system call instead of one per frame, and
+   * one wake-up of the page's reader.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    const tcp = this.socket._socket;
+    if (tcp === undefined || tcp.destroyed) return;
+    this.corked = true;
+    tcp.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      tcp.uncork();
+    });
   }
 
   private updateFlow(): void {

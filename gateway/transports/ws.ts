@@ -112,7 +112,7 @@ export class WebSocketTransport {
         return rid === undefined ? refuseFrame(page, refused) : reply(page, rid, refused, "(frame)", this.context, undefined);
       }
       // The frame's own object wraps the body: a body as deep as HTTP accepts is accepted here.
-      const parsed = parseJson(buffer, settings.maxDepth, 1);
+      const parsed = parseJson(buffer, settings.maxDepth, 1, true);
       if (!parsed.ok) return refuseFrame(page, rejections.badRequest(parsed.message));
       const decoded = decodeFrame(parsed.value);
       if (!decoded.ok) return this.refuse(page, decoded);
