@@ -5,6 +5,7 @@ import { benchReload } from "./reload.ts";
 import { benchScale } from "./scale.ts";
 import { benchBrowser } from "./browser.ts";
 import { benchStreams } from "./streams.ts";
+import { benchBus } from "./bus.ts";
 import { formatFigure, type Figure } from "./measure.ts";
 
 const suites: Record<string, () => Promise<Figure[]>> = {
@@ -14,6 +15,7 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   reload: benchReload,
   scale: benchScale,
   browser: benchBrowser,
+  bus: benchBus,
 };
 
 const only = process.argv.slice(2);

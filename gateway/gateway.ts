@@ -13,7 +13,8 @@ import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
 import { Reloader } from "./reload/reloader.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
 import { CONSOLE_DIR } from "./transports/console.ts";
-import type { Env } from "./config/manifest.ts";
+import type { BusSettings, Env } from "./config/manifest.ts";
+import type { Bus } from "./runtime/bus.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./runtime/types.ts";
 
 export interface GatewayOptions {
@@ -97,6 +98,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let lastError: string | null = current.notReady ?? null;
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
+  // server.bus applies at start (like server.port): instances join the bus before they serve.
+  const bus = await startBus(current.settings.bus, events, pages, logger, () => current.settings.maxDepth);
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
   const servers = new Set<Listening>();
   // Each answered invocation: a log line (a page's event-plugin calls only at debug level) and,
@@ -183,7 +186,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           pages,
           logger,
           invocations,
-          health: () => ({ ok: current.notReady === undefined, generation: current.id, lastError, pages: pages.size, listeners: events.listenerCount }),
+          health: () => ({
+            ok: current.notReady === undefined,
+            generation: current.id,
+            lastError,
+            pages: pages.size,
+            listeners: events.listenerCount,
+            ...(bus ? { bus: bus.status() } : {}),
+          }),
+          findPage: bus ? (id) => bus.findPage(id) : undefined,
           documents: {
             "/__gateway/manifest.json": () => describe(current),
             "/__gateway/catalog.json": () => catalogJson(catalogOf(current)),
@@ -205,10 +216,32 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await Promise.all([...servers].map((s) => s.close()));
       servers.clear();
       pipeline.stop();
+      await bus?.close();
       await lifecycle.retire([]);
       await builder.cache.flush();
     },
   };
+}
+
+/** With server.bus: join the other instances (events, channels and listeners of their pages). */
+async function startBus(settings: BusSettings | undefined, events: EventHub, pages: Pages, logger: Logger, maxDepth: () => number): Promise<Bus | undefined> {
+  if (settings === undefined) return undefined;
+  const { startRedisBus } = await import("./bus/redis-bus.ts"); // apps without a bus never load the client
+  const bus = await startRedisBus(
+    settings,
+    {
+      deliverEvent: (event) => events.receive(event),
+      evalScript: (label, script) => events.evalScript(label, script),
+      gap: (gap, page) => events.gap(gap, page),
+      localPage: (id) => pages.get(id),
+      localPages: () => pages.values(),
+    },
+    logger,
+    maxDepth,
+  );
+  events.bus = bus;
+  pages.observer = bus;
+  return bus;
 }
 
 function relativeTo(generation: Generation, file: string): string {

@@ -371,3 +371,25 @@ describe("graceful stop", () => {
     }
   });
 });
+
+describe("server.hosts (behind a load balancer or proxy)", () => {
+  test("listed names are accepted as Host, with or without a port, and pages served under them are same-origin", async () => {
+    const behind = await gatewayFor({
+      "gateway.yaml": "version: 1\nserver:\n  hosts: [app.example.com, edge.example:8443]\ncommands:\n  echo: { handler: handlers/echo.ts }\n",
+      "handlers/echo.ts": "export default ({ body }: { body: unknown }) => body;",
+    });
+    const listening = await behind.gw.listen({ port: 0 });
+    try {
+      for (const host of ["app.example.com", "APP.example.com:443", "edge.example:8443"]) {
+        expect((await invokeJson(listening.url, "echo", 1, { Host: host })).status).toBe(200);
+      }
+      for (const host of ["edge.example", "edge.example:443", "evil.example"]) {
+        expect((await invokeJson(listening.url, "echo", 1, { Host: host })).json().kind).toBe("forbidden-host");
+      }
+      expect((await invokeJson(listening.url, "echo", 1, { Host: "app.example.com", Origin: "https://app.example.com" })).status).toBe(200);
+      expect((await invokeJson(listening.url, "echo", 1, { Host: "app.example.com", Origin: "https://evil.example" })).json().kind).toBe("forbidden-origin");
+    } finally {
+      await behind.close();
+    }
+  });
+});

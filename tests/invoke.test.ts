@@ -261,6 +261,7 @@ describe("errors the gateway rejects with", () => {
       "request-timeout": 408,
       "not-found": 404,
       "method-not-allowed": 405,
+      "bus-unavailable": 503,
     });
   });
 });

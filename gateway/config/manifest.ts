@@ -55,6 +55,8 @@ export interface ServerSettings {
   host: string;
   port: number;
   origins: string[];
+  /** Host header values accepted besides the bound address (a name a load balancer or proxy forwards). */
+  hosts: string[];
   token: string | undefined;
   bodyLimit: number;
   timeoutMs: number;
@@ -68,6 +70,17 @@ export interface ServerSettings {
   static?: StaticSettings;
   /** The log level (default: info under `gateway dev`, warn otherwise). */
   log?: "debug" | "info" | "warn" | "error" | "silent";
+  /** Redis joining several instances (events, channels, pages); none: one instance, in-process. */
+  bus?: BusSettings;
+}
+
+export interface BusSettings {
+  /** redis://[user:password@]host:port[/db], or rediss:// for TLS. */
+  url: string;
+  /** Prefix of every key the gateway uses (instances of one app share it). Default "ipc-gateway". */
+  prefix: string;
+  /** Events kept in the events stream for instances reading behind (default 10,000). */
+  history: number;
 }
 
 export interface StaticSettings {
@@ -99,6 +112,7 @@ export const DEFAULT_SERVER: ServerSettings = {
   host: "127.0.0.1",
   port: 1430,
   origins: [],
+  hosts: [],
   token: undefined,
   bodyLimit: 1024 * 1024,
   timeoutMs: 30_000,
@@ -371,6 +385,7 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
   if (Array.isArray(value.origins) && ok("/server/origins")) {
     server.origins = (value.origins as string[]).map((o) => o.toLowerCase().replace(/\/$/, ""));
   }
+  if (Array.isArray(value.hosts) && ok("/server/hosts")) server.hosts = (value.hosts as string[]).map((h) => h.toLowerCase());
   if (typeof value.token === "string" && value.token !== "" && ok("/server/token")) server.token = value.token;
   if (value.bodyLimit !== undefined && ok("/server/bodyLimit")) server.bodyLimit = parseSize(value.bodyLimit as string | number) ?? server.bodyLimit;
   if (value.timeout !== undefined && ok("/server/timeout")) server.timeoutMs = parseDuration(value.timeout as string | number) ?? server.timeoutMs;
@@ -380,6 +395,10 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
     server.requestTimeoutMs = parseDuration(value.requestTimeout as string | number) ?? server.requestTimeoutMs;
   }
   if (typeof value.log === "string" && ok("/server/log")) server.log = value.log as ServerSettings["log"];
+  if (value.bus !== undefined && ok("/server/bus")) {
+    const spec = typeof value.bus === "string" ? { url: value.bus } : (value.bus as { url: string; prefix?: string; history?: number });
+    server.bus = { url: spec.url, prefix: spec.prefix ?? "ipc-gateway", history: spec.history ?? 10_000 };
+  }
   if (value.static !== undefined && ok("/server/static")) {
     const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string });
     server.static = { dir: resolve(dir, spec.dir), dotfiles: spec.dotfiles ?? false, ...(spec.fallback ? { fallback: spec.fallback } : {}) };

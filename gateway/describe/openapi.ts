@@ -52,7 +52,10 @@ export function openApiDocument(generation: Generation, catalog: Catalog, option
     PayloadTooLarge: rejection("payload-too-large: the body is over server.bodyLimit; the connection is closed", ["payload-too-large"]),
     UnsupportedMediaType: rejection("unsupported-media-type: a Content-Type other than application/json or application/octet-stream", ["unsupported-media-type"]),
     HeadersTooLarge: rejection("headers-too-large: the headers or the URL are over 16 KiB; the connection is closed", ["headers-too-large"], false),
-    Unavailable: rejection("overloaded (server.maxInFlight invocations are running) or not-ready (gateway dev waits for broken files to be fixed)", ["overloaded", "not-ready"]),
+    Unavailable: rejection(
+      "overloaded (server.maxInFlight invocations are running), not-ready (gateway dev waits for broken files to be fixed) or bus-unavailable (Gateway-Page names a page on another instance and Redis is away)",
+      ["overloaded", "not-ready", "bus-unavailable"],
+    ),
     Timeout: rejection("timeout: the handler did not finish within its time limit", ["timeout"]),
   };
   if (tokened) responses.Unauthorized = rejection("unauthorized: the bearer token is missing or wrong", ["unauthorized"]);

@@ -8,7 +8,7 @@
 import { asError, rejections, schemaErrorDetails } from "./errors.ts";
 import { asBytes, toJson } from "./codec.ts";
 import type { ChannelDef } from "./generation.ts";
-import { HIGH_WATER_BYTES, type Page } from "./pages.ts";
+import { HIGH_WATER_BYTES, type PageLink } from "./pages.ts";
 
 export const MAX_WAITING = 1024;
 
@@ -21,7 +21,7 @@ interface Waiting {
 }
 
 export class Channel<T = unknown> {
-  readonly #page: Page;
+  readonly #page: PageLink;
   readonly #def: ChannelDef;
   readonly #id: number;
   readonly #maxDepth: number;
@@ -31,7 +31,7 @@ export class Channel<T = unknown> {
   readonly #waiting: Waiting[] = [];
   #pumping = false;
 
-  constructor(page: Page, id: number, def: ChannelDef, maxDepth: number) {
+  constructor(page: PageLink, id: number, def: ChannelDef, maxDepth: number) {
     this.#page = page;
     this.#id = id;
     this.#def = def;

@@ -28,6 +28,7 @@ export const ERROR_STATUS = {
   "request-timeout": 408,
   "not-found": 404,
   "method-not-allowed": 405,
+  "bus-unavailable": 503,
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_STATUS;
@@ -145,6 +146,8 @@ export const rejections = {
     reject("not-ready", `the app does not build yet; gateway dev serves it as soon as these are fixed:\n${mistakes}`, { mistakes: mistakes.split("\n") }),
   overloaded: (limit: number) =>
     reject("overloaded", `the gateway is running ${limit} invocations (server.maxInFlight); try again shortly`, { limit }),
+  /** A request names a page on another instance and the bus (Redis) cannot be asked where it is. */
+  busUnavailable: (detail: string) => reject("bus-unavailable", `the page is connected to another instance and ${detail}; try again shortly`),
   headersTooLarge: () => reject("headers-too-large", "the request's headers (or its URL) are too large"),
   requestTimeout: () => reject("request-timeout", "the request did not arrive in time"),
   notFound: (path: string) => reject("not-found", `nothing at ${path}`),

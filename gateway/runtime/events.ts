@@ -11,7 +11,8 @@ import { DEFAULT_MAX_DEPTH } from "../config/manifest.ts";
 import { decodeEventArgs, isEventPluginCommand } from "./frames.ts";
 import type { EventDef } from "./generation.ts";
 import type { Logger } from "./logger.ts";
-import type { Page, Pages } from "./pages.ts";
+import type { Page, PageLink, Pages } from "./pages.ts";
+import { targetKey, type Bus, type BusEvent, type BusGap } from "./bus.ts";
 import type { AppHandle, EventCallback, EventTarget, InvokeResponse, WindowHandle } from "./types.ts";
 
 /** Prefix of the gateway's own events (`gateway://reload`, `gateway://error`): emitted by it alone. */
@@ -25,7 +26,7 @@ interface Listener {
   /** A handler's callback, or ... */
   deliver?: EventCallback;
   /** ... a page and the callback id it registered (transformCallback). */
-  page?: Page;
+  page?: PageLink;
   handler?: number;
 }
 
@@ -60,6 +61,8 @@ export class EventHub {
   private readonly byEvent = new Map<string, Set<Listener>>();
   private nextId = 1;
   private readonly windows = new Map<string, WindowHandle>();
+  /** With server.bus: emits, window.eval and listener targets also go to the other instances. */
+  bus: Bus | undefined;
 
   constructor(
     private readonly declared: () => ReadonlyMap<string, EventDef>,
@@ -88,7 +91,8 @@ export class EventHub {
         emit: (event, payload) => this.app.emit(event, payload),
         eval: (script) => {
           if (typeof script !== "string") throw new TypeError("window.eval takes a string of JavaScript");
-          for (const page of this.pages.withLabel(label)) page.send({ type: "eval", script });
+          this.evalScript(label, script);
+          this.bus?.publishEval(label, script);
         },
       };
       this.windows.set(label, handle);
@@ -96,16 +100,34 @@ export class EventHub {
     return handle;
   }
 
-  /** The gateway's own events (reload, error): to every listener, no declaration needed. */
-  emitGatewayEvent(event: string, payload: unknown): void {
+  /** `window.eval` for the pages with this label connected here. */
+  evalScript(label: string, script: string): void {
+    for (const page of this.pages.withLabel(label)) page.send({ type: "eval", script });
+  }
+
+  /** The gateway's own events (reload, error): to every listener here (only `page`'s, when given), no declaration needed. */
+  emitGatewayEvent(event: string, payload: unknown, page?: PageLink): void {
     const name = GATEWAY_EVENT_PREFIX + event;
     if (!this.byEvent.has(name)) return; // nobody listens (gateway://invocation fires on every call)
     const text = toJson(payload, Infinity);
-    if (text.ok) this.deliver(name, payload, text.text, () => true);
+    if (text.ok) this.deliver(name, payload, text.text, () => true, page);
+  }
+
+  /** An emit from another instance (already checked there): to the matching listeners here. */
+  receive(event: BusEvent): void {
+    const { to, targets } = event;
+    const filter = to ? (t: EventTarget) => addressedTo(t, to) : targets ? (t: EventTarget) => targets.some((m) => sameTarget(m, t)) : () => true;
+    this.deliver(event.event, event.payload, event.payloadText, filter);
+  }
+
+  /** What the bus could not deliver: `gateway://bus-gap` to the listeners here (only `page`'s, when given). */
+  gap(gap: BusGap, page?: PageLink): void {
+    this.logger.warn(`gateway: bus gap (${gap.scope}${gap.missed ? `, ${gap.missed} missing` : ""}): ${gap.reason}`);
+    this.emitGatewayEvent("bus-gap", gap, page);
   }
 
   /** The built-in `plugin:event|<command>` commands pages call (through any transport). */
-  command(command: string, args: unknown, page: Page | undefined): InvokeResponse {
+  command(command: string, args: unknown, page: PageLink | undefined): InvokeResponse {
     if (!isEventPluginCommand(command)) return rejections.unknownCommand(`plugin:event|${command}`);
     const decoded = decodeEventArgs(command, args);
     if (!decoded.ok) return rejections.badRequest(decoded.message, { field: decoded.field });
@@ -130,6 +152,7 @@ export class EventHub {
         const text = toJson(payload, this.maxDepth());
         if (!text.ok) return rejections.invalidPayload(a.event, unsendable(text.reason));
         this.deliver(a.event, payload, text.text, to ? (t) => addressedTo(t, to) : () => true);
+        this.bus?.publishEvent({ event: a.event, payloadText: text.text, ...(to ? { to } : {}) });
         return { ok: true, value: null };
       }
     }
@@ -149,6 +172,25 @@ export class EventHub {
     const text = toJson(value, this.maxDepth());
     if (!text.ok) raise(rejections.invalidPayload(event, unsendable(text.reason)));
     this.deliver(event, value, text.text, filter ?? (to ? (t) => addressedTo(t, to) : () => true));
+    if (this.bus === undefined) return;
+    if (filter === undefined) this.bus.publishEvent({ event, payloadText: text.text, ...(to ? { to } : {}) });
+    else this.bus.publishEvent({ event, payloadText: text.text, targets: this.targetsAccepted(filter) });
+  }
+
+  /** emitFilter over the bus: the listener targets in use on any instance that `filter` accepts. */
+  private targetsAccepted(filter: (target: EventTarget) => boolean): EventTarget[] {
+    const candidates = new Map<string, EventTarget>();
+    for (const target of this.bus!.knownTargets()) candidates.set(targetKey(target), target);
+    for (const listener of this.listeners.values()) if (listener.target.kind !== "Any") candidates.set(targetKey(listener.target), listener.target);
+    const accepted: EventTarget[] = [];
+    for (const target of candidates.values()) {
+      try {
+        if (filter(target)) accepted.push(target);
+      } catch (error) {
+        this.logger.error("an emitFilter filter threw", error);
+      }
+    }
+    return accepted;
   }
 
   /** Why an emit is refused, or undefined when it may go out. */
@@ -168,6 +210,7 @@ export class EventHub {
     if (!set) this.byEvent.set(listener.event, (set = new Set()));
     set.add(listener);
     listener.page?.onClose(() => this.remove(listener.id));
+    if (this.bus !== undefined && listener.target.kind !== "Any") this.bus.announceTarget(listener.target);
     return listener.id;
   }
 
@@ -181,13 +224,14 @@ export class EventHub {
   }
 
   /** `payloadText`: the payload as JSON (toJson's), spliced into every page's frame. */
-  private deliver(event: string, payload: unknown, payloadText: string, filter: (target: EventTarget) => boolean): void {
+  private deliver(event: string, payload: unknown, payloadText: string, filter: (target: EventTarget) => boolean, only?: PageLink): void {
     const set = this.byEvent.get(event);
     if (!set) return;
     // The frame differs per listener only in two numbers: serialize the rest once per emit.
     let head: string | undefined;
     let tail: string | undefined;
     for (const listener of [...set]) {
+      if (only !== undefined && listener.page !== only) continue;
       if (listener.target.kind !== "Any" && !filter(listener.target)) continue;
       if (listener.once) this.remove(listener.id);
       if (listener.page) {
@@ -203,6 +247,10 @@ export class EventHub {
       }
     }
   }
+}
+
+function sameTarget(a: EventTarget, b: EventTarget): boolean {
+  return a.kind === b.kind && ("label" in a ? "label" in b && a.label === b.label : !("label" in b));
 }
 
 function unsendable(reason: string) {

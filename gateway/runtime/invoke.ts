@@ -19,7 +19,7 @@ import type { EventHub } from "./events.ts";
 import type { CommandDef, Generation, Usage } from "./generation.ts";
 import type { Logger } from "./logger.ts";
 import type { Validator } from "../config/schemas.ts";
-import type { Page } from "./pages.ts";
+import type { PageLink } from "./pages.ts";
 import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
 
 /** pytauri's `pyInvoke(name, body)` calls this command with the function's name in header `pyfunc`. */
@@ -225,7 +225,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   }
 
   /** A page that goes away mid-stream aborts the handler (its channels reject further sends). */
-  abortWhenGone(page: Page): void {
+  abortWhenGone(page: PageLink): void {
     this.#forgetPage = page.onClose(() => this.abort(new DOMException("the page went away", "AbortError")));
   }
 
@@ -344,7 +344,7 @@ function validateBody(validate: Validator, body: unknown, command: string): Reje
 }
 
 /** The body with each channel field ("__CHANNEL__:<id>") replaced by a Channel to `page`. */
-function withChannels(body: unknown, command: CommandDef, page: Page, generation: Generation, channels: Channel[]): unknown {
+function withChannels(body: unknown, command: CommandDef, page: PageLink, generation: Generation, channels: Channel[]): unknown {
   const make = (wire: unknown, channelName: string) => {
     const channel = new Channel(page, channelId(wire)!, generation.channels.get(channelName)!, generation.settings.maxDepth);
     channels.push(channel);

@@ -23,6 +23,37 @@ export interface PageSocket {
   readonly _socket?: { cork(): void; uncork(): void; destroyed: boolean };
 }
 
+/**
+ * A page as channels and event listeners write to it: a Page connected to this instance, or (with
+ * `server.bus`) a page connected to another instance, reached through the bus (bus/remote-page.ts).
+ * Both keep the same back-pressure contract: `buffered` bytes not yet taken by the page's socket,
+ * and `writable()` resolving once that is below the low-water mark.
+ */
+export interface PageLink {
+  readonly id: string;
+  readonly label: string;
+  readonly origin: string | undefined;
+  readonly open: boolean;
+  readonly buffered: number;
+  writable(): Promise<void>;
+  sendText(json: string): boolean;
+  sendBinary(header: object, bytes: Uint8Array): boolean;
+  onClose(listener: () => void): () => void;
+}
+
+/**
+ * Bytes with a JSON header in one binary frame:
+ * [4-byte big-endian header length][header JSON, UTF-8][bytes].
+ */
+export function encodeBinaryFrame(header: object, bytes: Uint8Array): Buffer {
+  const head = Buffer.from(JSON.stringify(header));
+  const frame = Buffer.allocUnsafe(4 + head.length + bytes.byteLength);
+  frame.writeUInt32BE(head.length, 0);
+  head.copy(frame, 4);
+  frame.set(bytes, 4 + head.length);
+  return frame;
+}
+
 /** WebSocket.OPEN. */
 const OPEN = 1;
 
@@ -33,7 +64,7 @@ export const LOW_WATER_BYTES = 256 * 1024;
 /** Invocations from one page running at once; past it, its further frames wait unread. */
 export const MAX_PAGE_IN_FLIGHT = 256;
 
-export class Page {
+export class Page implements PageLink {
   /** Unguessable: a request naming this page (header Gateway-Page) speaks for it. */
   readonly id = randomBytes(16).toString("base64url");
   private pendingBytes = 0;
@@ -102,16 +133,13 @@ export class Page {
     return this.write(json);
   }
 
-  /**
-   * Send bytes with a JSON header in one binary frame:
-   * [4-byte big-endian header length][header JSON, UTF-8][bytes].
-   */
+  /** Send bytes with a JSON header in one binary frame (see encodeBinaryFrame). */
   sendBinary(header: object, bytes: Uint8Array): boolean {
-    const head = Buffer.from(JSON.stringify(header));
-    const frame = Buffer.allocUnsafe(4 + head.length + bytes.byteLength);
-    frame.writeUInt32BE(head.length, 0);
-    head.copy(frame, 4);
-    frame.set(bytes, 4 + head.length);
+    return this.write(encodeBinaryFrame(header, bytes));
+  }
+
+  /** Send a binary frame already encoded (a channel's, relayed by the bus from another instance). */
+  sendBinaryFrame(frame: Buffer): boolean {
     return this.write(frame);
   }
 
@@ -197,12 +225,30 @@ export class Page {
   }
 }
 
+/** Told when pages connect and go away (the bus keeps the cluster's page registry with it). */
+export interface PagesObserver {
+  /** May return a promise: the page is announced to others once it settles. */
+  pageOpened(page: Page): Promise<void> | undefined;
+  pageClosed(page: Page): void;
+}
+
 export class Pages {
   private readonly byId = new Map<string, Page>();
+  observer: PagesObserver | undefined;
 
-  add(page: Page): void {
+  /** Resolves (when there is something to wait for) once other instances can find the page. */
+  add(page: Page): Promise<void> | undefined {
     this.byId.set(page.id, page);
-    page.onClose(() => this.byId.delete(page.id));
+    const registered = this.observer?.pageOpened(page);
+    page.onClose(() => {
+      this.byId.delete(page.id);
+      this.observer?.pageClosed(page);
+    });
+    return registered;
+  }
+
+  values(): IterableIterator<Page> {
+    return this.byId.values();
   }
 
   get(id: string): Page | undefined {

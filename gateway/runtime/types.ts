@@ -1,6 +1,6 @@
 // The types handler authors and embedders see.
 import type { Rejection } from "./errors.ts";
-import type { Page } from "./pages.ts";
+import type { PageLink } from "./pages.ts";
 
 /** Request headers as a handler sees them: lower-cased names, read-only. */
 export type InvokeHeaders = Readonly<Record<string, string>>;
@@ -116,7 +116,7 @@ export interface InvokeRequest {
   /** Aborted when the caller goes away (an AbortSignal, or anything with its abort event). */
   signal?: CallerSignal;
   /** The page the request comes from (its WebSocket): needed for channels and `plugin:event|listen`. */
-  page?: Page;
+  page?: PageLink;
 }
 
 /** The part of AbortSignal the pipeline uses; transports may pass something cheaper. */

@@ -24,6 +24,12 @@ export function hostPort(host: string, port: number): string {
   return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 }
 
+/** "name:port" -> "name" ("[::1]:80" -> "[::1]"). */
+function withoutPort(host: string): string {
+  const colon = host.lastIndexOf(":");
+  return colon > host.lastIndexOf("]") ? host.slice(0, colon) : host;
+}
+
 export class Guard {
   /** host:port values a request's Host header may carry. */
   private readonly hosts: Set<string>;
@@ -39,14 +45,17 @@ export class Guard {
   }
 
   /**
-   * The Host header names this gateway. On a wildcard bind (0.0.0.0) any name with the right port
-   * is accepted: such a bind needs a token, and Origin is still checked.
+   * The Host header names this gateway, or one of server.hosts (a name without a port there takes
+   * any port). On a wildcard bind (0.0.0.0) any name with the right port is accepted: such a bind
+   * needs a token, and Origin is still checked.
    */
   hostAllowed(host: string | undefined): boolean {
     if (!host) return false;
     if (this.hosts.has(host)) return true;
     const normalized = host.toLowerCase();
     if (this.hosts.has(normalized)) return true;
+    const listed = this.settings().hosts;
+    if (listed.length > 0 && (listed.includes(normalized) || listed.includes(withoutPort(normalized)))) return true;
     return isWildcard(this.bound.host) && normalized.endsWith(`:${this.bound.port}`);
   }
 
@@ -56,7 +65,13 @@ export class Guard {
    */
   originAllowed(origin: string, host: string | undefined): boolean {
     const normalized = origin.toLowerCase();
-    if (this.ownOrigins.has(normalized) || this.settings().origins.includes(normalized)) return true;
+    const settings = this.settings();
+    if (this.ownOrigins.has(normalized) || settings.origins.includes(normalized)) return true;
+    // A name in server.hosts is the gateway's own (a page served through the balancer that uses it).
+    if (settings.hosts.length > 0) {
+      const name = normalized.replace(/^https?:\/\//, "");
+      if (name !== normalized && (settings.hosts.includes(name) || settings.hosts.includes(withoutPort(name)))) return true;
+    }
     return isWildcard(this.bound.host) && host !== undefined && normalized === `http://${host.toLowerCase()}`;
   }
 

@@ -10,7 +10,8 @@ import { RefusalHints } from "./hints.ts";
 import type { Pipeline, ResponseSink } from "../runtime/invoke.ts";
 import type { InvocationLog, Logger } from "../runtime/logger.ts";
 import type { Generation } from "../runtime/generation.ts";
-import type { Pages } from "../runtime/pages.ts";
+import type { PageLink, Pages } from "../runtime/pages.ts";
+import { BusUnavailable, type BusStatus } from "../runtime/bus.ts";
 import type { AbortListener, CallerSignal, InvokeResponse } from "../runtime/types.ts";
 import { Guard, hostPort, isLoopback, isWildcard } from "./guard.ts";
 import { WebSocketTransport } from "./ws.ts";
@@ -43,7 +44,9 @@ export interface HttpContext {
    */
   invocations?: ((entry: InvocationLog) => void) | undefined;
   /** `ok` is false while the app does not build (`gateway dev` started on broken files): answered 503. */
-  health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number };
+  health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number; bus?: BusStatus };
+  /** With server.bus: a page connected to another instance (a Gateway-Page header naming it). */
+  findPage?: (id: string) => Promise<PageLink | undefined>;
   /**
    * The JSON documents served under /__gateway/ (token-protected like health): route path ->
    * the document for the current generation (manifest.json, catalog.json ...), or a promise of it.
@@ -242,10 +245,14 @@ class HttpTransport {
     try {
       this.dispatchNow(reading);
     } catch (error) {
-      // A mistake of ours must still answer, not leave the caller waiting.
-      this.context.logger.error(`gateway: invoking "${reading.cmd}" failed`, error);
-      if (!reading.res.headersSent) this.reject(reading.res, rejections.internal(reading.cmd), true, reading.cors);
+      this.dispatchFailed(reading, error);
     }
+  }
+
+  /** A mistake of ours must still answer, not leave the caller waiting. */
+  private dispatchFailed(reading: BodyReading, error: unknown): void {
+    this.context.logger.error(`gateway: invoking "${reading.cmd}" failed`, error);
+    if (!reading.res.headersSent) this.reject(reading.res, rejections.internal(reading.cmd), true, reading.cors);
   }
 
   private dispatchNow(reading: BodyReading): void {
@@ -260,6 +267,22 @@ class HttpTransport {
     }
     const pageId = req.headers["gateway-page"];
     const page = typeof pageId === "string" ? this.context.pages.get(pageId) : undefined;
+    if (page === undefined && typeof pageId === "string" && this.context.findPage !== undefined) {
+      // A page connected to another instance: ask the bus where it is, then invoke.
+      this.context.findPage(pageId).then(
+        (remote) => this.execute(reading, body, remote),
+        (error: unknown) => {
+          if (error instanceof BusUnavailable) this.answer(res, rejections.busUnavailable(error.message), cors, cmd);
+          else this.dispatchFailed(reading, error);
+        },
+      );
+      return;
+    }
+    this.execute(reading, body, page);
+  }
+
+  private execute(reading: BodyReading, body: unknown, page: PageLink | undefined): void {
+    const { req, res, cmd, cors } = reading;
     // A page id speaks for that page only from that page's own origin.
     const trustedPage = page !== undefined && page.origin === req.headers.origin ? page : undefined;
     const windowHeader = req.headers["gateway-window"];

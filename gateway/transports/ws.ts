@@ -77,7 +77,7 @@ export class WebSocketTransport {
 
   private connected(ws: WebSocket, label: string, origin: string | undefined): void {
     const page = new Page(ws, label, origin);
-    this.context.pages.add(page);
+    const registered = this.context.pages.add(page);
     this.pageOf.set(ws, page);
     this.alive.add(ws);
     ws.on("pong", () => this.alive.add(ws));
@@ -91,7 +91,11 @@ export class WebSocketTransport {
         refuseFrame(page, rejections.badRequest("the frame could not be handled"));
       }
     });
-    page.send({ type: "hello", page: page.id, window: label, generation: this.context.current().id });
+    const hello = () => page.send({ type: "hello", page: page.id, window: label, generation: this.context.current().id });
+    // With a bus, the page's id goes out once other instances can find it (an HTTP invocation
+    // naming it may land on any of them).
+    if (registered === undefined) hello();
+    else void registered.then(hello);
   }
 
   private received(page: Page, data: RawData, isBinary: boolean): void {

@@ -1,0 +1,110 @@
+// A page connected to another instance, as this instance's channels and listeners write to it.
+//
+// Frames go to the page's instance's inbox stream, numbered per (this instance, page). That
+// instance hands them to the page's socket in order and acknowledges them once handed over,
+// which it does only while the page's own send queue is below the high-water mark. Frames stay
+// here until acknowledged: `buffered` counts them, so a channel waits (send() resolves later)
+// when the page, or the path to it, is slow, exactly as for a page on this instance. After a
+// reconnection to Redis the unacknowledged frames are sent again (Redis may have lost them); the
+// page's instance drops the ones it already has by their number.
+import { encodeBinaryFrame, HIGH_WATER_BYTES, LOW_WATER_BYTES, type PageLink } from "../runtime/pages.ts";
+
+export interface OutgoingFrame {
+  seq: number;
+  /** A text frame, or an encoded binary frame. */
+  data: string | Buffer;
+  size: number;
+}
+
+export class RemotePage implements PageLink {
+  private seq = 0;
+  /** Sent or waiting to be sent, not yet acknowledged; in order. */
+  readonly unacked: OutgoingFrame[] = [];
+  /** The highest number written to Redis (frames above it wait to be written). */
+  sentSeq = 0;
+  private unackedBytes = 0;
+  private drainWaiters: (() => void)[] = [];
+  private readonly closeListeners = new Set<() => void>();
+  private closedWhy: string | undefined;
+
+  constructor(
+    readonly id: string,
+    /** The instance the page is connected to. */
+    readonly instance: string,
+    readonly label: string,
+    readonly origin: string | undefined,
+    /** Called when there are frames to write to Redis. */
+    private readonly pending: (page: RemotePage) => void,
+  ) {}
+
+  get open(): boolean {
+    return this.closedWhy === undefined;
+  }
+
+  get buffered(): number {
+    return this.unackedBytes;
+  }
+
+  writable(): Promise<void> {
+    if (this.unackedBytes < HIGH_WATER_BYTES || !this.open) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  sendText(json: string): boolean {
+    return this.push(json, Buffer.byteLength(json));
+  }
+
+  sendBinary(header: object, bytes: Uint8Array): boolean {
+    const frame = encodeBinaryFrame(header, bytes);
+    return this.push(frame, frame.length);
+  }
+
+  onClose(listener: () => void): () => void {
+    if (!this.open) {
+      listener();
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  /** The page's instance has handed every frame up to `seq` to the page. */
+  acknowledged(seq: number): void {
+    let removed = 0;
+    while (removed < this.unacked.length && this.unacked[removed]!.seq <= seq) this.unackedBytes -= this.unacked[removed++]!.size;
+    if (removed === 0) return;
+    this.unacked.splice(0, removed);
+    if (this.unackedBytes < LOW_WATER_BYTES) this.releaseWaiters();
+  }
+
+  /** Redis may have lost what was written: write every unacknowledged frame again. */
+  resend(): void {
+    this.sentSeq = 0;
+    if (this.unacked.length > 0) this.pending(this);
+  }
+
+  /** The page went away (or its instance did): channels to it fail, handlers streaming to it are aborted. */
+  close(why: string): void {
+    if (this.closedWhy !== undefined) return;
+    this.closedWhy = why;
+    this.unacked.length = 0;
+    this.unackedBytes = 0;
+    this.releaseWaiters();
+    for (const listener of [...this.closeListeners]) listener();
+    this.closeListeners.clear();
+  }
+
+  private push(data: string | Buffer, size: number): boolean {
+    if (!this.open) return false;
+    this.unacked.push({ seq: ++this.seq, data, size });
+    this.unackedBytes += size;
+    this.pending(this);
+    return true;
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
