@@ -135,6 +135,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           if (next.settings.port !== old.settings.port || next.settings.host !== old.settings.host) {
             logger.warn("gateway: server.host and server.port apply at the next start");
           }
+          if (JSON.stringify(next.settings.bus) !== JSON.stringify(old.settings.bus)) logger.warn("gateway: server.bus applies at the next start");
           current = next; // the one reference every new invocation reads
           lifecycle.activate(next);
           retireWhenIdle(old);
@@ -235,6 +236,7 @@ async function startBus(settings: BusSettings | undefined, events: EventHub, pag
       gap: (gap, page) => events.gap(gap, page),
       localPage: (id) => pages.get(id),
       localPages: () => pages.values(),
+      liveTargets: () => events.liveTargets(),
     },
     logger,
     maxDepth,

@@ -3,7 +3,8 @@
 // on another instance, with back-pressure end to end; Redis killed and restarted mid-stream.
 // Pages are `ws` clients on /ipc/ws (the browser case is in tests/browser/bus.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { gatewayFor } from "./helpers/app.ts";
+import { gatewayFor, tempApp } from "./helpers/app.ts";
+import { startGateway } from "./helpers/cli.ts";
 import { invokeJson, request } from "./helpers/http.ts";
 import { startRedis, type TestRedis } from "./helpers/redis.ts";
 import { connectPage, type Frame, type TestPage } from "./helpers/ws.ts";
@@ -309,6 +310,10 @@ describe("Redis going away and coming back", () => {
     expect(channelFrames(p, 11).map((f) => f.index)).toEqual(Array.from({ length: total + 1 }, (_, i) => i));
     const heard = await p.next((f) => f.type === "event" && f.handler === news, 10_000);
     expect(heard.payload).toEqual({ n: 42 });
+    // Reading resumed where it stopped (no subscription to restore): later emits arrive too, once.
+    await invoke(b!, "emit", { event: "news", payload: { n: 43 } });
+    await p.next((f) => f.type === "event" && f.handler === news && (f.payload as any).n === 43, 10_000);
+    expect(eventsOf(p, news)).toEqual([{ n: 42 }, { n: 43 }]);
     expect(p.frames.filter((f) => f.type === "event" && f.event === "gateway://bus-gap")).toEqual([]);
   }, 60_000);
 
@@ -348,6 +353,32 @@ describe("Redis restarted without its data", () => {
     expect(channelFrames(p, 12).map((f) => f.index)).toEqual(Array.from({ length: total + 1 }, (_, i) => i));
     const gap = await p.next((f) => f.type === "event" && f.handler === gaps, 10_000);
     expect(gap.payload).toMatchObject({ scope: "events" });
+  }, 60_000);
+});
+
+describe("an instance that crashes", () => {
+  test("the page's instance killed: the handler streaming to it from another instance is stopped (its registration expires)", async () => {
+    const prefix = `crash${process.pid}`;
+    const files = { "gateway.yaml": manifest(redis.url, prefix), "handlers/app.ts": APP };
+    const app = tempApp(files);
+    const doomed = await startGateway("serve", app.dir);
+    try {
+      const ctx = await gatewayFor(files);
+      const server = await ctx.gw.listen({ port: 0 });
+      const b: Instance = { ctx, server, url: server.url };
+      instances.push(b);
+      const p = await connectPage(doomed.url);
+      const done = invokeAsPage(b, p, "count", { n: 100_000_000, onItem: "__CHANNEL__:20" });
+      await p.next((f) => f.type === "channel" && f.channel === 20 && f.index === 100);
+      doomed.child.kill("SIGKILL"); // no goodbye: its pages stay registered until they expire
+      const res = await done;
+      expect(res.status).toBe(500);
+      expect(res.json().kind).toBe("internal");
+      expect((await invoke(b, "progress")) as number).toBeLessThan(100_000_000);
+    } finally {
+      doomed.kill();
+      app.remove();
+    }
   }, 60_000);
 });
 

@@ -254,3 +254,39 @@ describe("environment interpolation", () => {
     ]);
   });
 });
+
+describe("server.bus and server.hosts", () => {
+  async function built(yaml: string, env: Record<string, string> = {}) {
+    const app = tempApp({ "gateway.yaml": yaml, "handlers/ok.ts": OK_HANDLER });
+    try {
+      return await new GenerationBuilder(app.path("gateway.yaml"), env).build();
+    } finally {
+      app.remove();
+    }
+  }
+
+  test("a Redis URL from the environment, or { url, prefix, history }", async () => {
+    const short = await built("version: 1\nserver:\n  bus: ${REDIS_URL}\n", { REDIS_URL: "redis://10.0.0.5:6379/2" });
+    expect(short.ok && short.generation.settings.bus).toEqual({ url: "redis://10.0.0.5:6379/2", prefix: "ipc-gateway", history: 10_000 });
+    const long = await built("version: 1\nserver:\n  bus: { url: 'rediss://u:p@cache:6380', prefix: shop.v2, history: 500 }\n  hosts: [App.Example.com]\n");
+    expect(long.ok && long.generation.settings.bus).toEqual({ url: "rediss://u:p@cache:6380", prefix: "shop.v2", history: 500 });
+    expect(long.ok && long.generation.settings.hosts).toEqual(["app.example.com"]);
+    const none = await built("version: 1\n");
+    expect(none.ok && none.generation.settings.bus).toBeUndefined();
+  });
+
+  test("mistakes point at the value", async () => {
+    expect(await mistakes({ "gateway.yaml": "version: 1\nserver:\n  bus: http://cache:6379\n" })).toEqual([
+      "gateway.yaml:3:8: server.bus is a Redis URL (redis://host:port), or { url, prefix, history }",
+    ]);
+    expect(await mistakes({ "gateway.yaml": "version: 1\nserver:\n  bus: { url: 'redis://c:1', history: 5 }\n" })).toEqual([
+      "gateway.yaml:3:39: server.bus.history is a number of events (at least 100)",
+    ]);
+    expect(await mistakes({ "gateway.yaml": "version: 1\nserver:\n  hosts: ['evil example']\n" })).toEqual([
+      expect.stringMatching(/^gateway\.yaml:3:11: a host is a name the gateway is reached by/),
+    ]);
+    expect(await mistakes({ "gateway.yaml": "version: 1\nserver:\n  bus: ${REDIS_URL}\n" })).toEqual([
+      expect.stringMatching(/^gateway\.yaml:3:8: environment variable REDIS_URL is not set/),
+    ]);
+  });
+});

@@ -8,7 +8,8 @@
 //                             Trimmed as it is read; expires a minute after its instance stops.
 //   <prefix>:page:<id>        where page <id> is connected (instance, label, origin); expires
 //                             15 s after its instance stops refreshing it.
-//   <prefix>:targets          listener targets in use on any instance (for emitFilter).
+//   <prefix>:targets          listener targets in use on any instance (for emitFilter), scored by
+//                             when an instance last had a listener with it.
 //   <prefix>:epoch            changes when Redis loses its data (a restart without persistence).
 //
 // Every entry an instance writes to the events stream carries its number in that instance's
@@ -35,6 +36,9 @@ export const MAX_WAITING_EVENT_BYTES = 64 * 1024 * 1024;
 const HEARTBEAT_MS = 5_000;
 const PAGE_TTL_MS = 15_000;
 const INBOX_TTL_MS = 60_000;
+/** Listener targets are marked live every TARGET_REFRESH_BEATS heartbeats, and forgotten TARGET_TTL_MS after the last. */
+const TARGET_REFRESH_BEATS = 12;
+const TARGET_TTL_MS = 180_000;
 /** Entries taken per read, and written per round trip. */
 const BATCH = 512;
 /** Channel frames packed into one inbox entry, at most (count, bytes). */
@@ -100,7 +104,9 @@ class RedisBus implements Bus {
   private flushing = false;
   private flushScheduled = false;
 
-  private readonly targets = new Map<string, EventTarget>();
+  /** Listener targets in use on any instance (as of the last refresh, plus those announced since). */
+  private targets = new Map<string, EventTarget>();
+  private beats = 0;
   private readonly remotePages = new Map<string, RemotePage>();
   private readonly lookups = new Map<string, Promise<PageLink | undefined>>();
   /** Remote pages whose registration was missing at the last heartbeat. */
@@ -182,7 +188,7 @@ class RedisBus implements Bus {
     this.targets.set(key, target);
     const text = JSON.stringify(target);
     this.append({ k: "t", tg: text });
-    if (this.main.isReady) this.main.sAdd(this.keys.targets, text).catch(() => {});
+    if (this.main.isReady) this.main.zAdd(this.keys.targets, { score: Date.now(), value: text }).catch(() => {});
   }
 
   knownTargets(): Iterable<EventTarget> {
@@ -272,14 +278,7 @@ class RedisBus implements Bus {
         const last = await this.main.xRevRange(this.keys.events, "+", "-", { COUNT: 1 });
         this.eventsId = last[0]?.id ?? "0-0";
       }
-      const writes: Promise<unknown>[] = [...this.host.localPages()].map((page) => this.registerPage(page));
-      if (this.targets.size > 0) writes.push(this.main.sAdd(this.keys.targets, [...this.targets.values()].map((t) => JSON.stringify(t))));
-      const everyTarget = await this.main.sMembers(this.keys.targets);
-      await Promise.all(writes);
-      for (const text of everyTarget) {
-        const target = decodeTarget(text);
-        if (target) this.targets.set(targetKey(target), target);
-      }
+      await Promise.all([...[...this.host.localPages()].map((page) => this.registerPage(page)), this.refreshTargets()]);
       // Redis may have lost frames written before: the pages' instances drop what they have.
       for (const page of this.remotePages.values()) page.resend();
       const wasDown = this.state === "degraded";
@@ -307,11 +306,31 @@ class RedisBus implements Bus {
     return this.main.set(this.keys.page(page.id), info, { PX: PAGE_TTL_MS });
   }
 
+  /**
+   * Listener targets in use: this instance's are marked live (a sorted set scored by time), those
+   * no instance marked for TARGET_TTL_MS are removed, and the rest is what emitFilter considers.
+   * Targets come and go with pages' labels: nothing keeps the ones nobody listens with anymore.
+   */
+  private async refreshTargets(): Promise<void> {
+    const now = Date.now();
+    const live = this.host.liveTargets().map((target) => ({ score: now, value: JSON.stringify(target) }));
+    if (live.length > 0) await this.main.zAdd(this.keys.targets, live);
+    await this.main.zRemRangeByScore(this.keys.targets, "-inf", now - TARGET_TTL_MS);
+    const known = new Map<string, EventTarget>();
+    for (const text of await this.main.zRange(this.keys.targets, 0, -1)) {
+      const target = decodeTarget(text);
+      if (target) known.set(targetKey(target), target);
+    }
+    for (const target of this.host.liveTargets()) known.set(targetKey(target), target);
+    this.targets = known;
+  }
+
   /** Keep this instance's pages and inbox alive in Redis; close remote pages whose page is gone. */
   private async beat(): Promise<void> {
     if (!this.main.isReady || this.state !== "connected") return;
     try {
       const writes: Promise<unknown>[] = [...this.host.localPages()].map((page) => this.registerPage(page));
+      if (++this.beats % TARGET_REFRESH_BEATS === 0) writes.push(this.refreshTargets());
       writes.push(this.main.pExpire(this.keys.inbox(this.instance), INBOX_TTL_MS));
       const remote = [...this.remotePages.values()];
       const exists = remote.map((page) => this.main.exists(this.keys.page(page.id)));

@@ -57,6 +57,8 @@ export interface BusHost {
   localPage(id: string): Page | undefined;
   /** Every page connected to this instance. */
   localPages(): Iterable<Page>;
+  /** The distinct targets of this instance's listeners (other than Any). */
+  liveTargets(): EventTarget[];
 }
 
 export interface Bus {

@@ -177,11 +177,18 @@ export class EventHub {
     else this.bus.publishEvent({ event, payloadText: text.text, targets: this.targetsAccepted(filter) });
   }
 
+  /** The distinct targets of the listeners here (other than Any). */
+  liveTargets(): EventTarget[] {
+    const targets = new Map<string, EventTarget>();
+    for (const listener of this.listeners.values()) if (listener.target.kind !== "Any") targets.set(targetKey(listener.target), listener.target);
+    return [...targets.values()];
+  }
+
   /** emitFilter over the bus: the listener targets in use on any instance that `filter` accepts. */
   private targetsAccepted(filter: (target: EventTarget) => boolean): EventTarget[] {
     const candidates = new Map<string, EventTarget>();
     for (const target of this.bus!.knownTargets()) candidates.set(targetKey(target), target);
-    for (const listener of this.listeners.values()) if (listener.target.kind !== "Any") candidates.set(targetKey(listener.target), listener.target);
+    for (const target of this.liveTargets()) candidates.set(targetKey(target), target);
     const accepted: EventTarget[] = [];
     for (const target of candidates.values()) {
       try {
