@@ -61,7 +61,11 @@ async function timeEdit(dir: string, port: number, version: number): Promise<num
 }
 
 function start(command: string, args: string[], cwd: string): ChildProcess {
-  return spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GATEWAY_TOKEN: "", NODE_OPTIONS: "" } });
+  const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GATEWAY_TOKEN: "", NODE_OPTIONS: "" } });
+  // Read what it logs (gateway dev logs every invocation): a pipe nobody reads fills up, and a
+  // process writing its log to it then waits forever.
+  child.stderr!.resume();
+  return child;
 }
 
 function listeningPort(child: ChildProcess): Promise<number> {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { gatewayFor, tempApp } from "./helpers/app.ts";
 import { startGateway } from "./helpers/cli.ts";
 import { invokeJson, request } from "./helpers/http.ts";
-import { startRedis, type TestRedis } from "./helpers/redis.ts";
+import { freePort, startRedis, type TestRedis } from "./helpers/redis.ts";
 import { connectPage, type Frame, type TestPage } from "./helpers/ws.ts";
 import type { Listening } from "../gateway/transports/http.ts";
 import { MAX_WAITING_EVENTS } from "../gateway/bus/redis-bus.ts";
@@ -353,6 +353,31 @@ describe("Redis restarted without its data", () => {
     expect(channelFrames(p, 12).map((f) => f.index)).toEqual(Array.from({ length: total + 1 }, (_, i) => i));
     const gap = await p.next((f) => f.type === "event" && f.handler === gaps, 10_000);
     expect(gap.payload).toMatchObject({ scope: "events" });
+  }, 60_000);
+});
+
+describe("an instance that starts while Redis is away", () => {
+  test("serves at once, reports the bus connecting, and joins the others when Redis answers", async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const [a, b] = await cluster(2, url);
+    expect((await health(a!)).bus).toMatchObject({ state: "connecting", error: expect.stringMatching(/ECONNREFUSED/) });
+    expect(a!.ctx.logger.lines.some((l) => /not reachable yet/.test(l) && !l.includes("password"))).toBe(true);
+    expect(await invoke(a!, "local")).toBe("served");
+    const p = await page(a!);
+    const news = await listen(p, "news");
+    await invoke(b!, "emit", { event: "news", payload: { n: 7 } }); // waits on b
+    const late = await startRedis({ port });
+    try {
+      await until("both instances to connect", async () => (await health(a!)).bus.state === "connected" && (await health(b!)).bus.state === "connected");
+      expect((await p.next((f) => f.type === "event" && f.handler === news, 10_000)).payload).toEqual({ n: 7 });
+      const res = await invokeAsPage(b!, p, "count", { n: 10, onItem: "__CHANNEL__:30" });
+      expect(res.json()).toBe(10);
+      await p.next((f) => f.type === "channel-end" && f.channel === 30);
+    } finally {
+      await Promise.all(instances.splice(-2).map((i) => i.ctx.close()));
+      await late.stop();
+    }
   }, 60_000);
 });
 

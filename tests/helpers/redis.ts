@@ -21,9 +21,9 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-/** `persist`: append-only file, so a restart keeps what was written (fsync always). */
-export async function startRedis(options: { persist?: boolean } = {}): Promise<TestRedis> {
-  const port = await freePort();
+/** `persist`: append-only file, so a restart keeps what was written (fsync always). `port`: a given one (default: a free one). */
+export async function startRedis(options: { persist?: boolean; port?: number } = {}): Promise<TestRedis> {
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "gw-redis-"));
   let child: ChildProcess | undefined;
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--daemonize", "no", "--protected-mode", "no"];
@@ -81,7 +81,7 @@ function raw(port: number, args: string[]): Promise<string> {
   });
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {
