@@ -272,10 +272,10 @@ class HttpTransport {
       this.context.findPage(pageId).then(
         (remote) => this.execute(reading, body, remote),
         (error: unknown) => {
-          if (error instanceof BusUnavailable) this.answer(res, rejections.busUnavailable(error.message), cors, cmd);
-          else this.dispatchFailed(reading, error);
+          if (!(error instanceof BusUnavailable)) throw error;
+          this.answer(res, rejections.busUnavailable(error.message), cors, cmd);
         },
-      );
+      ).catch((error: unknown) => this.dispatchFailed(reading, error));
       return;
     }
     this.execute(reading, body, page);
