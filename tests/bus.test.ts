@@ -7,7 +7,7 @@ import { gatewayFor, tempApp } from "./helpers/app.ts";
 import { startGateway } from "./helpers/cli.ts";
 import { invokeJson, request } from "./helpers/http.ts";
 import { freePort, startRedis, type TestRedis } from "./helpers/redis.ts";
-import { connectPage, type Frame, type TestPage } from "./helpers/ws.ts";
+import { connectPage, type TestPage } from "./helpers/ws.ts";
 import type { Listening } from "../gateway/transports/http.ts";
 import { MAX_WAITING_EVENTS } from "../gateway/bus/redis-bus.ts";
 

@@ -11,7 +11,7 @@ import { DEFAULT_MAX_DEPTH } from "../config/manifest.ts";
 import { decodeEventArgs, isEventPluginCommand } from "./frames.ts";
 import type { EventDef } from "./generation.ts";
 import type { Logger } from "./logger.ts";
-import type { Page, PageLink, Pages } from "./pages.ts";
+import type { PageLink, Pages } from "./pages.ts";
 import { targetKey, type Bus, type BusEvent, type BusGap } from "./bus.ts";
 import type { AppHandle, EventCallback, EventTarget, InvokeResponse, WindowHandle } from "./types.ts";
 
