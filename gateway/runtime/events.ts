@@ -116,7 +116,8 @@ export class EventHub {
   /** An emit from another instance (already checked there): to the matching listeners here. */
   receive(event: BusEvent): void {
     const { to, targets } = event;
-    const filter = to ? (t: EventTarget) => addressedTo(t, to) : targets ? (t: EventTarget) => targets.some((m) => sameTarget(m, t)) : () => true;
+    const accepted = targets && new Set(targets.map(targetKey));
+    const filter = to ? (t: EventTarget) => addressedTo(t, to) : accepted ? (t: EventTarget) => accepted.has(targetKey(t)) : () => true;
     this.deliver(event.event, event.payload, event.payloadText, filter);
   }
 
@@ -184,13 +185,13 @@ export class EventHub {
     return [...targets.values()];
   }
 
-  /** emitFilter over the bus: the listener targets in use on any instance that `filter` accepts. */
+  /**
+   * emitFilter over the bus: the listener targets in use on any instance that `filter` accepts.
+   * The bus's targets include this instance's: every listener's target is announced to it.
+   */
   private targetsAccepted(filter: (target: EventTarget) => boolean): EventTarget[] {
-    const candidates = new Map<string, EventTarget>();
-    for (const target of this.bus!.knownTargets()) candidates.set(targetKey(target), target);
-    for (const target of this.liveTargets()) candidates.set(targetKey(target), target);
     const accepted: EventTarget[] = [];
-    for (const target of candidates.values()) {
+    for (const target of this.bus!.knownTargets()) {
       try {
         if (filter(target)) accepted.push(target);
       } catch (error) {
@@ -254,10 +255,6 @@ export class EventHub {
       }
     }
   }
-}
-
-function sameTarget(a: EventTarget, b: EventTarget): boolean {
-  return a.kind === b.kind && ("label" in a ? "label" in b && a.label === b.label : !("label" in b));
 }
 
 function unsendable(reason: string) {
