@@ -5,11 +5,11 @@
 //   in its own process with --expose-gc).
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { request, Agent } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, percentile, type Figure } from "./measure.ts";
+import { freePort } from "../tests/helpers/ports.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const GATEWAY_EDITS = Number(process.env.BENCH_RELOAD_EDITS ?? 50);
@@ -30,10 +30,10 @@ function writeVersion(dir: string, version: number): void {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
-/** The version the running code answers with, or undefined while nothing answers (a restart). */
-function askVersion(port: number): Promise<number | undefined> {
+/** The version `cmd`'s running code answers with, or undefined while nothing answers (a restart). */
+function askVersion(port: number, cmd = "edited", body = "{}"): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: "/ipc/edited", method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path: `/ipc/${cmd}`, method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
       let text = "";
       res.on("data", (c: Buffer) => (text += c));
       res.on("end", () => {
@@ -45,19 +45,24 @@ function askVersion(port: number): Promise<number | undefined> {
       });
     });
     req.on("error", () => resolve(undefined));
-    req.end("{}");
+    req.end(body);
   });
+}
+
+/** Poll `cmd` until its code answers `version`; milliseconds since `started` (when the edit was written). */
+export async function untilVersion(port: number, version: number, started: number, cmd?: string, body?: string): Promise<number> {
+  for (;;) {
+    if ((await askVersion(port, cmd, body)) === version) return performance.now() - started;
+    if (performance.now() - started > 30_000) throw new Error(`edit ${version} never went live`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }
 
 /** Write edit `version`, then poll until the new code answers; milliseconds from the write. */
 async function timeEdit(dir: string, port: number, version: number): Promise<number> {
   const started = performance.now();
   writeVersion(dir, version);
-  for (;;) {
-    if ((await askVersion(port)) === version) return performance.now() - started;
-    if (performance.now() - started > 30_000) throw new Error(`edit ${version} never went live`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  return untilVersion(port, version, started);
 }
 
 function start(command: string, args: string[], cwd: string): ChildProcess {
@@ -77,15 +82,6 @@ function listeningPort(child: ChildProcess): Promise<number> {
       if (match) resolve(Number(match[1]));
     });
     child.once("exit", (code) => reject(new Error(`exited with ${code} before listening: ${out}`)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -5,10 +5,10 @@
 // the new code; beside Fastify 5 registering the same N routes with the same schema files.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median, type Figure } from "./measure.ts";
+import { untilVersion } from "./reload.ts";
 import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -102,35 +102,11 @@ function rssMiB(child: ChildProcess): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))![1]) / 1024;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-
-function ask(port: number, cmd: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: `/ipc/${cmd}`, method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c));
-      res.on("end", () => {
-        try {
-          resolve((JSON.parse(text) as { version?: number }).version);
-        } catch {
-          resolve(undefined);
-        }
-      });
-    });
-    req.on("error", () => resolve(undefined));
-    req.end('{"name":"x"}');
-  });
-}
-
 /** Edit one handler; milliseconds from the write to the first answer from the new code. */
 async function timeEdit(dir: string, port: number, i: number, version: number): Promise<number> {
   const started = performance.now();
   writeHandler(dir, i, version);
-  for (;;) {
-    if ((await ask(port, `c${i}`)) === version) return performance.now() - started;
-    if (performance.now() - started > 30_000) throw new Error(`edit ${version} never went live`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  return untilVersion(port, version, started, `c${i}`, '{"name":"x"}');
 }
 
 const GATEWAY_BIN = join(ROOT, "bin", "gateway.js");
