@@ -242,7 +242,7 @@ class RedisBus implements Bus {
       if (this.hasWaiting()) await sleep(10);
     }
     this.closing = true;
-    for (const page of this.remotePages.values()) page.close("the gateway is stopping");
+    for (const page of this.remotePages.values()) page.close();
     this.reader.destroy();
     await this.reading;
     if (this.main.isReady) {
@@ -340,7 +340,7 @@ class RedisBus implements Bus {
         // Missing twice running: once could be Redis just restarted empty, before the page's
         // instance has registered its pages again.
         if (found[i] !== 0) this.missing.delete(page.id);
-        else if (this.missing.has(page.id)) this.forgetPage(page.id, "the page went away");
+        else if (this.missing.has(page.id)) this.forgetPage(page.id);
         else this.missing.add(page.id);
       });
     } catch {
@@ -363,13 +363,13 @@ class RedisBus implements Bus {
     return page;
   }
 
-  private forgetPage(id: string, why: string): void {
+  private forgetPage(id: string): void {
     const page = this.remotePages.get(id);
     if (page === undefined) return;
     this.remotePages.delete(id);
     this.missing.delete(id);
     this.framesWaiting.delete(page);
-    page.close(why);
+    page.close();
   }
 
   // ---- writing ---------------------------------------------------------------------------------
@@ -565,7 +565,7 @@ class RedisBus implements Bus {
         return;
       }
       case "g":
-        return this.forgetPage(text(m, "p"), "the page went away");
+        return this.forgetPage(text(m, "p"));
       case "d":
         return this.host.gap({ scope: "events", instance: from, missed: Number(text(m, "n")), reason: "events from another instance were dropped while Redis was away" });
       default:

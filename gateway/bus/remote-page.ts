@@ -7,7 +7,7 @@
 // when the page, or the path to it, is slow, exactly as for a page on this instance. After a
 // reconnection to Redis the unacknowledged frames are sent again (Redis may have lost them); the
 // page's instance drops the ones it already has by their number.
-import { encodeBinaryFrame, HIGH_WATER_BYTES, LOW_WATER_BYTES, type PageLink } from "../runtime/pages.ts";
+import { encodeBinaryFrame, LOW_WATER_BYTES, PageLinkBase, type PageLink } from "../runtime/pages.ts";
 
 export interface OutgoingFrame {
   seq: number;
@@ -16,16 +16,13 @@ export interface OutgoingFrame {
   size: number;
 }
 
-export class RemotePage implements PageLink {
+export class RemotePage extends PageLinkBase implements PageLink {
   private seq = 0;
   /** Sent or waiting to be sent, not yet acknowledged; in order. */
   readonly unacked: OutgoingFrame[] = [];
   /** The highest number written to Redis (frames above it wait to be written). */
   sentSeq = 0;
   private unackedBytes = 0;
-  private drainWaiters: (() => void)[] = [];
-  private readonly closeListeners = new Set<() => void>();
-  private closedWhy: string | undefined;
 
   constructor(
     readonly id: string,
@@ -35,19 +32,16 @@ export class RemotePage implements PageLink {
     readonly origin: string | undefined,
     /** Called when there are frames to write to Redis. */
     private readonly pending: (page: RemotePage) => void,
-  ) {}
+  ) {
+    super();
+  }
 
   get open(): boolean {
-    return this.closedWhy === undefined;
+    return !this.isClosed;
   }
 
   get buffered(): number {
     return this.unackedBytes;
-  }
-
-  writable(): Promise<void> {
-    if (this.unackedBytes < HIGH_WATER_BYTES || !this.open) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   sendText(json: string): boolean {
@@ -57,15 +51,6 @@ export class RemotePage implements PageLink {
   sendBinary(header: object, bytes: Uint8Array): boolean {
     const frame = encodeBinaryFrame(header, bytes);
     return this.push(frame, frame.length);
-  }
-
-  onClose(listener: () => void): () => void {
-    if (!this.open) {
-      listener();
-      return () => {};
-    }
-    this.closeListeners.add(listener);
-    return () => this.closeListeners.delete(listener);
   }
 
   /** The page's instance has handed every frame up to `seq` to the page. */
@@ -84,14 +69,11 @@ export class RemotePage implements PageLink {
   }
 
   /** The page went away (or its instance did): channels to it fail, handlers streaming to it are aborted. */
-  close(why: string): void {
-    if (this.closedWhy !== undefined) return;
-    this.closedWhy = why;
+  close(): void {
+    if (this.isClosed) return;
     this.unacked.length = 0;
     this.unackedBytes = 0;
-    this.releaseWaiters();
-    for (const listener of [...this.closeListeners]) listener();
-    this.closeListeners.clear();
+    this.markClosed();
   }
 
   private push(data: string | Buffer, size: number): boolean {
@@ -100,11 +82,5 @@ export class RemotePage implements PageLink {
     this.unackedBytes += size;
     this.pending(this);
     return true;
-  }
-
-  private releaseWaiters(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
   }
 }

@@ -64,13 +64,55 @@ export const LOW_WATER_BYTES = 256 * 1024;
 /** Invocations from one page running at once; past it, its further frames wait unread. */
 export const MAX_PAGE_IN_FLIGHT = 256;
 
-export class Page implements PageLink {
+/**
+ * What every PageLink keeps the same way: senders waiting for room in the page's queue (released
+ * below the low-water mark, or when the page goes), and who is told when the page goes.
+ */
+export abstract class PageLinkBase {
+  private drainWaiters: (() => void)[] = [];
+  private readonly closeListeners = new Set<() => void>();
+  protected isClosed = false;
+
+  abstract readonly open: boolean;
+  abstract readonly buffered: number;
+
+  /** Resolves once the send queue is below the low-water mark (at once if it already is, or the page is gone). */
+  writable(): Promise<void> {
+    if (this.buffered < HIGH_WATER_BYTES || !this.open) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Run `listener` when the page goes away; returns a function that removes it. */
+  onClose(listener: () => void): () => void {
+    if (this.isClosed) {
+      listener();
+      return () => {};
+    }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  protected releaseWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** The page went away: waiting senders resume (and find it gone), listeners are told. False if it already had. */
+  protected markClosed(): boolean {
+    if (this.isClosed) return false;
+    this.isClosed = true;
+    this.releaseWaiters();
+    for (const listener of [...this.closeListeners]) listener();
+    this.closeListeners.clear();
+    return true;
+  }
+}
+
+export class Page extends PageLinkBase implements PageLink {
   /** Unguessable: a request naming this page (header Gateway-Page) speaks for it. */
   readonly id = randomBytes(16).toString("base64url");
   private pendingBytes = 0;
-  private drainWaiters: (() => void)[] = [];
-  private readonly closeListeners = new Set<() => void>();
-  private isClosed = false;
   /** Invocations from this page not answered yet. */
   private running = 0;
   private readingPaused = false;
@@ -85,7 +127,8 @@ export class Page implements PageLink {
     /** The Origin the page connected from, if any. */
     readonly origin: string | undefined,
   ) {
-    socket.once("close", () => this.closed());
+    super();
+    socket.once("close", () => this.markClosed());
   }
 
   get open(): boolean {
@@ -143,22 +186,6 @@ export class Page implements PageLink {
     return this.write(frame);
   }
 
-  /** Resolves once the send queue is below the low-water mark (at once if it already is, or the page is gone). */
-  writable(): Promise<void> {
-    if (this.pendingBytes < HIGH_WATER_BYTES || !this.open) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
-  }
-
-  /** Run `listener` when the page goes away; returns a function that removes it. */
-  onClose(listener: () => void): () => void {
-    if (this.isClosed) {
-      listener();
-      return () => {};
-    }
-    this.closeListeners.add(listener);
-    return () => this.closeListeners.delete(listener);
-  }
-
   close(code = 1001, reason = "gateway stopping"): void {
     this.socket.close(code, reason);
   }
@@ -210,19 +237,6 @@ export class Page implements PageLink {
     }
   }
 
-  private releaseWaiters(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  private closed(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.releaseWaiters();
-    for (const listener of [...this.closeListeners]) listener();
-    this.closeListeners.clear();
-  }
 }
 
 /** Told when pages connect and go away (the bus keeps the cluster's page registry with it). */
