@@ -3,9 +3,15 @@
 // `fetch` and a raw `ws` RPC (the ceiling), each server in its own process, at concurrency 1, 6
 // and 64, in alternating rounds. Chromium is driven over a bare DevTools pipe
 // (--remote-debugging-pipe) with no network domain enabled: Playwright watches every page's
-// network traffic, which halves fetch throughput.
+// network traffic, which halves fetch throughput. Each contender's tab is brought to the front
+// for its rounds (see DevTools.inFront). Besides rates and p99, each figure shows the CPU time per
+// call spent in the server's process and in Chromium's (all its processes), read from /proc.
+//
+// Knobs: BENCH_BROWSER_ROUNDS (3), BENCH_BROWSER_MS (1500 per round), BENCH_BROWSER_CONCURRENCY
+// ("1,6,64"), and BENCH_BROWSER_B="NAME=value ...", which adds a second gateway started with
+// those environment variables to the same rounds (an A/B test of a change behind a variable).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -17,7 +23,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ROUNDS = Number(process.env.BENCH_BROWSER_ROUNDS ?? 3);
 const ROUND_MS = Number(process.env.BENCH_BROWSER_MS ?? 1500);
-const CONCURRENCY = [1, 6, 64];
+const CONCURRENCY = (process.env.BENCH_BROWSER_CONCURRENCY ?? "1,6,64").split(",").map(Number);
 
 const PAGE_HTML = `<!doctype html><html><head>
 <script>
@@ -76,8 +82,8 @@ class DevTools {
     return result.result.value;
   }
 
-  /** Open `url` in a new tab; resolves with its session once the bench script is ready. */
-  async open(url: string): Promise<string> {
+  /** Open `url` in a new tab; resolves once the bench script is ready. */
+  async open(url: string): Promise<BenchPage> {
     const { targetId } = await this.send("Target.createTarget", { url });
     const { sessionId } = await this.send("Target.attachToTarget", { targetId, flatten: true });
     for (let i = 0; i < 200; i++) {
@@ -85,8 +91,54 @@ class DevTools {
       await new Promise((r) => setTimeout(r, 50));
     }
     await this.evaluate(sessionId, "window.benchReady()");
-    return sessionId;
+    return { targetId, sessionId };
   }
+
+  /**
+   * Run `expression` in the page with its tab in front. A tab behind another is hidden, and
+   * Chromium gives a hidden page's work a lower priority: every contender is measured in front,
+   * and the others, hidden, cost nothing meanwhile (visible pages draw frames even when still).
+   */
+  async inFront(page: BenchPage, expression: string): Promise<any> {
+    await this.send("Target.activateTarget", { targetId: page.targetId });
+    return this.evaluate(page.sessionId, expression);
+  }
+}
+
+interface BenchPage {
+  targetId: string;
+  sessionId: string;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU time (user + system, ms) that `root` and every process below it have used so far. */
+function cpuMsOfTree(root: number): number {
+  const parentOf = new Map<number, number>();
+  const ticksOf = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after the command's closing parenthesis: state ppid ... utime(14) stime(15).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    parentOf.set(Number(entry), Number(fields[1]));
+    ticksOf.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+  }
+  let ticks = 0;
+  for (const [pid, own] of ticksOf) {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parentOf.get(p)) {
+      if (p === root) {
+        ticks += own;
+        break;
+      }
+    }
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 function startServer(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string }> {
@@ -120,7 +172,8 @@ export async function benchBrowser(): Promise<Figure[]> {
   const children: ChildProcess[] = [];
   try {
     const gateway = await startServer([join(ROOT, "bin", "gateway.js"), "serve", "--port", "0"], app);
-    const peerArgs = [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "bench", "browser-peers.ts")];
+    // One process per peer (tsx's CLI would run it in a child that outlives a SIGKILL of the CLI).
+    const peerArgs = ["--import", "tsx", join(ROOT, "bench", "browser-peers.ts")];
     const pageEnv = { BENCH_PAGE_HTML: PAGE_HTML, BENCH_PAGE_SCRIPT: script };
     const fastify = await startServer([...peerArgs, "fastify"], ROOT, pageEnv);
     const raw = await startServer([...peerArgs, "raw"], ROOT, pageEnv);
@@ -145,30 +198,55 @@ export async function benchBrowser(): Promise<Figure[]> {
     );
     children.push(chrome);
     const devtools = new DevTools(chrome.stdio[3] as Writable, chrome.stdio[4] as Readable);
-    const contenders = {
+    const contenders: Record<string, BenchPage> = {
       "gateway invoke (WebSocket)": await devtools.open(`${gateway.url}/bench.html?mode=gateway`),
       "gateway invoke (HTTP)": await devtools.open(`${gateway.url}/bench.html?mode=gateway-http`),
       "Fastify 5 + fetch": await devtools.open(`${fastify.url}/bench.html?mode=fetch`),
       "raw ws RPC (ceiling)": await devtools.open(`${raw.url}/bench.html?mode=raw`),
     };
-    const names = Object.keys(contenders) as (keyof typeof contenders)[];
+    const serverOf: Record<string, number> = {
+      "gateway invoke (WebSocket)": gateway.child.pid!,
+      "gateway invoke (HTTP)": gateway.child.pid!,
+      "Fastify 5 + fetch": fastify.child.pid!,
+      "raw ws RPC (ceiling)": raw.child.pid!,
+    };
+    if (process.env.BENCH_BROWSER_B) {
+      // An A/B experiment: a second gateway with these environment variables, in the same rounds.
+      const env = Object.fromEntries(process.env.BENCH_BROWSER_B.split(" ").map((pair) => pair.split("=") as [string, string]));
+      const b = await startServer([join(ROOT, "bin", "gateway.js"), "serve", "--port", "0"], app, env);
+      children.push(b.child);
+      contenders[`gateway B (${process.env.BENCH_BROWSER_B})`] = await devtools.open(`${b.url}/bench.html?mode=gateway`);
+      serverOf[`gateway B (${process.env.BENCH_BROWSER_B})`] = b.child.pid!;
+    }
+    const names = Object.keys(contenders);
     // Warm up every page (JIT, connections) before measuring.
-    for (const name of names) await devtools.evaluate(contenders[name], "window.runBench(6, 500)");
+    for (const name of names) await devtools.inFront(contenders[name]!, "window.runBench(6, 500)");
 
     const figures: Figure[] = [];
     console.log(`  Chromium ${CHROMIUM} over a DevTools pipe; ${ROUNDS} alternating rounds of ${ROUND_MS} ms per contender and concurrency`);
     for (const concurrency of CONCURRENCY) {
-      const rates = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<(typeof names)[number], number[]>;
-      const p99s = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<(typeof names)[number], number[]>;
+      const rates = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<string, number[]>;
+      const p99s = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<string, number[]>;
+      // CPU per call, where it is spent: the server's process, and Chromium's (all its processes).
+      const cpu = Object.fromEntries(names.map((n) => [n, { server: 0, chromium: 0, calls: 0 }])) as Record<string, { server: number; chromium: number; calls: number }>;
       for (let round = 0; round < ROUNDS; round++) {
         for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-          const result = (await devtools.evaluate(contenders[name], `window.runBench(${concurrency}, ${ROUND_MS})`)) as { rate: number; p99: number };
+          const [server, chromium] = [cpuMsOfTree(serverOf[name]), cpuMsOfTree(chrome.pid!)];
+          const result = (await devtools.inFront(contenders[name]!, `window.runBench(${concurrency}, ${ROUND_MS})`)) as { rate: number; p99: number; calls: number };
+          cpu[name].server += cpuMsOfTree(serverOf[name]) - server;
+          cpu[name].chromium += cpuMsOfTree(chrome.pid!) - chromium;
+          cpu[name].calls += result.calls;
           rates[name].push(result.rate);
           p99s[name].push(result.p99);
         }
       }
       for (const name of names) {
-        figures.push({ name: `browser c=${concurrency}: ${name}`, value: median(rates[name]), unit: `calls/s (p99 ${median(p99s[name]).toFixed(2)} ms)` });
+        const perCall = (ms: number) => ((ms * 1000) / cpu[name].calls).toFixed(0);
+        figures.push({
+          name: `browser c=${concurrency}: ${name}`,
+          value: median(rates[name]!),
+          unit: `calls/s (p99 ${median(p99s[name]!).toFixed(2)} ms; CPU/call µs: server ${perCall(cpu[name].server)}, Chromium ${perCall(cpu[name].chromium)})`,
+        });
       }
       const ws = median(rates["gateway invoke (WebSocket)"]);
       const fetchRate = median(rates["Fastify 5 + fetch"]);
@@ -195,7 +273,9 @@ export async function benchBrowser(): Promise<Figure[]> {
   } finally {
     // Chromium writes to its profile until it has exited: wait before removing it.
     await Promise.all(
-      children.map((child) => (child.exitCode !== null ? undefined : new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGKILL"))))),
+      children.map((child) =>
+        child.exitCode !== null || child.signalCode !== null ? undefined : new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGKILL"))),
+      ),
     );
     rmSync(app, { recursive: true, force: true });
     rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
