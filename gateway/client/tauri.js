@@ -224,13 +224,37 @@
       var bytes = args instanceof ArrayBuffer ? new Uint8Array(args) : Array.isArray(args) ? new Uint8Array(args) : new Uint8Array(args.buffer, args.byteOffset, args.byteLength);
       return { bytes: bytes };
     }
+    var json;
     var hasChannel = false;
-    var json = JSON.stringify(args, function (_key, value) {
-      if (value !== null && typeof value === "object" && typeof value[TO_IPC] === "function") value = value[TO_IPC]();
-      if (typeof value === "string" && value.indexOf(CHANNEL_PREFIX) === 0) hasChannel = true;
-      return value;
-    });
+    if (needsReplacer(args, 0)) {
+      json = JSON.stringify(args, function (_key, value) {
+        if (value !== null && typeof value === "object" && typeof value[TO_IPC] === "function") value = value[TO_IPC]();
+        if (typeof value === "string" && value.indexOf(CHANNEL_PREFIX) === 0) hasChannel = true;
+        return value;
+      });
+    } else {
+      // Plain data: V8 serializes it twice as fast without a replacer. A string that merely holds
+      // the channel prefix only makes the call wait for the socket, which a channel needs.
+      json = JSON.stringify(args);
+      hasChannel = json !== undefined && json.indexOf('"' + CHANNEL_PREFIX) !== -1;
+    }
     return { json: json === undefined ? "null" : json, hasChannel: hasChannel };
+  }
+
+  /**
+   * Does serializing this value need the replacer: an object with the IPC serialization hook (a
+   * Channel, a class of the app's), or a toJSON whose result could hold one? Deeply nested values
+   * take the replacer's path too rather than a deep walk here.
+   */
+  function needsReplacer(value, depth) {
+    if (value === null || typeof value !== "object") return false;
+    if (depth > 32 || typeof value[TO_IPC] === "function" || typeof value.toJSON === "function") return true;
+    if (Array.isArray(value)) {
+      for (var i = 0; i < value.length; i++) if (needsReplacer(value[i], depth + 1)) return true;
+      return false;
+    }
+    for (var key in value) if (needsReplacer(value[key], depth + 1)) return true;
+    return false;
   }
 
   /** Headers in any of their three forms (object, Headers, pairs) as an object with lower-case names. */

@@ -19,6 +19,7 @@ export const headers = ({ headers }: Invoke) => headers;
 export const whoami = ({ window }: Invoke) => window.label;
 export const count = () => calls;
 export const nothing = () => undefined;
+export const echo = ({ body }: Invoke) => body;
 `;
 
 function manifest(origin: string): string {
@@ -36,6 +37,7 @@ commands:
   whoami: { handler: handlers/misc.ts#whoami }
   count: { handler: handlers/misc.ts#count }
   nothing: { handler: handlers/misc.ts#nothing }
+  echo: { handler: handlers/misc.ts#echo }
   settings-only: { handler: handlers/misc.ts#whoami, windows: [settings] }
 `;
 }
@@ -95,6 +97,33 @@ describe.each(["ws", "http"] as const)("invoke over %s", (transport) => {
     expect(await invokeInPage(page, "greet", { name: "Ada" })).toEqual({ resolved: true, value: { message: "Hello, Ada!" } });
     expect(await invokeInPage(page, "shout", "quiet")).toEqual({ resolved: true, value: "QUIET" });
     expect(await invokeInPage(page, "nothing")).toEqual({ resolved: true, value: null });
+  });
+
+  test("values with Tauri's IPC hook go in their IPC form, at any depth; toJSON is honoured", async () => {
+    const sent = await page.evaluate(async () => {
+      // What @tauri-apps/api's SERIALIZE_TO_IPC_FN names; a class of the app's, without toJSON.
+      class UserId {
+        constructor(readonly id: number) {}
+        ["__TAURI_TO_IPC_KEY__"]() {
+          return { User: this.id };
+        }
+      }
+      // Each alone, so that nothing else in the body sends it the replacer's way.
+      return Promise.all([
+        window.api.invoke("echo", { plain: { list: [1, "two", null, { three: true }] }, text: "__CHANNEL__: only a string" }),
+        window.api.invoke("echo", { user: new UserId(1) }),
+        window.api.invoke("echo", { deep: [[{ user: new UserId(3) }]] }),
+        window.api.invoke("echo", { withToJson: { toJSON: () => ({ nested: new UserId(2) }) } }),
+        window.api.invoke("echo", { when: new Date(0) }),
+      ]);
+    });
+    expect(sent).toEqual([
+      { plain: { list: [1, "two", null, { three: true }] }, text: "__CHANNEL__: only a string" },
+      { user: { User: 1 } },
+      { deep: [[{ user: { User: 3 } }]] },
+      { withToJson: { nested: { User: 2 } } },
+      { when: "1970-01-01T00:00:00.000Z" },
+    ]);
   });
 
   test("rejects with the raw InvokeError value: a string stays a string", async () => {
