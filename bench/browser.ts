@@ -279,6 +279,8 @@ export async function benchBrowser(): Promise<Figure[]> {
       if (concurrency === 1) {
         const p99 = median(p99s["gateway invoke (WebSocket)"]);
         figures.push({ name: "browser c=1: gateway (WebSocket) p99 latency", value: p99, unit: "ms", target: "< 1", pass: p99 < 1 });
+        // The machine's own tail (scheduling, a hypervisor's steal) is in the ceiling's p99 too.
+        figures.push({ name: "browser c=1: p99 gateway (WebSocket) / raw ws ceiling's", value: p99 / median(p99s["raw ws RPC (ceiling)"]!), unit: "x" });
       }
     }
     return figures;
