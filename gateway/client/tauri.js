@@ -244,7 +244,8 @@
   /**
    * Does serializing this value need the replacer: an object with the IPC serialization hook (a
    * Channel, a class of the app's), or a toJSON whose result could hold one? Deeply nested values
-   * take the replacer's path too rather than a deep walk here.
+   * take the replacer's path too, which is how a cycle ends the walk (the first way down reaches
+   * the depth) and reaches JSON.stringify's own refusal.
    */
   function needsReplacer(value, depth) {
     if (value === null || typeof value !== "object") return false;

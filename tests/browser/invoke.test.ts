@@ -126,6 +126,24 @@ describe.each(["ws", "http"] as const)("invoke over %s", (transport) => {
     ]);
   });
 
+  test("a body with cycles is refused in the page, as JSON.stringify refuses it, and nothing is sent", async () => {
+    const before = (await invokeInPage(page, "count")) as { value: number };
+    const refused = await page.evaluate(async () => {
+      // tauri.js walks a body before serializing it: a cycle must end that walk, and
+      // JSON.stringify's own refusal must reach the caller (not a stack overflow).
+      const node: Record<string, unknown> = { name: "Ada" };
+      node.a = node.b = node.c = node;
+      try {
+        await window.api.invoke("greet", node);
+        return "sent";
+      } catch (error) {
+        return error instanceof TypeError ? error.message : `not a TypeError: ${String(error)}`;
+      }
+    });
+    expect(refused).toMatch(/circular/i);
+    expect(await invokeInPage(page, "count")).toEqual({ resolved: true, value: before.value });
+  });
+
   test("rejects with the raw InvokeError value: a string stays a string", async () => {
     expect(await invokeInPage(page, "reject-string")).toEqual({ resolved: false, error: "plain string", type: "string", isError: false });
     expect(await invokeInPage(page, "reject-object")).toEqual({ resolved: false, error: { code: 7 }, type: "object", isError: false });
