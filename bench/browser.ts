@@ -119,8 +119,8 @@ function machineTicks(): { total: number; steal: number } {
   return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! };
 }
 
-/** CPU time (user + system, ms) that `root` and every process below it have used so far. */
-function cpuMsOfTree(root: number): number {
+/** CPU time (user + system, ms) that each root and every process below it have used so far (one pass over /proc). */
+function cpuMsOfTrees(roots: number[]): number[] {
   const parentOf = new Map<number, number>();
   const ticksOf = new Map<number, number>();
   for (const entry of readdirSync("/proc")) {
@@ -136,16 +136,17 @@ function cpuMsOfTree(root: number): number {
     parentOf.set(Number(entry), Number(fields[1]));
     ticksOf.set(Number(entry), Number(fields[11]) + Number(fields[12]));
   }
-  let ticks = 0;
+  const ticks = roots.map(() => 0);
   for (const [pid, own] of ticksOf) {
     for (let p: number | undefined = pid; p !== undefined && p > 1; p = parentOf.get(p)) {
-      if (p === root) {
-        ticks += own;
+      const at = roots.indexOf(p);
+      if (at !== -1) {
+        ticks[at]! += own;
         break;
       }
     }
   }
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return ticks.map((t) => (t * 1000) / TICKS_PER_SECOND);
 }
 
 function startServer(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string }> {
@@ -240,10 +241,11 @@ export async function benchBrowser(): Promise<Figure[]> {
       const ticksBefore = machineTicks();
       for (let round = 0; round < ROUNDS; round++) {
         for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-          const [server, chromium] = [cpuMsOfTree(serverOf[name]), cpuMsOfTree(chrome.pid!)];
+          const [server, chromium] = cpuMsOfTrees([serverOf[name]!, chrome.pid!]);
           const result = (await devtools.inFront(contenders[name]!, `window.runBench(${concurrency}, ${ROUND_MS})`)) as { rate: number; p99: number; calls: number };
-          cpu[name].server += cpuMsOfTree(serverOf[name]) - server;
-          cpu[name].chromium += cpuMsOfTree(chrome.pid!) - chromium;
+          const [serverAfter, chromiumAfter] = cpuMsOfTrees([serverOf[name]!, chrome.pid!]);
+          cpu[name].server += serverAfter! - server!;
+          cpu[name].chromium += chromiumAfter! - chromium!;
           cpu[name].calls += result.calls;
           rates[name].push(result.rate);
           p99s[name].push(result.p99);
