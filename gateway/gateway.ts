@@ -11,6 +11,7 @@ import { Pages } from "./runtime/pages.ts";
 import { ModuleLifecycle } from "./reload/lifecycle.ts";
 import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
 import { Reloader } from "./reload/reloader.ts";
+import { holdCompiler } from "./reload/compile.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
 import { CONSOLE_DIR } from "./transports/console.ts";
 import type { BusSettings, Env } from "./config/manifest.ts";
@@ -85,9 +86,13 @@ let clientScript: string | undefined;
 /** Build the first generation (throwing a ConfigError that lists every mistake) and serve it. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const builder = new GenerationBuilder(resolve(options.config), options.env, options.cacheDir);
+  const releaseCompiler = holdCompiler();
   const buildStarted = performance.timeOrigin + performance.now(); // as file modification times count
   const first = await builder.build();
-  if (!first.ok && !(options.watch && options.serveWhileBroken)) throw new ConfigError(first.problems);
+  if (!first.ok && !(options.watch && options.serveWhileBroken)) {
+    await releaseCompiler();
+    throw new ConfigError(first.problems);
+  }
   let current = first.ok ? first.generation : notReadyGeneration(builder.manifestFile, first, first.files);
   // What a cold start compiled and bundled is on disk before the gateway serves: a process
   // stopped right after start-up still leaves the next start warm.
@@ -140,8 +145,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           lifecycle.activate(next);
           retireWhenIdle(old);
           lastError = null;
-          logger.info(`gateway: reloaded in ${Math.round(buildMs)} ms (generation ${next.id}${describeChanges(changed, next)})`);
-          events.emitGatewayEvent("reload", { generation: next.id, changed: changed.map((f) => relativeTo(next, f)) });
+          const evaluated = (next.evaluated ?? []).map((f) => relativeTo(next, f));
+          logger.info(`gateway: reloaded in ${Math.round(buildMs)} ms (generation ${next.id}${describeChanges(changed, next)}${describeEvaluated(evaluated)})`);
+          events.emitGatewayEvent("reload", { generation: next.id, changed: changed.map((f) => relativeTo(next, f)), evaluated });
         },
         failed(failure) {
           // Paths relative to the app's folder (the manifest's), the same wherever the gateway runs from.
@@ -220,6 +226,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await bus?.close();
       await lifecycle.retire([]);
       await builder.cache.flush();
+      await releaseCompiler();
     },
   };
 }
@@ -248,6 +255,12 @@ async function startBus(settings: BusSettings | undefined, events: EventHub, pag
 
 function relativeTo(generation: Generation, file: string): string {
   return displayPath(file, dirname(generation.manifestFile));
+}
+
+/** The modules a reload evaluated anew (the edited ones and their importers), as the log line says them. */
+function describeEvaluated(files: string[]): string {
+  if (files.length === 0) return "; no module re-evaluated";
+  return `; re-evaluated ${files.slice(0, 5).join(", ")}${files.length > 5 ? ` and ${files.length - 5} more` : ""}`;
 }
 
 function describeChanges(changed: string[], generation: Generation): string {

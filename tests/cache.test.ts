@@ -52,18 +52,18 @@ test("the cache sits in the app's node_modules/.cache/ipc-gateway, and none is m
   }
 });
 
-test("a warm start compiles no schema and bundles no handler, and behaves the same", async () => {
+test("a warm start compiles no schema and no module, and behaves the same", async () => {
   const a = cachedApp();
   const cold = await start(a.dir);
   expect(cold.builder.schemas.compiled).toBe(2);
-  expect(cold.builder.modules.bundles).toBe(2);
+  expect(cold.builder.store.compiled).toBe(3); // hello.ts, the _words.ts it imports, other.ts
   const dir = defaultCacheDir(a.path("gateway.yaml"))!;
   expect(readdirSync(join(dir, "validators"))).toHaveLength(2);
-  expect(readdirSync(join(dir, "handlers"))).toHaveLength(4); // each handler's description and code
+  expect(readdirSync(join(dir, "modules"))).toHaveLength(6); // each module's description and code
 
   const warm = await start(a.dir);
   expect(warm.builder.schemas.compiled).toBe(0);
-  expect(warm.builder.modules.bundles).toBe(0);
+  expect(warm.builder.store.compiled).toBe(0);
   const body = warm.generation.commands.get("hello")!.body;
   expect(body.kind === "json" && body.validate!({ name: "ada" })).toBe(true);
   expect(body.kind === "json" && body.validate!({ name: "adalovelace" })).toBe(false); // maxLength from defs.json
@@ -80,12 +80,12 @@ test("changing a $ref target recompiles the schemas that reach it, and only thos
   expect(body.kind === "json" && body.validate!({ name: "adalovelace" })).toBe(true);
 });
 
-test("changing a helper a handler imports rebundles that handler only", async () => {
+test("changing a helper a handler imports compiles that helper only", async () => {
   const a = cachedApp();
   await start(a.dir);
   a.write("handlers/_words.ts", 'export const greeting = "hi ";\n');
   const next = await start(a.dir);
-  expect(next.builder.modules.bundles).toBe(1);
+  expect(next.builder.store.compiled).toBe(1);
   expect(await next.generation.commands.get("hello")!.handler({ body: { name: "ada" } } as never)).toBe("hi ada");
 });
 
@@ -96,12 +96,12 @@ test("entries the app no longer uses are removed at the next start; a damaged en
   a.write("gateway.yaml", "version: 1\ncommands:\n  other:\n    handler: handlers/other.ts\n");
   await start(a.dir);
   expect(readdirSync(join(dir, "validators"))).toHaveLength(0);
-  expect(readdirSync(join(dir, "handlers"))).toHaveLength(2);
-  const entry = readdirSync(join(dir, "handlers")).find((name) => name.endsWith(".json"));
+  expect(readdirSync(join(dir, "modules"))).toHaveLength(2);
+  const entry = readdirSync(join(dir, "modules")).find((name) => name.endsWith(".json"));
   const { writeFileSync } = await import("node:fs");
-  writeFileSync(join(dir, "handlers", entry!), "{ not json");
+  writeFileSync(join(dir, "modules", entry!), "{ not json");
   const next = await start(a.dir);
-  expect(next.builder.modules.bundles).toBe(1);
+  expect(next.builder.store.compiled).toBe(1);
   expect(await next.generation.commands.get("other")!.handler({} as never)).toBe(1);
 });
 
@@ -141,13 +141,13 @@ test("a saved handler module without setup/dispose is evaluated at its first cal
   a.write("handlers/other.ts", 'export function setup() {}\nexport default () => 1;\n');
   await start(a.dir);
   const warm = await start(a.dir);
-  expect(warm.builder.modules.loads).toBe(1); // other.ts (it has setup); hello.ts waits for its first call
+  expect(warm.builder.graph.evaluationCount).toBe(1); // other.ts (it has setup); hello.ts waits for its first call
   const hello = warm.generation.commands.get("hello")!;
   const standIn = hello.handler;
   expect(await hello.handler({ body: { name: "ada" } } as never)).toBe("hello ada");
-  expect(warm.builder.modules.loads).toBe(2);
+  expect(warm.builder.graph.evaluationCount).toBe(3); // hello.ts and the _words.ts it imports
   // The real function took the stand-in's place: later calls go straight to it.
   expect(hello.handler).not.toBe(standIn);
   expect(await hello.handler({ body: { name: "bob" } } as never)).toBe("hello bob");
-  expect(warm.builder.modules.loads).toBe(2);
+  expect(warm.builder.graph.evaluationCount).toBe(3);
 });

@@ -3,6 +3,7 @@
 // finish on their old generation, dispose(), and 50 edits under continuous load.
 import { afterEach, describe, expect, test } from "@jest/globals";
 import { gatewayFor, rejectionOf } from "./helpers/app.ts";
+import { devGateway as startDev, type DevGateway } from "./helpers/dev.ts";
 import { request } from "./helpers/http.ts";
 import { connectPage } from "./helpers/ws.ts";
 
@@ -31,37 +32,11 @@ events:
   "schemas/defs.json": JSON.stringify({ $defs: { number: { type: "number" } } }),
 };
 
-type Dev = Awaited<ReturnType<typeof gatewayFor>> & { next(): Promise<{ kind: "reload" | "error"; payload: any }> };
-let dev: Dev | undefined;
+let dev: DevGateway | undefined;
 
-/** A gateway in watch mode over a temp app; next() resolves with the next reload or error. */
-async function devGateway(files: Record<string, string> = BASE): Promise<Dev> {
-  const ctx = await gatewayFor(files, { watch: true });
-  await ctx.gw.watching;
-  const outcomes: { kind: "reload" | "error"; payload: any }[] = [];
-  const waiters: ((o: { kind: "reload" | "error"; payload: any }) => void)[] = [];
-  const record = (kind: "reload" | "error") => (event: { payload: unknown }) => {
-    const outcome = { kind, payload: event.payload };
-    const waiter = waiters.shift();
-    if (waiter) waiter(outcome);
-    else outcomes.push(outcome);
-  };
-  ctx.gw.app.listen("gateway://reload", record("reload"));
-  ctx.gw.app.listen("gateway://error", record("error"));
-  dev = {
-    ...ctx,
-    next: () => {
-      const ready = outcomes.shift();
-      if (ready) return Promise.resolve(ready);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("no reload within 5 s")), 5000);
-        waiters.push((o) => {
-          clearTimeout(timer);
-          resolve(o);
-        });
-      });
-    },
-  };
+/** A gateway in watch mode over a temp app (closed after each test). */
+async function devGateway(files: Record<string, string> = BASE): Promise<DevGateway> {
+  dev = await startDev(files);
   return dev;
 }
 

@@ -12,7 +12,7 @@ import { rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { packageVersion } from "./package-info.ts";
 
-export type CacheKind = "validators" | "handlers" | "manifests";
+export type CacheKind = "validators" | "modules" | "manifests";
 
 export class DiskCache {
   private readonly pending = new Set<Promise<void>>();

@@ -66,6 +66,8 @@ export interface ServerSettings {
   maxInFlight: number;
   /** How long a client may take to send a whole request (headers within the first 10 s of it); then 408. */
   requestTimeoutMs: number;
+  /** How long an app module's top-level code may run when it is loaded (a loop that never ends is a broken edit). */
+  loadTimeoutMs: number;
   /** A folder served at / (the app's page and assets). */
   static?: StaticSettings;
   /** The log level (default: info under `gateway dev`, warn otherwise). */
@@ -119,6 +121,7 @@ export const DEFAULT_SERVER: ServerSettings = {
   maxDepth: DEFAULT_MAX_DEPTH,
   maxInFlight: 10_000,
   requestTimeoutMs: 30_000,
+  loadTimeoutMs: 5_000,
 };
 
 /** Keys under which a value is a user's JSON Schema, which `${VAR}` interpolation leaves alone. */
@@ -393,6 +396,9 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
   if (value.maxInFlight !== undefined && ok("/server/maxInFlight")) server.maxInFlight = value.maxInFlight as number;
   if (value.requestTimeout !== undefined && ok("/server/requestTimeout")) {
     server.requestTimeoutMs = parseDuration(value.requestTimeout as string | number) ?? server.requestTimeoutMs;
+  }
+  if (value.loadTimeout !== undefined && ok("/server/loadTimeout")) {
+    server.loadTimeoutMs = parseDuration(value.loadTimeout as string | number) ?? server.loadTimeoutMs;
   }
   if (typeof value.log === "string" && ok("/server/log")) server.log = value.log as ServerSettings["log"];
   if (value.bus !== undefined && ok("/server/bus")) {

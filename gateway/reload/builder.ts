@@ -4,8 +4,11 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { DEFAULT_SERVER, loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
-import { ModuleLoader, pickExport, REAL, type LoadFailure } from "./loader.ts";
-import type { ChannelDef, CommandDef, EventDef, Generation, LoadedModule, ValueSpec } from "../runtime/generation.ts";
+import { ModuleGraph, type GraphBuild, type LoadFailure } from "./module-graph.ts";
+import { REAL } from "./export-shape.ts";
+import { SourceStore } from "./source-store.ts";
+import { restartCompiler } from "./compile.ts";
+import type { ChannelDef, CommandDef, EventDef, Generation, ValueSpec } from "../runtime/generation.ts";
 import { SchemaCompiler, type SchemaBuild, type SchemaUses, type Validator } from "../config/schemas.ts";
 import { DiskCache, defaultCacheDir } from "../config/disk-cache.ts";
 import { Problems, displayPath, formatProblem, type Problem } from "../config/problems.ts";
@@ -47,10 +50,13 @@ const NOT_A_HANDLER = /\.d\.[mc]?ts$|\.(test|spec)\.[mc]?[jt]s$/;
 const COMMAND_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$/;
 const SCHEMA_EXTENSIONS = [".json", ".yaml", ".yml"];
 
-/** Builds generations; keeps the caches (compiled schemas, loaded modules) that make rebuilds cheap. */
+/** Builds generations; keeps the caches (compiled schemas, the module graph) that make rebuilds cheap. */
 export class GenerationBuilder {
   readonly schemas: SchemaCompiler;
-  readonly modules: ModuleLoader;
+  /** Compiled app modules (sources compiled once, kept in memory and on disk). */
+  readonly store: SourceStore;
+  /** The app's modules, one instance each (see module-graph.ts). */
+  readonly graph: ModuleGraph;
   /** Compiled validators and bundled handlers saved between runs (see config/disk-cache.ts). */
   readonly cache: DiskCache;
   private nextId = 1;
@@ -66,27 +72,60 @@ export class GenerationBuilder {
   ) {
     this.cache = new DiskCache(cacheDir === false ? undefined : (cacheDir ?? defaultCacheDir(manifestFile)));
     this.schemas = new SchemaCompiler(this.cache);
-    this.modules = new ModuleLoader(this.cache);
+    this.store = new SourceStore(this.cache);
+    this.graph = new ModuleGraph(this.store);
   }
+
+  /**
+   * How long a rebuild prompted by the watcher may take before it is given up (its result, if it
+   * ever comes, is ignored), so that a build stuck on something never holds back the next edit.
+   */
+  reloadTimeLimitMs = 60_000;
+  /** Counts builds: only the newest may record what it built. */
+  private attempts = 0;
 
   /**
    * Build a generation. `changed`: the files the watcher saw change since the last build; files
    * not in it are taken as read before. Without it everything is read (and checked) again.
    */
   async build(changed?: ReadonlySet<string>): Promise<BuildResult> {
+    const attempt = ++this.attempts;
+    if (changed === undefined) return this.buildNow(changed, attempt);
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), this.reloadTimeLimitMs)));
+    const result = await Promise.race([this.buildNow(changed, attempt), limit]).finally(() => clearTimeout(timer));
+    if (result !== "timeout") return result;
+    if (this.attempts === attempt) this.attempts++; // what the late build records is ignored
+    this.graph.abandon();
+    // The compiler is what can keep a build waiting: a fresh one serves the next build.
+    await restartCompiler();
+    const seconds = Math.round(this.reloadTimeLimitMs / 100) / 10;
+    return {
+      ok: false,
+      problems: [{ file: this.manifestFile, message: `the rebuild did not finish within ${seconds} s and was given up; the next edit builds again` }],
+      files: new Set([this.manifestFile, ...changed]),
+    };
+  }
+
+  private async buildNow(changed: ReadonlySet<string> | undefined, attempt: number): Promise<BuildResult> {
+    const isCurrent = () => attempt === this.attempts;
     this.schemas.forget(changed);
-    this.modules.forget(changed);
+    const modules = this.graph.begin(changed);
     const problems = new Problems();
     const files = new Set<string>([this.manifestFile]);
     let settings: ServerSettings | undefined;
     const failed = (): BuildResult => {
+      modules.discard();
       const sorted = problems.sorted(this.manifestFile);
       for (const problem of sorted) files.add(problem.file);
+      // A module the attempt could not find is created in one of these folders.
+      for (const folder of modules.missingIn) files.add(folder);
       return { ok: false, problems: sorted, files, ...(settings ? { settings } : {}) };
     };
     const manifest = this.manifest(problems);
     if (!manifest) return failed();
     settings = manifest.server;
+    this.graph.loadTimeoutMs = manifest.server.loadTimeoutMs;
     const schemas = this.schemas.begin(problems, manifest.file);
     for (const dir of [manifest.discover.handlers, manifest.discover.schemas]) if (dir) files.add(dir);
     if (manifest.discover.schemas && !isDir(manifest.discover.schemas)) {
@@ -98,26 +137,26 @@ export class GenerationBuilder {
     for (const entry of entries) files.add(entry.handlerFile);
     const channels = buildChannels(manifest, schemas);
     const events = buildEvents(manifest, schemas);
-    const built = await Promise.all(entries.map((entry) => this.buildCommand(entry, manifest, schemas, channels, problems, changed)));
+    const built = await Promise.all(entries.map((entry) => this.buildCommand(entry, manifest, schemas, channels, problems, changed, modules, isCurrent)));
+    if (!isCurrent()) {
+      // Given up while it ran (see build): the graph stays as the build that replaced it left it.
+      problems.add({ file: manifest.file, message: "the build was given up" });
+      return failed();
+    }
     const planned = new Set(entries.map((e) => e.name));
     for (const name of this.built.keys()) if (!planned.has(name)) this.built.delete(name);
     for (const file of schemas.filesRead) files.add(file);
-    for (const result of built) if (result) for (const input of result.module.inputs.keys()) files.add(input);
+    for (const result of built) if (result) for (const input of result.moduleFiles) files.add(input);
     if (problems.size > 0) return failed();
 
     const commands = new Map<string, CommandDef>();
-    const modules = new Set<LoadedModule>();
-    for (const result of built) {
-      commands.set(result!.command.name, result!.command);
-      modules.add(result!.module);
-    }
+    for (const result of built) commands.set(result!.command.name, result!.command);
+    const records = modules.commit(entries.map((e) => e.handlerFile));
     this.schemas.retain(schemas.keys, schemas.urls);
-    const moduleFiles = new Set([...modules].map((m) => m.file));
-    this.modules.retain(moduleFiles);
     if (this.nextId === 1) {
       // The first good build of this run knows everything the app uses: the rest of the cache goes.
       this.schemas.retainOnDisk(schemas.keys);
-      this.modules.retainOnDisk(moduleFiles);
+      this.store.retainOnDisk(new Set(records.map((r) => r.file)));
     }
     const generation: Generation = {
       id: this.nextId++,
@@ -128,7 +167,8 @@ export class GenerationBuilder {
       events,
       files,
       schemaFiles: schemas.documents,
-      modules,
+      modules: new Set(records),
+      evaluated: modules.evaluatedFiles,
       usage: { inFlight: 0 },
     };
     return { ok: true, generation, files };
@@ -167,15 +207,25 @@ export class GenerationBuilder {
     channels: Map<string, ChannelDef>,
     problems: Problems,
     changed: ReadonlySet<string> | undefined,
-  ): Promise<{ command: CommandDef; module: LoadedModule } | undefined> {
+    modules: GraphBuild,
+    isCurrent: () => boolean,
+  ): Promise<BuiltCommand["result"] | undefined> {
     const last = this.built.get(entry.name);
-    if (changed !== undefined && last !== undefined && last.manifest === manifest && samePlan(last.plan, entry) && !last.files.some((f) => changed.has(f))) {
+    if (
+      changed !== undefined &&
+      last !== undefined &&
+      last.manifest === manifest &&
+      samePlan(last.plan, entry) &&
+      !modules.invalid.has(entry.handlerFile) &&
+      !last.uses.files.some((f) => changed.has(f))
+    ) {
       schemas.adopt(last.uses);
       return last.result;
     }
     const uses: SchemaUses = { keys: [], urls: [], files: [] };
-    const result = await this.buildCommandNow(entry, manifest, schemas, channels, problems, uses);
-    if (result) this.built.set(entry.name, { manifest, plan: entry, uses, files: [...uses.files, ...result.module.inputs.keys()], result });
+    const result = await this.buildCommandNow(entry, manifest, schemas, channels, problems, uses, modules);
+    if (!isCurrent()) return result;
+    if (result) this.built.set(entry.name, { manifest, plan: entry, uses, result });
     else this.built.delete(entry.name);
     return result;
   }
@@ -187,7 +237,8 @@ export class GenerationBuilder {
     channels: Map<string, ChannelDef>,
     problems: Problems,
     uses: SchemaUses,
-  ): Promise<{ command: CommandDef; module: LoadedModule } | undefined> {
+    modules: GraphBuild,
+  ): Promise<BuiltCommand["result"] | undefined> {
     const { name, handlerFile, exportName, reportAt } = entry;
     const role = (what: string) => `${what} of command "${name}"`;
     const body = valueSpec(entry.body, schemas, manifest, role("body"), uses);
@@ -195,12 +246,12 @@ export class GenerationBuilder {
     const errors = valueSpec(entry.errors, schemas, manifest, role("errors"), uses);
     const channelFields = body?.kind === "json" ? channelFieldsOf(body.validate, name, channels, entry, manifest, problems) : new Map();
 
-    const loaded = await this.modules.load(handlerFile);
+    const loaded = await this.loadHandler(modules, handlerFile);
     if (!loaded.ok) {
       reportLoadFailure(loaded.failure, handlerFile, manifest.dir, reportAt && { file: manifest.file, at: reportAt }, problems);
       return undefined;
     }
-    const handler = pickExport(loaded.module, exportName);
+    const handler = loaded.module.exportFor(exportName);
     if (typeof handler !== "function") {
       const what = exportName === "default" ? "a default export" : `an export named "${exportName}"`;
       const found = handler === undefined ? "" : ` (found ${typeof handler})`;
@@ -234,17 +285,29 @@ export class GenerationBuilder {
         return real(invoke);
       };
     }
-    return { command, module: loaded.module };
+    return { command, moduleFiles: loaded.module.files };
   }
+
+  /** A command's handler module, loaded into the module graph with what it imports. */
+  protected async loadHandler(modules: GraphBuild, file: string): Promise<{ ok: true; module: HandlerModule } | { ok: false; failure: LoadFailure }> {
+    const loaded = await modules.load(file);
+    if (!loaded.ok) return loaded;
+    return { ok: true, module: { exportFor: (name) => loaded.module.exportFor(name), files: modules.closureOf(file) } };
+  }
+}
+
+/** A handler module as a command needs it: its exports, and the files it is made of (itself and its imports). */
+export interface HandlerModule {
+  exportFor(name: string): unknown;
+  files: string[];
 }
 
 interface BuiltCommand {
   manifest: Manifest;
   plan: PlannedCommand;
   uses: SchemaUses;
-  /** Every file it was built from. */
-  files: string[];
-  result: { command: CommandDef; module: LoadedModule };
+  /** `moduleFiles`: its handler module's file and every app module it imports. */
+  result: { command: CommandDef; moduleFiles: string[] };
 }
 
 /** The same command from the same sources (schemas compared by file, or by identity when inline). */
@@ -432,11 +495,15 @@ function reportLoadFailure(failure: LoadFailure, file: string, dir: string, repo
     case "build":
       for (const problem of failure.problems) problems.add(problem);
       break;
-    case "threw":
-      // Where it threw, when known, is the place to fix; otherwise the manifest entry that loads it.
-      if (failure.line !== undefined) problems.add({ file, line: failure.line, col: failure.col ?? 1, message: `threw while loading: ${failure.message}` });
-      else problems.add(at(`${reportAt ? `handler ${displayPath(file, dir)} ` : ""}threw while loading: ${failure.message}`));
+    case "threw": {
+      // Where it threw, when known, is the place to fix; then the module that threw (a helper the
+      // handler imports, say); otherwise the manifest entry that loads it.
+      const what = `${failure.timedOut ? "did not finish loading" : "threw while loading"}: ${failure.message}`;
+      if (failure.line !== undefined) problems.add({ file: failure.file, line: failure.line, col: failure.col ?? 1, message: what });
+      else if (failure.file !== file || !reportAt) problems.add({ file: failure.file, message: what });
+      else problems.add(at(`handler ${displayPath(file, dir)} ${what}`));
       break;
+    }
   }
 }
 

@@ -54,8 +54,10 @@ export interface Generation {
   files: ReadonlySet<string>;
   /** Every schema file it read, by file:// URL, as parsed (for describing the API: types, OpenAPI). */
   schemaFiles: ReadonlyMap<string, unknown>;
-  /** The handler modules its commands call (shared with other generations while unchanged). */
+  /** Its app modules: handlers and every local module they import (shared with other generations while unchanged). */
   modules: ReadonlySet<LoadedModule>;
+  /** The modules this generation's build evaluated (new or re-evaluated instances), in order. */
+  evaluated?: readonly string[];
   usage: Usage;
   /** Set while the app does not build (`gateway dev` started on broken files): the mistakes, one per line. */
   notReady?: string;
@@ -68,10 +70,13 @@ export interface Usage {
   idle?: () => void;
 }
 
-/** A handler module as loaded (by reload/loader.ts). */
+/** An app module (a handler or a local module it imports) as the module graph holds it (reload/module-graph.ts). */
 export interface LoadedModule {
   file: string;
-  exports: Record<string, unknown>;
-  /** Every local file bundled into the module, with a hash of its content (what a watcher watches). */
-  inputs: Map<string, string>;
+  /** Its exports (a module deferred to its first use is evaluated when they are read). */
+  readonly exports: Record<string, unknown>;
+  /** Whether it may export setup() or dispose(), known without evaluating it. */
+  readonly hooks: boolean;
+  /** The app modules it imports, by file. */
+  readonly imports: ReadonlySet<string>;
 }

@@ -38,11 +38,22 @@ function commandsIn(thrown: unknown, generation: Generation): string[] {
     return [];
   }
   if (stack === "") return [];
-  const files = new Set<string>();
-  for (const module of generation.modules) {
-    for (const file of module.inputs.keys()) {
-      if (stack.includes(file) || stack.includes(pathToFileURL(file).href)) files.add(module.file);
+  const imports = new Map<string, ReadonlySet<string>>();
+  for (const module of generation.modules) imports.set(module.file, module.imports);
+  const inStack = (file: string) => stack.includes(file) || stack.includes(pathToFileURL(file).href);
+  return [...generation.commands.values()].filter((c) => closure(c.file, imports).some(inStack)).map((c) => c.name);
+}
+
+/** A module's file and every app module it imports, transitively. */
+function closure(file: string, imports: Map<string, ReadonlySet<string>>): string[] {
+  const seen = new Set([file]);
+  const stack = [file];
+  while (stack.length > 0) {
+    for (const imported of imports.get(stack.pop()!) ?? []) {
+      if (seen.has(imported)) continue;
+      seen.add(imported);
+      stack.push(imported);
     }
   }
-  return [...generation.commands.values()].filter((c) => files.has(c.file)).map((c) => c.name);
+  return [...seen];
 }
