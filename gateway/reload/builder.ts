@@ -1,13 +1,14 @@
 // manifest -> generation: an immutable snapshot of everything an invocation needs (handlers,
 // compiled validators, settings). Built whole or not at all; the hot path never parses YAML,
 // compiles a schema or touches the file system.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { DEFAULT_SERVER, loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
 import { ModuleLoader, pickExport, REAL, type LoadFailure } from "./loader.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, LoadedModule, ValueSpec } from "../runtime/generation.ts";
 import { SchemaCompiler, type SchemaBuild, type SchemaUses, type Validator } from "../config/schemas.ts";
 import { DiskCache, defaultCacheDir } from "../config/disk-cache.ts";
+import { readRegularFile } from "../config/regular-file.ts";
 import { Problems, displayPath, formatProblem, type Problem } from "../config/problems.ts";
 import type { Position } from "../config/source-doc.ts";
 import type { Handler } from "../runtime/types.ts";
@@ -138,7 +139,7 @@ export class GenerationBuilder {
   private manifest(problems: Problems): Manifest | undefined {
     let text: string | undefined;
     try {
-      text = readFileSync(this.manifestFile, "utf8");
+      text = readRegularFile(this.manifestFile, "utf8");
     } catch {
       // loadManifest reports it
     }
