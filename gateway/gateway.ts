@@ -100,6 +100,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // The level applies from the start: a later edit of server.log takes effect at the next start.
   const logger =
     options.logger ?? createLogger({ level: options.logLevel ?? current.settings.log ?? (options.watch ? "info" : "warn"), format: options.logFormat });
+  builder.cache.logTo((level, message) => (level === "warn" ? logger.warn(message) : logger.debug?.(message)));
   let lastError: string | null = current.notReady ?? null;
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);

@@ -5,7 +5,8 @@
 // String(doc) would move inline comments and reflow flow collections). The spliced text is parsed
 // again and must mean the old manifest plus the entry; a layout the splice does not handle (a
 // non-empty flow map `commands: { ... }`) falls back to the Document API's own printing.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { NOT_REGULAR, readRegularFile } from "../config/regular-file.ts";
 import { createRequire } from "node:module";
 import { dirname, join, posix, relative, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -51,8 +52,9 @@ function addCommand(config: string, name: string): number {
   const manifest = resolve(config);
   let text: string;
   try {
-    text = readFileSync(manifest, "utf8");
+    text = readRegularFile(manifest, "utf8");
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === NOT_REGULAR) throw new Refusal(`${config} is not a regular file`);
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     throw new Refusal(`${config} not found (--config names another manifest; gateway init creates a new app)`);
   }

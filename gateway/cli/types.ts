@@ -1,10 +1,9 @@
 // gateway types: the manifest's commands, channels and events as TypeScript for the frontend
 // (describe/typescript.ts), and on request the declarations that type handlers. Built from the
 // manifest and its schemas alone: no handler module is loaded (describe/manifest-only.ts).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { formatProblem } from "../config/problems.ts";
-import { buildCatalog, type Catalog } from "../describe/catalog.ts";
+import { buildCatalog } from "../describe/catalog.ts";
 import { buildFromManifest } from "../describe/manifest-only.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
 import { read, typeFiles, writeIfChanged } from "./type-files.ts";

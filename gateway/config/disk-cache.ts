@@ -1,38 +1,82 @@
 // A cache on disk of what is costly to build and depends only on file contents: compiled
-// validators (ajv's standalone code) and bundled handlers (esbuild's output). Entries are named by
-// a hash of what they are built from, so an entry is either right or absent; a start with the
-// cache warm skips ajv's code generation and esbuild for everything unchanged.
+// validators (ajv's standalone code), compiled app modules (esbuild's output) and the manifest
+// as read. Entries are named by a hash of what they are built from, so an entry is either right
+// or absent; a start with the cache warm skips ajv's code generation and esbuild for everything
+// unchanged.
 //
 // Where: beside the app's dependencies, like Vite's node_modules/.vite:
 // <nearest node_modules>/.cache/ipc-gateway/<gateway version>/<app>/. An app with no node_modules
 // folder above it gets no disk cache (nothing is written outside the project).
+//
+// The cache can only make a start faster, never break one. A file on disk may be cut short, have
+// a bit flipped, hold another entry's content, be a FIFO or a folder, or vanish (deleting the
+// cache is always safe): every entry carries a checksum of its name and content, and whatever
+// does not verify is treated as absent and built again from the sources. A folder that cannot be
+// written (read-only, full) only costs speed, and is said once.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { packageVersion } from "./package-info.ts";
+import { NOT_REGULAR, readRegularFile } from "./regular-file.ts";
 
 export type CacheKind = "validators" | "modules" | "manifests";
 
+/** Where a cache says what happened to it: a damaged entry (debug), a folder it cannot write (warn, once). */
+export type CacheLog = (level: "debug" | "warn", message: string) => void;
+
+/** Messages kept until a log is given: the gateway's logger is made after the first build. */
+const HELD_MESSAGES = 100;
+
 export class DiskCache {
   private readonly pending = new Set<Promise<void>>();
-  private readonly made = new Set<CacheKind>();
+  /** The last write of each entry still under way. */
+  private readonly writing = new Map<string, Promise<void>>();
   /** The entries of each kind, listed once (one readdir instead of a stat per entry). */
   private readonly listed = new Map<CacheKind, Set<string>>();
+  private log: CacheLog | undefined;
+  private held: [level: "debug" | "warn", message: string][] = [];
+  private warned = false;
+  private writes = 0;
 
-  /** `dir` undefined: a cache that keeps nothing. */
-  constructor(readonly dir: string | undefined) {}
-
-  read(kind: CacheKind, key: string): string | undefined {
-    if (this.dir === undefined) return undefined;
-    try {
-      return readFileSync(join(this.dir, kind, key), "utf8");
-    } catch {
-      return undefined;
-    }
+  /** `dir` undefined: a cache that keeps nothing. `log`: default none (silent). */
+  constructor(
+    readonly dir: string | undefined,
+    log?: CacheLog,
+  ) {
+    if (log) this.logTo(log);
   }
 
-  /** Is there an entry (as listed when first asked, plus what this run wrote)? */
+  /** Say from now on what happens to entries through `log`, beginning with what happened before. */
+  logTo(log: CacheLog): void {
+    this.log = log;
+    const held = this.held;
+    this.held = [];
+    for (const [level, message] of held) this.say(level, message);
+  }
+
+  /** The entry's content, if there is one and it is exactly what was written under this name. */
+  read(kind: CacheKind, key: string): string | undefined {
+    if (this.dir === undefined) return undefined;
+    let bytes: Buffer;
+    try {
+      bytes = readRegularFile(join(this.dir, kind, key));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const absent = code === "ENOENT" || code === "ENOTDIR";
+      // An entry never written is no news; one listed a moment ago and gone is.
+      if (!absent || this.listed.get(kind)?.has(key)) {
+        const why = code === NOT_REGULAR ? "is not a regular file" : absent ? "is gone" : `cannot be read (${code ?? error})`;
+        this.say("debug", `disk cache: ${kind}/${key} ${why}; building it again`);
+      }
+      return undefined;
+    }
+    const text = decode(kind, key, bytes);
+    if (text === undefined) this.say("debug", `disk cache: ${kind}/${key} does not match its checksum (damaged, or older); building it again`);
+    return text;
+  }
+
+  /** Is there an entry (as listed when first asked, plus what this run wrote)? read() still verifies it. */
   has(kind: CacheKind, key: string): boolean {
     if (this.dir === undefined) return false;
     let names = this.listed.get(kind);
@@ -50,27 +94,22 @@ export class DiskCache {
   /** Saved in the background (see flush); a failure only means the next start builds it again. */
   write(kind: CacheKind, key: string, text: string): void {
     if (this.dir === undefined) return;
-    const folder = join(this.dir, kind);
-    if (!this.made.has(kind)) {
-      try {
-        mkdirSync(folder, { recursive: true });
-      } catch {
-        return;
-      }
-      this.made.add(kind);
-    }
-    const file = join(folder, key);
     this.listed.get(kind)?.add(key);
-    // Written whole under another name, then renamed: a reader never sees half an entry.
-    const temporary = `${file}.${process.pid}.tmp`;
-    const done = writeFile(temporary, text)
-      .then(() => rename(temporary, file))
-      .catch(() => rmSync(temporary, { force: true }))
-      .finally(() => this.pending.delete(done));
+    const file = join(this.dir, kind, key);
+    // Writes of one entry land in the order they were made (the last one wins).
+    const previous = this.writing.get(file) ?? Promise.resolve();
+    const done: Promise<void> = previous
+      .then(() => this.save(file, encode(kind, key, text)))
+      .catch((error: unknown) => this.cannotWrite(error))
+      .finally(() => {
+        this.pending.delete(done);
+        if (this.writing.get(file) === done) this.writing.delete(file);
+      });
+    this.writing.set(file, done);
     this.pending.add(done);
   }
 
-  /** Resolves once every write so far is on disk. */
+  /** Resolves once every write so far is on disk (or given up); never rejects. */
   async flush(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
@@ -88,10 +127,92 @@ export class DiskCache {
     for (const name of names) {
       // Another process's half-written entry is left over from one that was killed: it goes too.
       if (keep.has(name) || name.endsWith(ownWrites)) continue;
-      rmSync(join(this.dir, kind, name), { force: true });
+      try {
+        // recursive: a folder where an entry should be goes like any other stray entry.
+        rmSync(join(this.dir, kind, name), { recursive: true, force: true });
+      } catch (error) {
+        this.cannotWrite(error);
+        return;
+      }
       this.listed.get(kind)?.delete(name);
     }
   }
+
+  private async save(file: string, bytes: Buffer): Promise<void> {
+    // Written whole under a name of its own, then renamed: a reader never sees half an entry.
+    const temporary = `${file}.${++this.writes}.${process.pid}.tmp`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Every time: the folder may have been deleted since the last write (always safe).
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(temporary, bytes);
+        await replace(temporary, file);
+        return;
+      } catch (error) {
+        await rm(temporary, { force: true }).catch(() => undefined);
+        // Deleted between the mkdir and the write: once more.
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt > 1) throw error;
+      }
+    }
+  }
+
+  private cannotWrite(error: unknown): void {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    if (this.warned) return this.say("debug", `disk cache: cannot write in ${this.dir} (${code})`);
+    this.warned = true;
+    this.say(
+      "warn",
+      `gateway: cannot write the disk cache in ${this.dir} (${code}); everything works, but starts are not sped up. ` +
+        "Make that folder writable (or free some space), or set cacheDir to another folder, or to false for none.",
+    );
+  }
+
+  private say(level: "debug" | "warn", message: string): void {
+    if (this.log === undefined) {
+      if (this.held.length < HELD_MESSAGES) this.held.push([level, message]);
+      return;
+    }
+    try {
+      this.log(level, message);
+    } catch {
+      // A log that throws must not turn a cache miss into a failed start (or an unhandled rejection).
+    }
+  }
+}
+
+/** Rename over whatever is there; a folder in the way (a damaged cache) is removed first. */
+async function replace(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EISDIR" && code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "EPERM") throw error;
+    await rm(to, { recursive: true, force: true });
+    await rename(from, to);
+  }
+}
+
+/** `<HEADER><sha256 of kind/key and content>\n<content>`: the first line proves the rest. */
+const HEADER = "ipc-gateway cache v1 sha256:";
+
+/** @internal An entry as written on disk (exported for tests that make entries of their own). */
+export function encode(kind: CacheKind, key: string, text: string): Buffer {
+  const body = Buffer.from(text, "utf8");
+  return Buffer.concat([Buffer.from(`${HEADER}${checksum(kind, key, body)}\n`, "latin1"), body]);
+}
+
+/** The content of an entry that verifies under this name, else undefined (entries of older versions too). */
+function decode(kind: CacheKind, key: string, bytes: Buffer): string | undefined {
+  const end = bytes.indexOf(0x0a);
+  if (end < 0) return undefined;
+  const body = bytes.subarray(end + 1);
+  // The name is in the sum: another entry's content copied here does not verify either.
+  if (bytes.subarray(0, end).toString("latin1") !== HEADER + checksum(kind, key, body)) return undefined;
+  return body.toString("utf8");
+}
+
+function checksum(kind: CacheKind, key: string, body: Buffer): string {
+  return createHash("sha256").update(`${kind}/${key}\n`).update(body).digest("hex");
 }
 
 /** The cache folder for the app whose manifest this is, or undefined when there is no node_modules above it. */
@@ -107,4 +228,3 @@ export function defaultCacheDir(manifestFile: string): string | undefined {
 export function hash(text: string): string {
   return createHash("sha1").update(text).digest("hex");
 }
-

@@ -1,6 +1,5 @@
 // gateway.yaml -> a typed manifest. Every mistake is collected with its line and column; nothing
 // here touches handler modules or compiles user schemas (generation.ts does, with these positions).
-import { readFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
 import { createRequire } from "node:module";
 import type { ErrorObject, ValidateFunction } from "ajv";
@@ -9,6 +8,7 @@ import { isPair, isScalar, visit, type Scalar } from "yaml";
 import { SourceDoc, type JsonPath, type Position } from "./source-doc.ts";
 import { Problems } from "./problems.ts";
 import { hash, type DiskCache } from "./disk-cache.ts";
+import { NOT_REGULAR, readRegularFile } from "./regular-file.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 export interface Located {
@@ -136,9 +136,11 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export function loadManifest(file: string, problems: Problems, env: Env = process.env, cache?: DiskCache): Manifest | undefined {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    // A FIFO or device named as the manifest is a mistake to report, not a file to wait on.
+    text = readRegularFile(file, "utf8");
   } catch (error) {
-    problems.add({ file, message: `cannot read the manifest: ${(error as NodeJS.ErrnoException).code ?? error}` });
+    const code = (error as NodeJS.ErrnoException).code;
+    problems.add({ file, message: code === NOT_REGULAR ? "not a regular file" : `cannot read the manifest: ${code ?? error}` });
     return undefined;
   }
   const source = new SourceDoc(file, text);
@@ -146,10 +148,9 @@ export function loadManifest(file: string, problems: Problems, env: Env = proces
   // parsing a big manifest's YAML with positions, and checking its shape, is a big app's
   // slowest start-up step. Its positions are then worked out only if a mistake needs one.
   const key = `${hash(text)}.json`;
-  const saved = cache?.read("manifests", key);
-  if (saved !== undefined) {
-    const { vars, raw } = JSON.parse(saved) as { vars: Record<string, string | null>; raw: Record<string, unknown> };
-    if (Object.entries(vars).every(([name, value]) => (env[name] ?? null) === value)) return extract(raw, source, new Set(), problems);
+  const saved = savedManifest(cache?.read("manifests", key));
+  if (saved !== undefined && Object.entries(saved.vars).every(([name, value]) => (env[name] ?? null) === value)) {
+    return extract(saved.raw, source, new Set(), problems);
   }
   const before = problems.size;
   const syntax = source.syntaxErrors();
@@ -166,6 +167,29 @@ export function loadManifest(file: string, problems: Problems, env: Env = proces
     cache.retain("manifests", new Set([key]));
   }
   return extract(raw, source, shapeErrors, problems);
+}
+
+/** What loadManifest saves: the `${VAR}` values it read, and the manifest as checked. */
+interface SavedManifest {
+  vars: Record<string, string | null>;
+  raw: Record<string, unknown>;
+}
+
+/**
+ * A saved manifest of exactly the shape written, else undefined (read afresh). The cache verifies
+ * its entries; this keeps whatever still slips through from stopping every start.
+ */
+function savedManifest(text: string | undefined): SavedManifest | undefined {
+  if (text === undefined) return undefined;
+  let saved: unknown;
+  try {
+    saved = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  // A variable saved as other than a string or null matches no environment: it is read afresh then.
+  if (!isObject(saved) || !isObject(saved.vars) || !isObject(saved.raw)) return undefined;
+  return saved as unknown as SavedManifest;
 }
 
 // ---------------------------------------------------------------------------------------------

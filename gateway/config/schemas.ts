@@ -7,13 +7,13 @@
 // closure changes, the key changes and the schema is registered afresh; compiled validators that
 // a running generation still holds are plain closures and keep working.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { dirname, extname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Ajv, AnySchema, ErrorObject, KeywordCxt, Options, ValidateFunction } from "ajv";
 import { ajvLibrary } from "./ajv.ts";
 import { createRequire } from "node:module";
 import { DiskCache } from "./disk-cache.ts";
+import { NOT_REGULAR, readRegularFile } from "./regular-file.ts";
 
 /** Saved validators require ajv's runtime helpers and ajv-formats' formats: the gateway's own copies. */
 const requireForValidators = createRequire(import.meta.url);
@@ -182,19 +182,27 @@ export class SchemaCompiler {
     return key;
   }
 
+  /**
+   * A validator saved by an earlier run. The entry verified against its checksum, but what it
+   * evaluates to is checked too: anything that does not behave as a validator (it throws, it is
+   * not a function, it answers other than true or false) is compiled afresh, never served.
+   */
   private fromDisk(key: string, rootUrl: string, rootJson: unknown): Validator | undefined {
     const code = this.cache.read("validators", key);
     if (code === undefined) return undefined;
     try {
-      const module = { exports: {} as { default?: Validator } };
+      const module = { exports: {} as { default?: unknown } };
       new Function("module", "exports", "require", code)(module, module.exports, requireForValidators);
-      const validate = module.exports.default;
-      if (typeof validate !== "function") return undefined;
+      const exported = module.exports.default;
+      if (typeof exported !== "function") return undefined;
+      const validate = exported as Validator;
+      // One harmless call: an ajv validator takes any value and answers true or false.
+      if (typeof validate(null) !== "boolean") return undefined;
       // What ajv's own validators carry, and the gateway reads (the schema, for describing it).
       (validate as { schema: unknown }).schema = withId(rootJson, rootUrl);
       return validate;
     } catch {
-      return undefined; // a damaged entry: compile afresh (and overwrite it)
+      return undefined; // compiled afresh (and saved over it)
     }
   }
 
@@ -391,10 +399,12 @@ export class SchemaBuild {
     this.files.set(file, null);
     let text: string;
     try {
-      text = readFileSync(file, "utf8");
+      // A FIFO or device named as a schema is a mistake to report, not a file to wait on.
+      text = readRegularFile(file, "utf8");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      this.add(ref.file, ref.at, `${ref.role}: ${code === "ENOENT" ? "file not found" : "cannot read"}: ${displayPath(file, dirname(this.manifestFile))}`);
+      const why = code === "ENOENT" ? "file not found" : code === NOT_REGULAR ? "not a regular file" : "cannot read";
+      this.add(ref.file, ref.at, `${ref.role}: ${why}: ${displayPath(file, dirname(this.manifestFile))}`);
       return undefined;
     }
     let source: SourceDoc | undefined;

@@ -14,7 +14,8 @@
 // The checks themselves are a few lines appended to the handler file in memory, so they see the
 // handler exactly as other files of its module format would; their findings are reported at the
 // handler's line. The handler files' own type errors are reported too, at their place.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readRegularFile } from "../config/regular-file.ts";
 import { createRequire } from "node:module";
 import { basename, dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -158,7 +159,7 @@ export function checkHandlerTypes(generation: Generation): HandlerCheckResult {
     }
     let overlay = overlays.get(command.file);
     if (!overlay) {
-      const text = readFileSync(command.file, "utf8");
+      const text = readRegularFile(command.file, "utf8");
       overlay = new Overlay(command.file, text, ts.createSourceFile(command.file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS));
       overlays.set(command.file, overlay);
     }

@@ -1,9 +1,9 @@
 // manifest -> generation: an immutable snapshot of everything an invocation needs (handlers,
 // compiled validators, settings). Built whole or not at all; the hot path never parses YAML,
 // compiles a schema or touches the file system.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
-import { DEFAULT_SERVER, loadManifest, type CommandEntry, type Env, type EventSource, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
+import { DEFAULT_SERVER, loadManifest, type Env, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
 import { ModuleGraph, type GraphBuild, type LoadFailure } from "./module-graph.ts";
 import { REAL } from "./export-shape.ts";
 import { SourceStore } from "./source-store.ts";
@@ -11,6 +11,7 @@ import { restartCompiler } from "./compile.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, ValueSpec } from "../runtime/generation.ts";
 import { SchemaCompiler, type SchemaBuild, type SchemaUses, type Validator } from "../config/schemas.ts";
 import { DiskCache, defaultCacheDir } from "../config/disk-cache.ts";
+import { readRegularFile } from "../config/regular-file.ts";
 import { Problems, displayPath, formatProblem, type Problem } from "../config/problems.ts";
 import type { Position } from "../config/source-doc.ts";
 import type { Handler } from "../runtime/types.ts";
@@ -178,7 +179,7 @@ export class GenerationBuilder {
   private manifest(problems: Problems): Manifest | undefined {
     let text: string | undefined;
     try {
-      text = readFileSync(this.manifestFile, "utf8");
+      text = readRegularFile(this.manifestFile, "utf8");
     } catch {
       // loadManifest reports it
     }

@@ -10,7 +10,7 @@
 // them; everything else keeps its instance and its state (Vite's rule for its module graph). The
 // new instances are made in a build of their own beside the running graph and only become the
 // graph when the whole generation is good (`commit`); a broken edit leaves the graph as it was.
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname } from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -20,7 +20,8 @@ import type { LoadedModule } from "../runtime/generation.ts";
 import type { Problem } from "../config/problems.ts";
 import { EvaluationTimeout, moduleFactory, withTimeLimit } from "./evaluate.ts";
 import { deferredExports, hasHooks, pickExport, REAL, shapeOf, type ExportShape } from "./export-shape.ts";
-import { isRegularFile, type Resolved } from "./resolve.ts";
+import { readRegularFile } from "../config/regular-file.ts";
+import type { Resolved } from "./resolve.ts";
 
 export type LoadFailure =
   | { kind: "missing" }
@@ -464,10 +465,9 @@ export class GraphBuild {
  * undefined when only a `require` names it.
  */
 function importPosition(file: string, specifier: string): { line: number; col: number } | undefined {
-  if (!isRegularFile(file)) return undefined;
   let source: string;
   try {
-    source = readFileSync(file, "utf8");
+    source = readRegularFile(file, "utf8");
   } catch {
     return undefined;
   }

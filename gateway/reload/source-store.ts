@@ -3,9 +3,9 @@
 // named by the file and checked against a hash of its source, so an unchanged file is compiled
 // once, ever. A saved module's code is read from disk only when it is evaluated; if the entry is
 // gone by then (the cache deleted while serving), the source is compiled again.
-import { readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DiskCache, hash } from "../config/disk-cache.ts";
+import { NOT_REGULAR, readRegularFile } from "../config/regular-file.ts";
 import { compile, compilerOptionsOf, compileSync, type CompileResult, type CompilerOptions } from "./compile.ts";
 import { asShape, type ExportShape } from "./export-shape.ts";
 import { describeLoadFailure, type CodeStore, type PreparedModule, type PrepareResult } from "./module-graph.ts";
@@ -173,18 +173,14 @@ function asSavedModule(text: string): SavedModule | undefined {
 
 /** A module's source, never opening what is not a regular file (a FIFO would block the process). */
 function readSource(file: string): SourceRead {
-  let regular: boolean;
-  try {
-    regular = statSync(file).isFile();
-  } catch {
-    return { ok: false, failure: { ok: false, failure: { kind: "missing" } } };
-  }
-  if (!regular) return { ok: false, failure: { ok: false, failure: { kind: "build", problems: [{ file, message: "not a regular file (a module must be a file)" }] } } };
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, "utf8");
   } catch (error) {
-    return { ok: false, failure: { ok: false, failure: { kind: "build", problems: [{ file, message: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }] } } };
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return { ok: false, failure: { ok: false, failure: { kind: "missing" } } };
+    const message = code === NOT_REGULAR ? "not a regular file (a module must be a file)" : `cannot read it: ${code ?? String(error)}`;
+    return { ok: false, failure: { ok: false, failure: { kind: "build", problems: [{ file, message }] } } };
   }
   return { ok: true, source: { text, hash: hash(text) } };
 }
