@@ -4,7 +4,7 @@
 // broken edits with their place, never a stuck gateway. Real files, the real watcher.
 import { afterEach, describe, expect, test } from "@jest/globals";
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createGateway } from "../gateway/index.ts";
 import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
@@ -214,6 +214,45 @@ describe("evaluation cannot wedge the gateway", () => {
 });
 
 describe("the disk cache only speeds things up", () => {
+  const damages: [string, (file: string) => void][] = [
+    ["cut short", (file) => writeFileSync(file, readFileSync(file).subarray(0, Math.floor(readFileSync(file).length / 2)))],
+    ["a bit flipped", (file) => {
+      const bytes = readFileSync(file);
+      bytes[bytes.length - 3] ^= 0x04;
+      writeFileSync(file, bytes);
+    }],
+    ["garbage", (file) => writeFileSync(file, "ipc-gateway cache v1 sha256:00\n{]")],
+    ["a folder", (file) => {
+      rmSync(file);
+      mkdirSync(file);
+    }],
+    ["a FIFO", (file) => {
+      rmSync(file);
+      execFileSync("mkfifo", [file]);
+    }],
+  ];
+
+  const cases = damages.flatMap(([what, damage]) => (["code", "description"] as const).map((part) => [part, what, damage] as const));
+  // The code of a module deferred to its first call is read only then: damage there is found at that call.
+  test.each(cases)("a module's %s entry %s: the next start compiles it again and answers", async (part, _what, damage) => {
+    app = tempApp(TODO_APP);
+    mkdirSync(app.path("node_modules"));
+    const cold = await createGateway({ config: app.path("gateway.yaml"), logger: memoryLogger() });
+    await cold.close();
+    const folder = join(defaultCacheDir(app.path("gateway.yaml"))!, "modules");
+    const entries = readdirSync(folder).sort();
+    expect(entries).toHaveLength(8); // four modules, each its description and its code
+    for (const name of entries) if (name.endsWith(part === "code" ? ".js" : ".json")) damage(join(folder, name));
+    const gw = await createGateway({ config: app.path("gateway.yaml"), logger: memoryLogger() });
+    try {
+      expect(await gw.invoke("add-todo", { text: "still" })).toBe(1);
+      expect(await gw.invoke("list-todos")).toEqual([{ id: 1, text: "still" }]);
+      expect(await gw.invoke("ping")).toBe("pong");
+    } finally {
+      await gw.close();
+    }
+  });
+
   test("deleting the cache while serving changes nothing for callers (a deferred module is compiled again)", async () => {
     app = tempApp(TODO_APP);
     execFileSync("mkdir", [app.path("node_modules")]);
