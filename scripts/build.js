@@ -35,6 +35,13 @@ for (const asset of ["client/tauri.js", "config/manifest.schema.json"]) {
 }
 await buildConsole(join(dist, "console"));
 
+// The gateway's own JSON Schemas as ajv's standalone code beside their modules, so that no start
+// compiles a schema (config/precompiled.ts); generated from the modules just built, with their options.
+const { manifestValidatorCode } = await import(join(dist, "config", "manifest.js"));
+const { frameValidatorsCode } = await import(join(dist, "runtime", "frames.js"));
+writeFileSync(join(dist, "config", "manifest.validate.cjs"), manifestValidatorCode());
+writeFileSync(join(dist, "runtime", "frames.validate.cjs"), frameValidatorsCode());
+
 // tsc keeps the sources' `.ts` import paths in declarations; a consumer's TypeScript resolves
 // `.js` paths in any configuration, so declarations name the emitted files. (Same length: the
 // declaration maps stay exact.)

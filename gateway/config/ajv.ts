@@ -14,7 +14,7 @@ export interface AjvLibrary {
   /** ajv's code generation tag (for keywords that generate code). */
   _: typeof AjvModule._;
   usePattern: typeof CodeModule.usePattern;
-  standaloneCode: (ajv: AjvModule.Ajv, validate: AjvModule.ValidateFunction) => string;
+  standaloneCode: (ajv: AjvModule.Ajv, validate: AjvModule.ValidateFunction | Record<string, string>) => string;
   addFormats: (ajv: AjvModule.Ajv) => unknown;
 }
 

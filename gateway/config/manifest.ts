@@ -2,7 +2,8 @@
 // here touches handler modules or compiles user schemas (generation.ts does, with these positions).
 import { dirname, relative, resolve, sep } from "node:path";
 import { createRequire } from "node:module";
-import type { ErrorObject, ValidateFunction } from "ajv";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
+import { precompiled } from "./precompiled.ts";
 import { ajvLibrary } from "./ajv.ts";
 import { isPair, isScalar, visit, type Scalar } from "yaml";
 import { SourceDoc, type JsonPath, type Position } from "./source-doc.ts";
@@ -237,14 +238,22 @@ function interpolate(node: Scalar, env: Env, used: Map<string, string | null>, m
 
 let validateManifest: ValidateFunction | undefined;
 
-function manifestValidator() {
-  if (!validateManifest) {
-    const schema = createRequire(import.meta.url)("./manifest.schema.json") as object;
-    const ajv = new (ajvLibrary().Ajv2020)({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-    ajv.addKeyword({ keyword: "x-message", schemaType: "string" });
-    validateManifest = ajv.compile(schema);
-  }
-  return validateManifest;
+function manifestValidator(): ValidateFunction {
+  return (validateManifest ??= precompiled<ValidateFunction>(import.meta.url, "manifest", () => compileManifestSchema().validate));
+}
+
+/** Compiles the manifest's JSON Schema (what `npm run build` saves as standalone code: manifestValidatorCode). */
+function compileManifestSchema(): { ajv: Ajv; validate: ValidateFunction } {
+  const schema = createRequire(import.meta.url)("./manifest.schema.json") as object;
+  const ajv = new (ajvLibrary().Ajv2020)({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: { source: true } });
+  ajv.addKeyword({ keyword: "x-message", schemaType: "string" });
+  return { ajv, validate: ajv.compile(schema) };
+}
+
+/** The manifest's validator as standalone code (scripts/build.js writes it beside this module). */
+export function manifestValidatorCode(): string {
+  const { ajv, validate } = compileManifestSchema();
+  return ajvLibrary().standaloneCode(ajv, validate);
 }
 
 /** Validate the shape; returns the JSON paths (as "/a/b") that have mistakes. */
