@@ -1,10 +1,11 @@
 // gateway dev: watch what the running generation was built from, rebuild on change, swap in
 // the new generation only when all of it is good. Bursts of editor events (write, rename,
 // chmod ...) are coalesced into one rebuild; rebuilds never overlap.
-import { watch, type FSWatcher } from "chokidar";
-import { stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import type { BuildFailure, GenerationBuilder } from "./builder.ts";
 import type { Generation } from "../runtime/generation.ts";
+import { PathWatcher } from "./watcher.ts";
 
 /** A rebuild starts once files have been quiet this long (a save touching several files is one rebuild) ... */
 const QUIET_MS = 10;
@@ -16,11 +17,15 @@ export interface ReloadHandlers {
   swap(next: Generation, changed: string[], buildMs: number): void;
   /** The edit is broken: keep serving the old generation, report why. */
   failed(failure: BuildFailure): void;
+  /**
+   * The watcher works in a degraded way (some folders polled: the system's limit on watches is
+   * reached); said once, with the fix. Without it, a process warning says it.
+   */
+  notice?(message: string): void;
 }
 
 export class Reloader {
-  private readonly watcher: FSWatcher;
-  private readonly watched = new Set<string>();
+  private readonly watcher: PathWatcher;
   private readonly changed = new Set<string>();
   private quietTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -28,7 +33,11 @@ export class Reloader {
   private pending = false;
   private closed = false;
   private serving: ReadonlySet<string>;
+  /** What the watcher watches: the serving generation's files and the last attempt's. */
+  private watching: ReadonlySet<string>;
+  /** Resolves once every file is watched: an edit made from then on is seen. */
   readonly ready: Promise<void>;
+  private degraded: string | undefined;
 
   /**
    * `since`: when the initial generation's build started (epoch ms, as file times). A big app's watcher takes
@@ -42,53 +51,32 @@ export class Reloader {
     since: number = performance.timeOrigin + performance.now(),
   ) {
     this.serving = initial.files;
-    // The initial files are given to watch() itself, so "ready" means they are all watched: an
-    // edit made once `ready` resolves is seen.
-    for (const file of initial.files) this.watched.add(file);
-    this.watcher = watch([...initial.files], {
-      ignoreInitial: true,
-      // A discover folder reports files added and removed in it, not in subfolders (helpers
-      // there are watched as the inputs of the handlers that import them).
-      depth: 0,
-      // Without it chokidar drops a file's second change within 50 ms of the first (its change
-      // throttle has no trailing edge), so a quick second save (format-on-save) would be lost.
-      // With it, a file's events are debounced until it has been stable for 20 ms.
-      awaitWriteFinish: { stabilityThreshold: 20, pollInterval: 10 },
-      ignored: (path) => /(^|[/\\])(node_modules|\.git)([/\\]|$)/.test(path),
+    this.watching = initial.files;
+    this.watcher = new PathWatcher(dirname(initial.manifestFile), {
+      changed: (path) => this.touched(path),
+      degraded: (message) => {
+        this.degraded = message;
+        try {
+          if (handlers.notice) handlers.notice(message);
+          else process.emitWarning(message, { code: "IPC_GATEWAY_WATCH" });
+        } catch {
+          // Nowhere left to say it; `note` still holds it.
+        }
+      },
     });
-    this.watcher.on("all", (_event, path) => this.touched(path));
-    this.ready = new Promise<void>((resolve) => this.watcher.once("ready", () => resolve())).then(() => this.sweep(initial.files, since));
+    this.ready = this.watcher.set(this.watching, since);
+  }
+
+  /** What is wrong with watching, once something is (see ReloadHandlers.notice); undefined while all is watched. */
+  get note(): string | undefined {
+    return this.degraded;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.quietTimer);
     clearTimeout(this.deadlineTimer);
-    await this.watcher.close();
-  }
-
-  /** Treat files modified since `since` as changed (see the constructor). */
-  private async sweep(files: ReadonlySet<string>, since: number): Promise<void> {
-    await Promise.all(
-      [...files].map(async (file) => {
-        try {
-          if ((await stat(file)).mtimeMs > since) this.touched(file);
-        } catch {
-          // gone: the watcher reports it
-        }
-      }),
-    );
-  }
-
-  /** Watch the running generation's files and the last attempt's (a broken edit may name new ones). */
-  private follow(attempted: ReadonlySet<string>): void {
-    const wanted = new Set([...this.serving, ...attempted]);
-    const add = [...wanted].filter((f) => !this.watched.has(f));
-    const remove = [...this.watched].filter((f) => !wanted.has(f));
-    for (const file of add) this.watched.add(file);
-    for (const file of remove) this.watched.delete(file);
-    if (add.length) this.watcher.add(add);
-    if (remove.length) this.watcher.unwatch(remove);
+    this.watcher.close();
   }
 
   private touched(path: string): void {
@@ -108,15 +96,21 @@ export class Reloader {
       this.pending = true; // one more build once this one is done, for the changes since it began
       return;
     }
-    this.building = true;
-    const changed = [...this.changed];
+    // An entry of a watched folder that is gone again and was never read (an editor's temp file,
+    // renamed into place or removed) is nothing a build reads: it takes no part, nor a build of its own.
+    const changed = [...this.changed].filter((path) => this.watching.has(path) || existsSync(path));
     this.changed.clear();
+    if (changed.length === 0) return;
+    this.building = true;
     const started = performance.now();
+    const startedAt = Date.now(); // as file times count
     try {
       const result = await this.builder.build(new Set(changed));
       if (this.closed) return;
       if (result.ok) this.serving = result.generation.files;
-      this.follow(result.files);
+      // Watch the running generation's files and the last attempt's (a broken edit may name new ones).
+      this.watching = new Set([...this.serving, ...result.files]);
+      void this.watcher.set(this.watching, startedAt);
       if (result.ok) this.handlers.swap(result.generation, changed, performance.now() - started);
       else this.handlers.failed(result);
     } finally {

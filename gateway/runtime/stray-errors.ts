@@ -29,11 +29,13 @@ export function logStrayErrors(current: () => Generation, logger: Logger): () =>
   };
 }
 
-/** The commands whose handler files (or the local files they import) appear in the error's stack. */
+/** The commands whose handler files (or the local files they import) appear in the error's stack frames. */
 function commandsIn(thrown: unknown, generation: Generation): string[] {
   let stack: string;
   try {
-    stack = thrown instanceof Error ? String(thrown.stack) : "";
+    // The frames only: a message may name a handler's file without coming from it (a file
+    // system error about that path, say the watcher's "ENOSPC ... watch '<file>'").
+    stack = thrown instanceof Error ? String(thrown.stack).split("\n").filter((line) => /^\s*at\s/.test(line)).join("\n") : "";
   } catch {
     return [];
   }
