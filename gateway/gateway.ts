@@ -150,6 +150,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           logger.info(`gateway: reloaded in ${Math.round(buildMs)} ms (generation ${next.id}${describeChanges(changed, next)}${describeEvaluated(evaluated)})`);
           events.emitGatewayEvent("reload", { generation: next.id, changed: changed.map((f) => relativeTo(next, f)), evaluated });
         },
+        notice(message) {
+          logger.warn(message);
+        },
         failed(failure) {
           // Paths relative to the app's folder (the manifest's), the same wherever the gateway runs from.
           lastError = failure.problems.map((p) => formatProblem(p, dirname(current.manifestFile))).join("\n");
@@ -201,6 +204,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             pages: pages.size,
             listeners: events.listenerCount,
             ...(bus ? { bus: bus.status() } : {}),
+            // Edits are still reloaded (polled), but the user should know why it is slower.
+            ...(reloader?.note ? { watcher: reloader.note } : {}),
           }),
           findPage: bus ? (id) => bus.findPage(id) : undefined,
           documents: {

@@ -289,10 +289,7 @@ describe("4. a file the failed attempt looked for is picked up when it is create
     await answers("double", 12, { n: 6 });
   });
 
-  // Needs the build to report the helper it looked for (BuildResult.files, "missing ones
-  // included"): the module loader being rewritten does; the current one reports only the
-  // importer. Remove `.failing` once it lands.
-  test.failing("a helper a handler imports, in a folder that does not exist yet (created first, the file after)", async () => {
+  test("a helper a handler imports, in a folder that does not exist yet (created first, the file after)", async () => {
     const { app, answers, broken } = await devGateway(BASE, 1500);
     app.write("handlers/_double.ts", 'import { times } from "./extra/more.ts";\nexport default ({ body }: { body: { n: number } }) => times(body.n);\n');
     await broken(/extra\/more\.ts/);

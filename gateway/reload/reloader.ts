@@ -105,7 +105,14 @@ export class Reloader {
     const started = performance.now();
     const startedAt = Date.now(); // as file times count
     try {
-      const result = await this.builder.build(new Set(changed));
+      let result: Awaited<ReturnType<GenerationBuilder["build"]>>;
+      try {
+        result = await this.builder.build(new Set(changed));
+      } catch (error) {
+        // Not expected (a build reports mistakes, it does not throw): still an edit that did not take.
+        const message = `the rebuild failed: ${error instanceof Error ? error.message : String(error)}`;
+        result = { ok: false, problems: [{ file: this.builder.manifestFile, message }], files: new Set() };
+      }
       if (this.closed) return;
       if (result.ok) this.serving = result.generation.files;
       // Watch the running generation's files and the last attempt's (a broken edit may name new ones).
