@@ -2,7 +2,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EventHub } from "./runtime/events.ts";
-import { GenerationBuilder, notReadyGeneration } from "./reload/builder.ts";
+import { GenerationBuilder, notReadyGeneration, type BuildResult } from "./reload/builder.ts";
+import { loadBuild } from "./build/load.ts";
 import { buildCatalog, catalogJson, type Catalog } from "./describe/catalog.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
@@ -19,8 +20,13 @@ import type { Bus } from "./runtime/bus.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./runtime/types.ts";
 
 export interface GatewayOptions {
-  /** Path of the manifest (gateway.yaml). */
-  config: string;
+  /** Path of the manifest (gateway.yaml). One of `config` and `from` is required. */
+  config?: string;
+  /**
+   * A folder `gateway build` wrote (instead of `config`): served as built, without the sources,
+   * without compiling anything and without writing to disk (`gateway serve --from`). Not with `watch`.
+   */
+  from?: string;
   /** Rebuild on file changes (gateway dev). */
   watch?: boolean;
   /**
@@ -42,6 +48,11 @@ export interface GatewayOptions {
   logLevel?: LogLevel;
   /** The default logger's format. Default: pretty when stderr is a terminal, JSON otherwise. */
   logFormat?: LogFormat;
+  /**
+   * With `watch`: how long a rebuild may take, in milliseconds, before it is given up so that the
+   * next edit builds (a compile stuck on something outside the gateway). Default 60,000.
+   */
+  reloadTimeout?: number;
   /**
    * With `watch`: files that do not build at start do not throw; the gateway serves every
    * command as `not-ready` (503, naming the mistakes) until they are fixed (`gateway dev`).
@@ -85,22 +96,25 @@ let clientScript: string | undefined;
 
 /** Build the first generation (throwing a ConfigError that lists every mistake) and serve it. */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const builder = new GenerationBuilder(resolve(options.config), options.env, options.cacheDir);
+  if ((options.config === undefined) === (options.from === undefined)) throw new TypeError("createGateway: give either config (a manifest) or from (a gateway build folder)");
+  if (options.from !== undefined && options.watch) throw new TypeError("createGateway: a build folder (from) is served as built; it is not watched");
   const releaseCompiler = holdCompiler();
   const buildStarted = performance.timeOrigin + performance.now(); // as file modification times count
-  const first = await builder.build();
-  if (!first.ok && !(options.watch && options.serveWhileBroken)) {
+  const builder = options.config !== undefined ? new GenerationBuilder(resolve(options.config), options.env, options.cacheDir) : undefined;
+  if (builder && options.reloadTimeout !== undefined) builder.reloadTimeLimitMs = options.reloadTimeout;
+  const first = builder ? await builder.build() : await loadBuild(resolve(options.from!), options.env);
+  if (!first.ok && !(builder && options.watch && options.serveWhileBroken)) {
     await releaseCompiler();
     throw new ConfigError(first.problems);
   }
-  let current = first.ok ? first.generation : notReadyGeneration(builder.manifestFile, first, first.files);
-  // What a cold start compiled and bundled is on disk before the gateway serves: a process
-  // stopped right after start-up still leaves the next start warm.
-  await builder.cache.flush();
+  let current = first.ok ? first.generation : notReadyGeneration(builder!.manifestFile, first, (first as BuildResult).files);
+  // What a cold start compiled is on disk before the gateway serves: a process stopped right
+  // after start-up still leaves the next start warm.
+  await builder?.cache.flush();
   // The level applies from the start: a later edit of server.log takes effect at the next start.
   const logger =
     options.logger ?? createLogger({ level: options.logLevel ?? current.settings.log ?? (options.watch ? "info" : "warn"), format: options.logFormat });
-  builder.cache.logTo((level, message) => (level === "warn" ? logger.warn(message) : logger.debug?.(message)));
+  builder?.cache.logTo((level, message) => (level === "warn" ? logger.warn(message) : logger.debug?.(message)));
   let lastError: string | null = current.notReady ?? null;
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
@@ -134,7 +148,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     old.usage.idle = retire;
   };
 
-  const reloader = options.watch
+  const reloader = builder && options.watch
     ? new Reloader(builder, current, {
         swap(next, changed, buildMs) {
           const old = current;
@@ -231,7 +245,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       pipeline.stop();
       await bus?.close();
       await lifecycle.retire([]);
-      await builder.cache.flush();
+      await builder?.cache.flush();
       await releaseCompiler();
     },
   };

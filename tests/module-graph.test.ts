@@ -10,28 +10,22 @@ import { createGateway } from "../gateway/index.ts";
 import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
 import { memoryLogger, tempApp, type TempApp } from "./helpers/app.ts";
 import { devGateway, type DevGateway } from "./helpers/dev.ts";
+import { TODO_APP } from "./helpers/todo-app.ts";
 
-/** The issue's todo app: two drop-in handlers sharing a store in a helper. */
-export const TODO_APP = {
-  "gateway.yaml": "version: 1\ndiscover:\n  handlers: handlers\n",
-  "handlers/_store.ts": [
-    "export const todos: { id: number; text: string }[] = [];",
-    "export const made = Date.now() + Math.random();",
-    "export function dispose() { ((globalThis as any).__storesDisposed ??= []).push(todos.length); }",
-    "",
-  ].join("\n"),
-  "handlers/add-todo.ts": [
-    'import { todos } from "./_store.ts";',
-    "export default ({ body }: { body: { text: string } }) => {",
-    "  todos.push({ id: todos.length + 1, text: body.text });",
-    "  return todos.length;",
-    "};",
-    "",
-  ].join("\n"),
-  // Extensionless, as many apps write it: the same file, so the same instance.
-  "handlers/list-todos.ts": 'import { todos } from "./_store";\nexport default () => todos;\n',
-  "handlers/ping.ts": 'export default () => "pong";\n',
-};
+/** The esbuild helper processes this process started (their pids). */
+function esbuildChildren(): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return /^\d+ \(esbuild\) /.test(stat) && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 let dev: DevGateway | undefined;
 let app: TempApp | undefined;
@@ -182,6 +176,27 @@ describe("evaluation cannot wedge the gateway", () => {
     dev.app.write("handlers/_store.ts", TODO_APP["handlers/_store.ts"]);
     expect((await dev.next()).kind).toBe("reload");
     expect(await dev.gw.invoke("add-todo", { text: "after" })).toBe(1);
+  });
+
+  test("a rebuild stuck in the compiler is given up in its time limit, and the next edit reloads", async () => {
+    dev = await devGateway(TODO_APP, { reloadTimeout: 1000 });
+    dev.app.write("handlers/ping.ts", 'export default () => "compiled once";\n');
+    expect((await dev.next()).kind).toBe("reload");
+    const compiler = esbuildChildren();
+    expect(compiler).toHaveLength(1);
+    process.kill(compiler[0]!, "SIGSTOP"); // a compiler that never answers
+    try {
+      dev.app.write("handlers/ping.ts", 'export default () => "never compiled";\n');
+      const outcome = await dev.next();
+      expect(outcome).toMatchObject({ kind: "error", payload: { message: expect.stringContaining("the rebuild did not finish within 1 s and was given up; the next edit builds again") } });
+      expect(await dev.gw.invoke("ping")).toBe("compiled once");
+      dev.app.write("handlers/ping.ts", 'export default () => "compiled again";\n');
+      expect((await dev.next()).kind).toBe("reload");
+      expect(await dev.gw.invoke("ping")).toBe("compiled again");
+      expect(await dev.gw.invoke("add-todo", { text: "x" })).toBe(1);
+    } finally {
+      process.kill(compiler[0]!, "SIGKILL");
+    }
   });
 
   test("a module that is a FIFO is never opened: a clear mistake, and later edits reload", async () => {

@@ -2,6 +2,7 @@
 // on SIGTERM with a request in flight, and a hot reload seen from outside the process.
 import { afterEach, expect, test } from "@jest/globals";
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { tempApp, type TempApp } from "./helpers/app.ts";
 import { GATEWAY_BIN, runGateway, startGateway, type RunningGateway } from "./helpers/cli.ts";
 import { connectPage } from "./helpers/ws.ts";
@@ -166,3 +167,36 @@ test("--log-level takes only levels", async () => {
   expect(result.code).toBe(2);
   expect(result.stderr).toContain('--log-level is one of debug, info, warn, error, silent, not "loud"');
 });
+
+test("a stopping gateway stops esbuild's helper process itself (it would linger on for a second or two)", async () => {
+  const { child: gateway } = await start("serve"); // a cold start: every module compiled
+  const helpers = childrenOf(gateway.pid!, "esbuild");
+  expect(helpers).toHaveLength(1);
+  const helper = helpers[0]!;
+  // Stopped, the helper can neither exit by itself nor act on a signal: whatever the gateway sent stays pending.
+  process.kill(helper, "SIGSTOP");
+  try {
+    gateway.kill("SIGTERM");
+    expect(await exitOf(gateway)).toBe(0);
+    const status = readFileSync(`/proc/${helper}/status`, "utf8");
+    const pending = [/^SigPnd:\s+([0-9a-f]+)$/m, /^ShdPnd:\s+([0-9a-f]+)$/m].map((field) => BigInt(`0x${field.exec(status)![1]}`)).reduce((a, b) => a | b);
+    expect(pending & (1n << 14n)).toBe(1n << 14n); // SIGTERM (15)
+  } finally {
+    process.kill(helper, "SIGKILL");
+  }
+});
+
+/** Child processes of `pid` with this command name. */
+function childrenOf(pid: number, name: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        return stat.startsWith(`${entry} (${name}) `) && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}

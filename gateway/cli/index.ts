@@ -2,6 +2,8 @@
 // (for every verb) and --version, and reports usage mistakes with exit code 2.
 import { parseArgs } from "node:util";
 import { packageVersion } from "../config/package-info.ts";
+import { stopCompiler } from "../reload/compile.ts";
+import { build } from "./build.ts";
 import { check } from "./check.ts";
 import { docs } from "./docs.ts";
 import { init } from "./init.ts";
@@ -10,7 +12,7 @@ import { dev, serveVerb } from "./serve.ts";
 import { typesVerb } from "./types.ts";
 import { UsageError, type Verb } from "./verb.ts";
 
-const VERBS: Verb[] = [dev, serveVerb, check, typesVerb, init, newVerb, docs];
+const VERBS: Verb[] = [dev, serveVerb, build, check, typesVerb, init, newVerb, docs];
 
 
 function overview(): string {
@@ -59,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (positionals.length > (verb.positionals ?? 0)) throw new UsageError(`unexpected argument "${positionals[verb.positionals ?? 0]}"`);
-    return await verb.run(values as Record<string, string | boolean | undefined>, positionals);
+    return await verb.run(values as Record<string, string | boolean | undefined>, positionals).finally(stopCompiler);
   } catch (error) {
     if (!(error instanceof UsageError) && !(error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) throw error;
     console.error(`gateway ${verb.name}: ${(error as Error).message}\n\nusage: gateway ${verb.synopsis}\n(gateway ${verb.name} --help tells more)`);

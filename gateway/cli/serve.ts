@@ -28,7 +28,7 @@ ${PORT_DETAIL}
 ${LOG_DETAIL}`,
   options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, types: { type: "string" }, handlers: { type: "string" }, ...LOG_OPTIONS },
   run: (values) =>
-    serve(values.config as string, {
+    serve({ config: values.config as string }, {
       dev: true,
       port: portOf(values.port),
       ...logOptions(values),
@@ -40,16 +40,23 @@ ${LOG_DETAIL}`,
 export const serveVerb: Verb = {
   name: "serve",
   summary: "serve without watching (production)",
-  synopsis: "serve [--config gateway.yaml] [--port N] [--host H]",
+  synopsis: "serve [--config gateway.yaml | --from DIR] [--port N] [--host H]",
   details: `Serves the manifest as it is; exits 1 if it is broken.
 
 ${CONFIG_DETAIL}
+      --from <dir>      serve a folder gateway build wrote instead: no sources, no esbuild, no
+                        schema compiled, nothing written; its server: settings (and their
+                        \${VAR}s) are read at start
 ${PORT_DETAIL}
       --host <h>        the address to bind (default: the manifest's server.host, 127.0.0.1);
                         any other than loopback needs server.token
 ${LOG_DETAIL}`,
-  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, host: { type: "string" }, ...LOG_OPTIONS },
-  run: (values) => serve(values.config as string, { dev: false, port: portOf(values.port), host: values.host as string | undefined, ...logOptions(values) }),
+  options: { config: { type: "string", short: "c" }, from: { type: "string" }, port: { type: "string", short: "p" }, host: { type: "string" }, ...LOG_OPTIONS },
+  run: (values) => {
+    if (values.from !== undefined && values.config !== undefined) throw new UsageError("--from serves a build folder, which holds its manifest: give --from or --config, not both");
+    const source = values.from !== undefined ? { from: values.from as string } : { config: (values.config as string | undefined) ?? "gateway.yaml" };
+    return serve(source, { dev: false, port: portOf(values.port), host: values.host as string | undefined, ...logOptions(values) });
+  },
 };
 
 function logOptions(values: Record<string, unknown>): { logLevel?: LogLevel; logFormat?: LogFormat } {
@@ -72,7 +79,7 @@ function portOf(value: unknown): number | undefined {
  * A second signal exits at once.
  */
 async function serve(
-  config: string,
+  source: { config: string } | { from: string },
   options: {
     dev: boolean;
     port: number | undefined;
@@ -88,7 +95,7 @@ async function serve(
   try {
     // dev never gives up: broken files at start are served as not-ready until they are fixed.
     gateway = await createGateway({
-      config,
+      ...source,
       dev: options.dev,
       watch: options.dev,
       serveWhileBroken: options.dev,

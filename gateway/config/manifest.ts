@@ -134,7 +134,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * Read and check a manifest. Returns undefined when it cannot be read or parsed at all; otherwise
  * a manifest built from whatever parts are sound, with every mistake added to `problems`.
  */
-export function loadManifest(file: string, problems: Problems, env: Env = process.env, cache?: DiskCache): Manifest | undefined {
+export function loadManifest(file: string, problems: Problems, env: Env = process.env, cache?: DiskCache, pathsFrom: string = dirname(file)): Manifest | undefined {
   let text: string;
   try {
     // A FIFO or device named as the manifest is a mistake to report, not a file to wait on.
@@ -151,7 +151,7 @@ export function loadManifest(file: string, problems: Problems, env: Env = proces
   const key = `${hash(text)}.json`;
   const saved = savedManifest(cache?.read("manifests", key));
   if (saved !== undefined && Object.entries(saved.vars).every(([name, value]) => (env[name] ?? null) === value)) {
-    return extract(saved.raw, source, new Set(), problems);
+    return extract(saved.raw, source, new Set(), problems, pathsFrom);
   }
   const before = problems.size;
   const syntax = source.syntaxErrors();
@@ -167,7 +167,7 @@ export function loadManifest(file: string, problems: Problems, env: Env = proces
     cache.write("manifests", key, JSON.stringify({ vars: Object.fromEntries(vars), raw }));
     cache.retain("manifests", new Set([key]));
   }
-  return extract(raw, source, shapeErrors, problems);
+  return extract(raw, source, shapeErrors, problems, pathsFrom);
 }
 
 /** What loadManifest saves: the `${VAR}` values it read, and the manifest as checked. */
@@ -354,9 +354,9 @@ function editDistance(a: string, b: string): number {
 // ---------------------------------------------------------------------------------------------
 // Extraction: raw JS value -> typed manifest (skipping parts whose shape is wrong)
 
-function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<string>, problems: Problems): Manifest {
+/** `dir`: the folder relative paths are resolved from (the manifest's, or the app's for a build's copy of it). */
+function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<string>, problems: Problems, dir: string): Manifest {
   const file = source.file;
-  const dir = dirname(file);
   const ok = (path: string) => !bad.has(path);
   const at = (path: JsonPath) => source.lazyKeyPosition(path);
   const manifest: Manifest = {

@@ -90,6 +90,25 @@ function createAjv(draft: Draft): Ajv {
   return ajv;
 }
 
+/**
+ * A validator from ajv's standalone code (saved in the disk cache, or in a `gateway build` folder),
+ * or undefined when the code does not evaluate to one.
+ */
+export function validatorFromCode(code: string): Validator | undefined {
+  try {
+    const module = { exports: {} as { default?: unknown } };
+    new Function("module", "exports", "require", code)(module, module.exports, requireForValidators);
+    const exported = module.exports.default;
+    if (typeof exported !== "function") return undefined;
+    const validate = exported as Validator;
+    // One harmless call: an ajv validator takes any value and answers true or false.
+    if (typeof validate(null) !== "boolean") return undefined;
+    return validate;
+  } catch {
+    return undefined;
+  }
+}
+
 export class SchemaCompiler {
   /** Made at the first compile: a start whose validators all come from the cache needs none. */
   private readonly instances: Partial<Record<Draft, Ajv>> = {};
@@ -146,7 +165,9 @@ export class SchemaCompiler {
       if (!validate) throw new Error(`schema ${rootUrl} was not registered`);
       this.compileCount++;
       this.validators.set(key, validate);
-      this.cache.write("validators", key, ajvLibrary().standaloneCode(ajv, validate));
+      const code = ajvLibrary().standaloneCode(ajv, validate);
+      this.cache.write("validators", key, code);
+      if (this.keepCode) this.codes.set(validate, code);
       return { validate, key };
     } catch (error) {
       // Leave nothing half-registered behind: the next attempt registers the closure afresh.
@@ -190,20 +211,21 @@ export class SchemaCompiler {
   private fromDisk(key: string, rootUrl: string, rootJson: unknown): Validator | undefined {
     const code = this.cache.read("validators", key);
     if (code === undefined) return undefined;
-    try {
-      const module = { exports: {} as { default?: unknown } };
-      new Function("module", "exports", "require", code)(module, module.exports, requireForValidators);
-      const exported = module.exports.default;
-      if (typeof exported !== "function") return undefined;
-      const validate = exported as Validator;
-      // One harmless call: an ajv validator takes any value and answers true or false.
-      if (typeof validate(null) !== "boolean") return undefined;
-      // What ajv's own validators carry, and the gateway reads (the schema, for describing it).
-      (validate as { schema: unknown }).schema = withId(rootJson, rootUrl);
-      return validate;
-    } catch {
-      return undefined; // compiled afresh (and saved over it)
-    }
+    const validate = validatorFromCode(code); // or compiled afresh (and saved over it)
+    if (validate === undefined) return undefined;
+    // What ajv's own validators carry, and the gateway reads (the schema, for describing it).
+    (validate as { schema: unknown }).schema = withId(rootJson, rootUrl);
+    if (this.keepCode) this.codes.set(validate, code);
+    return validate;
+  }
+
+  /** Keep each validator's standalone code (for `gateway build`, which writes it out: codeOf). */
+  keepCode = false;
+  private readonly codes = new WeakMap<Validator, string>();
+
+  /** A validator's standalone code, when `keepCode` was set before it was compiled or loaded. */
+  codeOf(validate: Validator): string | undefined {
+    return this.codes.get(validate);
   }
 
   /** Files that changed (or, without a list, all of them) are read again by the next build. */

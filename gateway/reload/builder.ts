@@ -5,9 +5,9 @@ import { readdirSync, statSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { DEFAULT_SERVER, loadManifest, type Env, type Manifest, type SchemaSpec, type ServerSettings } from "../config/manifest.ts";
 import { ModuleGraph, type GraphBuild, type LoadFailure } from "./module-graph.ts";
-import { REAL } from "./export-shape.ts";
+import { replaceOnFirstCall } from "./export-shape.ts";
 import { SourceStore } from "./source-store.ts";
-import { restartCompiler } from "./compile.ts";
+import { stopCompiler } from "./compile.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, ValueSpec } from "../runtime/generation.ts";
 import { SchemaCompiler, type SchemaBuild, type SchemaUses, type Validator } from "../config/schemas.ts";
 import { DiskCache, defaultCacheDir } from "../config/disk-cache.ts";
@@ -99,7 +99,7 @@ export class GenerationBuilder {
     if (this.attempts === attempt) this.attempts++; // what the late build records is ignored
     this.graph.abandon();
     // The compiler is what can keep a build waiting: a fresh one serves the next build.
-    await restartCompiler();
+    await stopCompiler();
     const seconds = Math.round(this.reloadTimeLimitMs / 100) / 10;
     return {
       ok: false,
@@ -274,18 +274,10 @@ export class GenerationBuilder {
       windows: entry.windows ? new Set(entry.windows) : undefined,
       channelFields,
       source: `${displayPath(handlerFile, manifest.dir)}#${exportName}`,
+      exportName,
       file: handlerFile,
     };
-    // A deferred module's stand-in: at the first call the real function takes its place, so
-    // later calls pay nothing for the deferral.
-    const resolve = (handler as { [REAL]?: () => Handler })[REAL];
-    if (resolve !== undefined) {
-      command.handler = (invoke) => {
-        const real = resolve();
-        command.handler = real;
-        return real(invoke);
-      };
-    }
+    replaceOnFirstCall(command);
     return { command, moduleFiles: loaded.module.files };
   }
 

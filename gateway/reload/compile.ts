@@ -65,7 +65,7 @@ export function holdCompiler(): () => Promise<void> {
 }
 
 /** Stop esbuild's helper process now (a compile stuck in it fails); the next compile starts a new one. */
-export async function restartCompiler(): Promise<void> {
+export async function stopCompiler(): Promise<void> {
   if (esbuild) await esbuild.stop();
 }
 

@@ -1,6 +1,7 @@
 // What a module exports, as `typeof` each export: saved with its compiled code, so a later start
 // knows without running the module whether it has setup()/dispose() (then it runs at start) and
 // which exports are functions (stand-ins that evaluate it at their first call).
+import type { Handler } from "../runtime/types.ts";
 
 /** A module's exports as `typeof` each (or "callable": `module.exports` is itself a function). */
 export type ExportShape = { callable: true } | { callable: false; types: Record<string, string>; esModule: boolean };
@@ -50,6 +51,20 @@ export function deferredExports(shape: Extract<ExportShape, { callable: false }>
   }
   if (shape.esModule) Object.defineProperty(exports, "__esModule", { value: true });
   return exports;
+}
+
+/**
+ * A command whose handler is a deferred module's stand-in: at the first call the real function
+ * takes its place, so later calls pay nothing for the deferral.
+ */
+export function replaceOnFirstCall(command: { handler: Handler }): void {
+  const resolve = (command.handler as { [REAL]?: () => Handler })[REAL];
+  if (resolve === undefined) return;
+  command.handler = (invoke) => {
+    const real = resolve();
+    command.handler = real;
+    return real(invoke);
+  };
 }
 
 /** The export a command calls: `default` (or the CommonJS `module.exports`) or a named one. */

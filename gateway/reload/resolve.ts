@@ -92,22 +92,25 @@ function app(file: string): Resolved {
   return isAppModulePath(file) ? { kind: "app", file } : { kind: "package" };
 }
 
-function isPathLike(specifier: string): boolean {
+export function isPathLike(specifier: string): boolean {
   return specifier === "." || specifier === ".." || specifier.startsWith("./") || specifier.startsWith("../") || isAbsolute(specifier);
 }
 
-/** The file a path names: itself, with an extension added, `.js` standing for `.ts`, or a folder's index. */
-function findFile(base: string): string | undefined {
-  if (isRegularFile(base)) return base;
-  for (const ext of APP_EXTENSIONS) if (isRegularFile(base + ext)) return base + ext;
+/**
+ * The file a path names: itself, with an extension added, `.js` standing for `.ts`, or a folder's
+ * index. `exists`: is there such a module (on disk, or in a build folder's list).
+ */
+export function findFile(base: string, exists: (file: string) => boolean = isRegularFile): string | undefined {
+  if (exists(base)) return base;
+  for (const ext of APP_EXTENSIONS) if (exists(base + ext)) return base + ext;
   const ext = extname(base).toLowerCase();
   for (const ts of TS_FOR_JS[ext] ?? []) {
     const file = base.slice(0, -ext.length) + ts;
-    if (isRegularFile(file)) return file;
+    if (exists(file)) return file;
   }
   for (const ext of APP_EXTENSIONS) {
     const index = `${base}${sep}index${ext}`;
-    if (isRegularFile(index)) return index;
+    if (exists(index)) return index;
   }
   return undefined;
 }

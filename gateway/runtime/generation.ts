@@ -27,6 +27,8 @@ export interface CommandDef {
   source: string;
   /** The handler module's absolute path. */
   file: string;
+  /** The export of it that is the handler ("default" unless the manifest says `file#name`). */
+  exportName: string;
 }
 
 export interface ChannelDef {

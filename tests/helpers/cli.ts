@@ -70,9 +70,13 @@ export interface RunningGateway {
   kill(): void;
 }
 
-/** Start the real bin in `cwd` on a free port; resolves once its listening line is printed. */
-export function startGateway(mode: "serve" | "dev", cwd: string, extraArgs: string[] = []): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [GATEWAY_BIN, mode, "--port", "0", ...extraArgs], { cwd, env: { ...process.env, NODE_OPTIONS: "" } });
+/**
+ * Start the real bin in `cwd` on a free port; resolves once its listening line is printed.
+ * `bin`: another copy of it; `prefix`: a command that runs node (e.g. unshare ... sh -c '... exec "$@"').
+ */
+export function startGateway(mode: "serve" | "dev", cwd: string, extraArgs: string[] = [], options: { bin?: string; prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningGateway> {
+  const command = [...(options.prefix ?? []), process.execPath, options.bin ?? GATEWAY_BIN, mode, "--port", "0", ...extraArgs];
+  const child = spawn(command[0]!, command.slice(1), { cwd, env: { ...process.env, NODE_OPTIONS: "", ...options.env } });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

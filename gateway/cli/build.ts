@@ -1,0 +1,38 @@
+// gateway build: the app compiled into one folder that `gateway serve --from` runs without the
+// sources, esbuild or a schema compiler (build/write.ts).
+import { resolve } from "node:path";
+import { defaultBuildDir } from "../build/format.ts";
+import { buildApp } from "../build/write.ts";
+import { displayPath, formatProblem } from "../config/problems.ts";
+import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
+
+export const build: Verb = {
+  name: "build",
+  summary: "compile the app into a folder that gateway serve --from runs (production images)",
+  synopsis: "build [--config gateway.yaml] [--out DIR]",
+  details: `Builds the app as gateway serve would (handlers and every local module they import compiled,
+schemas turned into validators, the manifest resolved) and writes it into one folder, which
+replaces the previous build only once it is complete. gateway serve --from DIR then needs that
+folder and the app's node_modules, not the sources, esbuild or anything written to disk.
+Handlers are loaded as gateway check loads them (their top-level code runs; setup() does not).
+The manifest's server: settings, with their \${VAR}s, are read again when the build is served.
+
+${CONFIG_DETAIL}
+  -o, --out <dir>       the folder to write (default .gateway beside the manifest); an existing
+                        folder is replaced only if it is empty or an earlier build`,
+  options: { ...CONFIG_OPTION, out: { type: "string", short: "o" } },
+  async run(values) {
+    const config = values.config as string;
+    const outDir = values.out !== undefined ? resolve(values.out as string) : defaultBuildDir(config);
+    const started = performance.now();
+    const outcome = await buildApp(resolve(config), outDir);
+    if (!outcome.ok) {
+      for (const problem of outcome.problems) console.log(formatProblem(problem));
+      return 1;
+    }
+    const { commands, modules, validators, bytes } = outcome.summary;
+    const ms = Math.round(performance.now() - started);
+    console.log(`${config}: ${commands} commands, ${modules} modules, ${validators} validators -> ${displayPath(outDir)}/ (${Math.ceil(bytes / 1024)} kB, ${ms} ms)`);
+    return 0;
+  },
+};
