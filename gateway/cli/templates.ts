@@ -194,6 +194,7 @@ void listen<{ name: string }>("greeted", (event) => {
 
 export const GITIGNORE = `node_modules/
 web/dist/
+.gateway/
 *.log
 `;
 
