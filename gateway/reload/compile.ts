@@ -64,7 +64,10 @@ export function holdCompiler(): () => Promise<void> {
   };
 }
 
-/** Stop esbuild's helper process now (a compile stuck in it fails); the next compile starts a new one. */
+/**
+ * Stop esbuild's helper process now; the next compile starts a new one. A compile still waiting on
+ * it never finishes (its build was given up: see GenerationBuilder.build).
+ */
 export async function stopCompiler(): Promise<void> {
   if (esbuild) await esbuild.stop();
 }

@@ -19,7 +19,7 @@ import { describeThrown } from "../runtime/codec.ts";
 import type { LoadedModule } from "../runtime/generation.ts";
 import type { Problem } from "../config/problems.ts";
 import { EvaluationTimeout, moduleFactory, withTimeLimit } from "./evaluate.ts";
-import { deferredExports, hasHooks, pickExport, REAL, shapeOf, type ExportShape } from "./export-shape.ts";
+import { deferredExports, hasHooks, pickExport, shapeOf, type ExportShape } from "./export-shape.ts";
 import { readRegularFile } from "../config/regular-file.ts";
 import type { Resolved } from "./resolve.ts";
 
@@ -221,7 +221,8 @@ export class ModuleGraph {
    */
   begin(changed?: ReadonlySet<string>): GraphBuild {
     this.store.reset();
-    const seeds = new Set<string>(this.stale);
+    // A build that neither committed nor discarded (it threw) left its files to be made anew too.
+    const seeds = new Set<string>([...this.stale, ...(this.latest?.invalid ?? [])]);
     for (const [file, record] of this.committed) {
       if (changed ? changed.has(file) : !this.store.isCurrent(record.prepared)) seeds.add(file);
     }
@@ -379,7 +380,7 @@ export class GraphBuild {
 
   /** Prepare `file` and, transitively, every app module its code requires with a literal. */
   private async prepareAll(root: string): Promise<LoadResult> {
-    const seen = new Set<string>();
+    const seen = new Set<string>([root]);
     let level = [root];
     const problems: Problem[] = [];
     while (level.length > 0) {
@@ -390,6 +391,7 @@ export class GraphBuild {
         if (!result.ok) {
           if (file === root) return result;
           if (result.failure.kind === "build") problems.push(...result.failure.problems);
+          else problems.push({ file, message: describeLoadFailure(result.failure, file) });
           continue;
         }
         const record = result.module;
@@ -523,4 +525,3 @@ function whereThrown(error: unknown, file: string): { line?: number; col?: numbe
   return at ? { line: Number(at[1]), col: Number(at[2]) } : {};
 }
 
-export { REAL };
