@@ -1,5 +1,6 @@
 // Small, honest measuring tools for npm run bench: warm up, alternate the contenders in rounds
 // (so drift in machine load hits both alike), report medians.
+import { join, resolve } from "node:path";
 
 export interface Figure {
   name: string;
@@ -62,4 +63,31 @@ export function formatFigure(f: Figure): string {
       : `${Number.isInteger(f.value) || f.value >= 100 ? Math.round(f.value).toLocaleString("en-US") : f.value.toFixed(1)} ${f.unit}`;
   const verdict = f.pass === undefined ? "" : f.pass ? "  PASS" : "  FAIL";
   return `${f.name.padEnd(62)} ${value.padStart(18)}${f.target ? `  (target ${f.target})` : ""}${verdict}`;
+}
+
+export interface Side {
+  /** " (before)" / " (after)" in figure names when two checkouts are measured; "" otherwise. */
+  tag: string;
+  bin: string;
+}
+
+/**
+ * The gateways to measure: this checkout's bin/gateway.js and, with BENCH_BASELINE=<another
+ * checkout>, that one's first, in the same run (two separate runs differ by more than a change
+ * worth measuring on this machine).
+ */
+export function gatewaySides(root: string): Side[] {
+  const baseline = process.env.BENCH_BASELINE;
+  const here = join(root, "bin", "gateway.js");
+  return baseline ? [{ tag: " (before)", bin: join(resolve(baseline), "bin", "gateway.js") }, { tag: " (after)", bin: here }] : [{ tag: "", bin: here }];
+}
+
+/** The contenders of round `round` in turn, every other round reversed (ABBA), so neither is always first. */
+export function inTurn<T>(round: number, items: T[]): T[] {
+  return round % 2 === 0 ? items : [...items].reverse();
+}
+
+/** With a baseline, the figure "<name>: after / before" from one value per side (before first); none otherwise. */
+export function afterOverBefore(name: string, values: number[]): Figure[] {
+  return values.length === 2 ? [{ name: `${name}: after / before`, value: values[1]! / values[0]!, unit: "ratio" }] : [];
 }

@@ -1,6 +1,7 @@
 // Hot reload figures for npm run bench:
 // - latency from a file write to the first answer from the new code, under `gateway dev`,
-//   against restarting the whole process under `tsx watch` on the same app, in the same run;
+//   against restarting the whole process under `tsx watch` on the same app, in the same run
+//   (with BENCH_BASELINE=<another checkout>, its `gateway dev` too, edits in turn with this one's);
 // - memory over 500 reloads of a handler that holds 20k objects (bench/reload-memory.ts, run
 //   in its own process with --expose-gc).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -8,7 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request, Agent } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, percentile, type Figure } from "./measure.ts";
+import { afterOverBefore, gatewaySides, inTurn, median, percentile, type Figure } from "./measure.ts";
 import { freePort } from "../tests/helpers/ports.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -94,26 +95,36 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function latencies(kind: "gateway dev" | "tsx watch", edits: number): Promise<number[]> {
-  const dir = benchApp();
-  const port = kind === "tsx watch" ? await freePort() : 0;
-  const config = join(dir, "gateway.yaml");
-  const child =
-    kind === "gateway dev"
-      ? start(process.execPath, [join(ROOT, "bin/gateway.js"), "dev", "--config", config, "--port", "0"], dir)
-      : start(join(ROOT, "node_modules/.bin/tsx"), ["watch", "--clear-screen=false", "--include", join(dir, "handlers"), "--include", join(dir, "schemas"), "--include", config, join(ROOT, "bin/gateway.js"), "serve", "--config", config, "--port", String(port)], dir);
+/** Starts a server of the app in `dir` that reloads it on edits; says its port on stdout. */
+type Launch = (dir: string, config: string) => Promise<ChildProcess>;
+
+const gatewayDev =
+  (bin: string): Launch =>
+  async (dir, config) =>
+    start(process.execPath, [bin, "dev", "--config", config, "--port", "0"], dir);
+
+const tsxWatch: Launch = async (dir, config) =>
+  start(join(ROOT, "node_modules/.bin/tsx"), ["watch", "--clear-screen=false", "--include", join(dir, "handlers"), "--include", join(dir, "schemas"), "--include", config, join(ROOT, "bin/gateway.js"), "serve", "--config", config, "--port", String(await freePort())], dir);
+
+/** Edit latencies of each contender (one list each), every one on a copy of the app of its own, their edits in turn. */
+async function latencies(launches: Launch[], edits: number): Promise<number[][]> {
+  const dirs = launches.map(() => benchApp());
+  const children: ChildProcess[] = [];
   try {
-    const listening = await listeningPort(child);
-    await new Promise((r) => setTimeout(r, 500)); // let the watcher settle
-    const times: number[] = [];
+    for (const [i, launch] of launches.entries()) children.push(await launch(dirs[i]!, join(dirs[i]!, "gateway.yaml")));
+    const ports = await Promise.all(children.map(listeningPort));
+    await new Promise((r) => setTimeout(r, 500)); // let the watchers settle
+    const times = launches.map(() => [] as number[]);
     for (let version = 1; version <= edits; version++) {
-      times.push(await timeEdit(dir, listening, version));
-      await new Promise((r) => setTimeout(r, 150)); // separate the edits
+      for (const i of inTurn(version - 1, [...launches.keys()])) {
+        times[i]!.push(await timeEdit(dirs[i]!, ports[i]!, version));
+        await new Promise((r) => setTimeout(r, 150)); // separate the edits
+      }
     }
     return times;
   } finally {
-    await stop(child);
-    rmSync(dir, { recursive: true, force: true });
+    for (const child of children) await stop(child);
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -132,23 +143,29 @@ function memory(): Promise<MemoryReport> {
 }
 
 export async function benchReload(): Promise<Figure[]> {
-  const gateway = await latencies("gateway dev", GATEWAY_EDITS);
-  const restart = await latencies("tsx watch", TSX_EDITS);
+  const sides = gatewaySides(ROOT);
+  const gateways = await latencies(sides.map((side) => gatewayDev(side.bin)), GATEWAY_EDITS);
+  const restart = (await latencies([tsxWatch], TSX_EDITS))[0]!;
+  const gateway = gateways.at(-1)!; // this checkout's
   const mem = await memory();
   const at = (n: number) => mem.samples.find((s) => s.reloads === n)!;
   const growth = at(500).rssMB - at(0).rssMB;
   const climb = at(500).rssMB - at(100).rssMB;
   const speedup = median(restart) / median(gateway);
-  console.log(`  gateway dev: ${GATEWAY_EDITS} edits; tsx watch: ${TSX_EDITS} restarts (each restart reloads the whole app)`);
+  console.log(`  gateway dev: ${GATEWAY_EDITS} edits${sides.length > 1 ? ` each, before (${sides[0]!.bin}) in turn with after (this checkout)` : ""}; tsx watch: ${TSX_EDITS} restarts (each restart reloads the whole app)`);
   console.log(`  memory (RSS MB after GC) by reloads: ${mem.samples.map((s) => `${s.reloads}: ${s.rssMB.toFixed(0)}`).join(", ")}`);
   console.log(`  memory (heap MB after GC) by reloads: ${mem.samples.map((s) => `${s.reloads}: ${s.heapMB.toFixed(1)}`).join(", ")}`);
   return [
-    { name: "reload: gateway dev, write -> new answer, median", value: median(gateway), unit: "ms", target: "<= 100 ms", pass: median(gateway) <= 100 },
-    { name: "reload: gateway dev, write -> new answer, p95", value: percentile(gateway, 95), unit: "ms", target: "<= 250 ms", pass: percentile(gateway, 95) <= 250 },
+    ...sides.flatMap(({ tag }, s) => [
+      { name: `reload${tag}: gateway dev, write -> new answer, median`, value: median(gateways[s]!), unit: "ms", target: "<= 100 ms", pass: median(gateways[s]!) <= 100 },
+      { name: `reload${tag}: gateway dev, write -> new answer, p95`, value: percentile(gateways[s]!, 95), unit: "ms", target: "<= 250 ms", pass: percentile(gateways[s]!, 95) <= 250 },
+    ]),
+    ...afterOverBefore("reload: gateway dev median", gateways.map(median)),
+    ...afterOverBefore("reload: gateway dev p95", gateways.map((g) => percentile(g, 95))),
     { name: "reload: tsx watch restart, write -> new answer, median", value: median(restart), unit: "ms" },
     { name: "reload: tsx watch restart, write -> new answer, p95", value: percentile(restart, 95), unit: "ms" },
     { name: "reload: tsx watch median / gateway dev median", value: speedup, unit: "ratio", target: ">= 5x faster", pass: speedup >= 5 },
-    { name: "reload: rebuild after a handler edit (bundle, evaluate, swap), median", value: median(mem.loadMs), unit: "ms" },
+    { name: "reload: rebuild after a handler edit (compile, evaluate, swap), median", value: median(mem.loadMs), unit: "ms" },
     { name: "memory: RSS growth over 500 reloads", value: growth, unit: "MB", target: "<= 50 MB", pass: growth <= 50 },
     { name: "memory: RSS change from reload 100 to 500", value: climb, unit: "MB", target: "no steady climb (<= 10 MB)", pass: climb <= 10 },
   ];

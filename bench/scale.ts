@@ -3,11 +3,12 @@
 // from spawn to its listening line with an empty cache (cold) and with the cache a previous start
 // left (warm), RSS once listening, and the time from editing one handler to the first answer from
 // the new code; beside Fastify 5 registering the same N routes with the same schema files.
+// BENCH_BASELINE=<another checkout>: its gateway measured too, in turn with this one (before / after).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, type Figure } from "./measure.ts";
+import { afterOverBefore, gatewaySides, inTurn, median, type Figure } from "./measure.ts";
 import { untilVersion } from "./reload.ts";
 import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
 
@@ -109,58 +110,77 @@ async function timeEdit(dir: string, port: number, i: number, version: number): 
   return untilVersion(port, version, started, `c${i}`, '{"name":"x"}');
 }
 
-const GATEWAY_BIN = join(ROOT, "bin", "gateway.js");
 /** Where the gateway keeps this app's disk cache (removed for a cold start). */
 const cacheOf = (dir: string) => defaultCacheDir(join(dir, "gateway.yaml"))!;
+const devArgs = (bin: string) => [bin, "dev", "--port", "0", "--log-level", "warn"];
 
 export async function benchScale(): Promise<Figure[]> {
   const figures: Figure[] = [];
-  const reloads = new Map<number, number>();
+  const sides = gatewaySides(ROOT);
+  const reloads = sides.map(() => new Map<number, number>());
   console.log(`  apps of N commands (handler + 2 schema files each); ${STARTS} starts each (median), ${EDITS} one-handler edits`);
+  if (sides.length > 1) console.log(`  before: ${sides[0]!.bin}, in turn with this checkout, each with apps of its own`);
   for (const n of SIZES) {
-    const dir = makeApp(n);
+    // An app per side: the cache folder is keyed by the manifest's path, and checkouts of the same
+    // version would each find the other's entries in a format it may not read.
+    const dirs = sides.map(() => makeApp(n));
     try {
-      const fastify = writeFastifyServer(dir, n);
-      const cold: number[] = [];
-      const warm: number[] = [];
+      const fastify = writeFastifyServer(dirs[0]!, n);
+      const cold = sides.map(() => [] as number[]);
+      const warm = sides.map(() => [] as number[]);
+      const rss = sides.map(() => 0);
       const fastifyStarts: number[] = [];
-      let rss = 0;
       let fastifyRss = 0;
       for (let round = 0; round < STARTS; round++) {
-        rmSync(cacheOf(dir), { recursive: true, force: true });
-        const c = await startProcess([GATEWAY_BIN, "dev", "--port", "0", "--log-level", "warn"], dir);
-        cold.push(c.ms);
-        await stop(c.child);
-        const w = await startProcess([GATEWAY_BIN, "dev", "--port", "0", "--log-level", "warn"], dir);
-        warm.push(w.ms);
-        rss = rssMiB(w.child);
-        await stop(w.child);
-        const f = await startProcess([fastify], dir);
+        for (const s of inTurn(round, [...sides.keys()])) {
+          rmSync(cacheOf(dirs[s]!), { recursive: true, force: true });
+          const c = await startProcess(devArgs(sides[s]!.bin), dirs[s]!);
+          cold[s]!.push(c.ms);
+          await stop(c.child);
+          const w = await startProcess(devArgs(sides[s]!.bin), dirs[s]!);
+          warm[s]!.push(w.ms);
+          rss[s] = rssMiB(w.child);
+          await stop(w.child);
+        }
+        const f = await startProcess([fastify], dirs[0]!);
         fastifyStarts.push(f.ms);
         fastifyRss = rssMiB(f.child);
         await stop(f.child);
       }
-      const running = await startProcess([GATEWAY_BIN, "dev", "--port", "0", "--log-level", "warn"], dir);
+      // Every side's gateway running at once (an idle one costs nothing), the edits in turn.
+      const running: Started[] = [];
+      for (const [s, side] of sides.entries()) running.push(await startProcess(devArgs(side.bin), dirs[s]!));
       await new Promise((r) => setTimeout(r, 300));
-      const edits: number[] = [];
-      for (let v = 1; v <= EDITS; v++) edits.push(await timeEdit(dir, running.port, v % n, v));
-      await stop(running.child);
-      reloads.set(n, median(edits));
+      const edits = sides.map(() => [] as number[]);
+      for (let v = 1; v <= EDITS; v++) {
+        for (const s of inTurn(v - 1, [...sides.keys()])) edits[s]!.push(await timeEdit(dirs[s]!, running[s]!.port, v % n, v));
+      }
+      for (const r of running) await stop(r.child);
+      for (const [s, { tag }] of sides.entries()) {
+        reloads[s]!.set(n, median(edits[s]!));
+        const ratio = median(warm[s]!) / median(fastifyStarts);
+        figures.push(
+          { name: `scale N=${n}${tag}: gateway dev cold start (empty cache), spawn to listening`, value: median(cold[s]!), unit: "ms" },
+          { name: `scale N=${n}${tag}: gateway dev warm start`, value: median(warm[s]!), unit: "ms" },
+          { name: `scale N=${n}${tag}: gateway warm / Fastify start`, value: ratio, unit: "x", ...(n === 1000 ? { target: "<= 0.5", pass: ratio <= 0.5 } : {}) },
+          { name: `scale N=${n}${tag}: reload after one handler edit, write to new answer (median)`, value: median(edits[s]!), unit: "ms" },
+          { name: `scale N=${n}${tag}: RSS listening (gateway / Fastify)`, value: rss[s]!, unit: `MiB / ${fastifyRss.toFixed(0)} MiB` },
+        );
+      }
       figures.push(
-        { name: `scale N=${n}: gateway dev cold start (empty cache), spawn to listening`, value: median(cold), unit: "ms" },
-        { name: `scale N=${n}: gateway dev warm start`, value: median(warm), unit: "ms" },
         { name: `scale N=${n}: Fastify 5 start, same routes and schemas`, value: median(fastifyStarts), unit: "ms" },
-        { name: `scale N=${n}: gateway warm / Fastify start`, value: median(warm) / median(fastifyStarts), unit: "x", ...(n === 1000 ? { target: "<= 0.5", pass: median(warm) / median(fastifyStarts) <= 0.5 } : {}) },
-        { name: `scale N=${n}: reload after one handler edit, write to new answer (median)`, value: median(edits), unit: "ms" },
-        { name: `scale N=${n}: RSS listening (gateway / Fastify)`, value: rss, unit: `MiB / ${fastifyRss.toFixed(0)} MiB` },
+        ...afterOverBefore(`scale N=${n}: cold start`, cold.map(median)),
+        ...afterOverBefore(`scale N=${n}: warm start`, warm.map(median)),
+        ...afterOverBefore(`scale N=${n}: reload after one edit`, edits.map(median)),
       );
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
   }
-  if (reloads.has(10) && reloads.has(1000)) {
-    const ratio = reloads.get(1000)! / reloads.get(10)!;
-    figures.push({ name: "scale: reload at N=1000 / reload at N=10", value: ratio, unit: "x", target: "<= 1.5", pass: ratio <= 1.5 });
+  for (const [s, { tag }] of sides.entries()) {
+    if (!reloads[s]!.has(10) || !reloads[s]!.has(1000)) continue;
+    const ratio = reloads[s]!.get(1000)! / reloads[s]!.get(10)!;
+    figures.push({ name: `scale${tag}: reload at N=1000 / reload at N=10`, value: ratio, unit: "x", target: "<= 1.5", pass: ratio <= 1.5 });
   }
   return figures;
 }
