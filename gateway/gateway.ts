@@ -3,7 +3,6 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EventHub } from "./runtime/events.ts";
 import { GenerationBuilder, notReadyGeneration, type BuildResult } from "./reload/builder.ts";
-import { loadBuild } from "./build/load.ts";
 import { buildCatalog, catalogJson, type Catalog } from "./describe/catalog.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
@@ -11,22 +10,34 @@ import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type L
 import { Pages } from "./runtime/pages.ts";
 import { ModuleLifecycle } from "./reload/lifecycle.ts";
 import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
-import { Reloader } from "./reload/reloader.ts";
 import { holdCompiler } from "./reload/compile.ts";
+import { fileClockNow } from "./reload/file-clock.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
 import { CONSOLE_DIR } from "./transports/console.ts";
 import type { BusSettings, Env } from "./config/manifest.ts";
 import type { Bus } from "./runtime/bus.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./runtime/types.ts";
 
-export interface GatewayOptions {
-  /** Path of the manifest (gateway.yaml). One of `config` and `from` is required. */
-  config?: string;
-  /**
-   * A folder `gateway build` wrote (instead of `config`): served as built, without the sources,
-   * without compiling anything and without writing to disk (`gateway serve --from`). Not with `watch`.
-   */
-  from?: string;
+/** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
+export type GatewayOptions = GatewaySettings &
+  (
+    | {
+        /** Path of the manifest (gateway.yaml). */
+        config: string;
+        from?: undefined;
+      }
+    | {
+        /**
+         * A folder `gateway build` wrote: served as built, without the sources, without compiling
+         * anything and without writing to disk (`gateway serve --from`). Not with `watch`.
+         */
+        from: string;
+        config?: undefined;
+      }
+  );
+
+/** How to serve it. */
+export interface GatewaySettings {
   /** Rebuild on file changes (gateway dev). */
   watch?: boolean;
   /**
@@ -99,10 +110,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if ((options.config === undefined) === (options.from === undefined)) throw new TypeError("createGateway: give either config (a manifest) or from (a gateway build folder)");
   if (options.from !== undefined && options.watch) throw new TypeError("createGateway: a build folder (from) is served as built; it is not watched");
   const releaseCompiler = holdCompiler();
-  const buildStarted = performance.timeOrigin + performance.now(); // as file modification times count
+  const buildStarted = fileClockNow(); // edits after it are seen even before the watcher is ready
   const builder = options.config !== undefined ? new GenerationBuilder(resolve(options.config), options.env, options.cacheDir) : undefined;
   if (builder && options.reloadTimeout !== undefined) builder.reloadTimeLimitMs = options.reloadTimeout;
-  const first = builder ? await builder.build() : await loadBuild(resolve(options.from!), options.env);
+  // Only `serve --from` reads a build folder, and only `dev` watches: the others never load that code.
+  const first = builder ? await builder.build() : await (await import("./build/load.ts")).loadBuild(resolve(options.from!), options.env);
   if (!first.ok && !(builder && options.watch && options.serveWhileBroken)) {
     await releaseCompiler();
     throw new ConfigError(first.problems);
@@ -149,7 +161,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const reloader = builder && options.watch
-    ? new Reloader(builder, current, {
+    ? new (await import("./reload/reloader.ts")).Reloader(builder, current, {
         swap(next, changed, buildMs) {
           const old = current;
           if (next.settings.port !== old.settings.port || next.settings.host !== old.settings.host) {

@@ -4,7 +4,7 @@
 // broken edits with their place, never a stuck gateway. Real files, the real watcher.
 import { afterEach, describe, expect, test } from "@jest/globals";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createGateway } from "../gateway/index.ts";
 import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
@@ -129,6 +129,17 @@ describe("edits re-evaluate the edited module and its importers, nothing else", 
     expect(await dev.gw.invoke("ping")).toBe("pong");
   });
 
+  test("a save that leaves the helper's content as it was re-evaluates nothing", async () => {
+    dev = await devGateway(TODO_APP);
+    await dev.gw.invoke("add-todo", { text: "kept" });
+    const now = new Date();
+    utimesSync(dev.app.path("handlers/_store.ts"), now, now);
+    dev.app.write("handlers/ping.ts", TODO_APP["handlers/ping.ts"]);
+    expect(await dev.next()).toMatchObject({ kind: "reload", payload: { evaluated: [] } });
+    expect(await dev.gw.invoke("list-todos")).toEqual([{ id: 1, text: "kept" }]);
+    expect((globalThis as any).__storesDisposed).toBeUndefined();
+  });
+
   test("a broken edit of the helper keeps the old instances serving, with their state", async () => {
     dev = await devGateway(TODO_APP);
     await dev.gw.invoke("add-todo", { text: "one" });
@@ -179,10 +190,12 @@ describe("evaluation cannot wedge the gateway", () => {
   });
 
   test("a rebuild stuck in the compiler is given up in its time limit, and the next edit reloads", async () => {
+    // Earlier test files in this jest worker may have left compilers of their own (each file has its own esbuild module).
+    const others = new Set(esbuildChildren());
     dev = await devGateway(TODO_APP, { reloadTimeout: 1000 });
     dev.app.write("handlers/ping.ts", 'export default () => "compiled once";\n');
     expect((await dev.next()).kind).toBe("reload");
-    const compiler = esbuildChildren();
+    const compiler = esbuildChildren().filter((pid) => !others.has(pid));
     expect(compiler).toHaveLength(1);
     process.kill(compiler[0]!, "SIGSTOP"); // a compiler that never answers
     try {

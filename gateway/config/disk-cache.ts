@@ -33,7 +33,7 @@ export class DiskCache {
   /** The last write of each entry still under way. */
   private readonly writing = new Map<string, Promise<void>>();
   /** The entries of each kind, listed once (one readdir instead of a stat per entry). */
-  private readonly listed = new Map<CacheKind, Set<string>>();
+  private readonly listed = new Map<CacheKind, Map<string, "regular" | "other">>();
   private log: CacheLog | undefined;
   private held: [level: "debug" | "warn", message: string][] = [];
   private warned = false;
@@ -58,43 +58,50 @@ export class DiskCache {
   /** The entry's content, if there is one and it is exactly what was written under this name. */
   read(kind: CacheKind, key: string): string | undefined {
     if (this.dir === undefined) return undefined;
-    let bytes: Buffer;
+    // The folder's listing says what each entry is: one readdir instead of a stat per entry.
+    const listed = this.listing(kind).get(key);
+    if (listed === undefined) return undefined; // never written
+    let text: string;
     try {
-      bytes = readRegularFile(join(this.dir, kind, key));
+      if (listed === "other") throw Object.assign(new Error("not a regular file"), { code: NOT_REGULAR });
+      text = readRegularFile(join(this.dir, kind, key), "utf8", "regular");
     } catch (error) {
+      // Listed a moment ago: gone, or not what it should be, is news (at debug level).
       const code = (error as NodeJS.ErrnoException).code;
-      const absent = code === "ENOENT" || code === "ENOTDIR";
-      // An entry never written is no news; one listed a moment ago and gone is.
-      if (!absent || this.listed.get(kind)?.has(key)) {
-        const why = code === NOT_REGULAR ? "is not a regular file" : absent ? "is gone" : `cannot be read (${code ?? error})`;
-        this.say("debug", `disk cache: ${kind}/${key} ${why}; building it again`);
-      }
+      const why = code === NOT_REGULAR ? "is not a regular file" : code === "ENOENT" || code === "ENOTDIR" ? "is gone" : `cannot be read (${code ?? error})`;
+      this.say("debug", `disk cache: ${kind}/${key} ${why}; building it again`);
       return undefined;
     }
-    const text = decode(kind, key, bytes);
-    if (text === undefined) this.say("debug", `disk cache: ${kind}/${key} does not match its checksum (damaged, or older); building it again`);
-    return text;
+    const content = decode(kind, key, text);
+    if (content === undefined) this.say("debug", `disk cache: ${kind}/${key} does not match its checksum (damaged, or older); building it again`);
+    return content;
   }
 
   /** Is there an entry (as listed when first asked, plus what this run wrote)? read() still verifies it. */
   has(kind: CacheKind, key: string): boolean {
     if (this.dir === undefined) return false;
+    return this.listing(kind).has(key);
+  }
+
+  /** The entries of `kind` as listed when first asked (plus what this run wrote), each a regular file or not. */
+  private listing(kind: CacheKind): Map<string, "regular" | "other"> {
     let names = this.listed.get(kind);
     if (names === undefined) {
+      names = new Map();
       try {
-        names = new Set(readdirSync(join(this.dir, kind)));
+        for (const entry of readdirSync(join(this.dir!, kind), { withFileTypes: true })) names.set(entry.name, entry.isFile() ? "regular" : "other");
       } catch {
-        names = new Set();
+        // no folder yet: no entries
       }
       this.listed.set(kind, names);
     }
-    return names.has(key);
+    return names;
   }
 
   /** Saved in the background (see flush); a failure only means the next start builds it again. */
   write(kind: CacheKind, key: string, text: string): void {
     if (this.dir === undefined) return;
-    this.listed.get(kind)?.add(key);
+    this.listed.get(kind)?.set(key, "regular");
     const file = join(this.dir, kind, key);
     // Writes of one entry land in the order they were made (the last one wins).
     const previous = this.writing.get(file) ?? Promise.resolve();
@@ -201,17 +208,21 @@ export function encode(kind: CacheKind, key: string, text: string): Buffer {
   return Buffer.concat([Buffer.from(`${HEADER}${checksum(kind, key, body)}\n`, "latin1"), body]);
 }
 
-/** The content of an entry that verifies under this name, else undefined (entries of older versions too). */
-function decode(kind: CacheKind, key: string, bytes: Buffer): string | undefined {
-  const end = bytes.indexOf(0x0a);
+/**
+ * The content of an entry that verifies under this name, else undefined (entries of older versions
+ * too). Read as text: bytes that are not UTF-8 (damage) come back as U+FFFD, which hashes
+ * differently, so they fail the sum like any other damage.
+ */
+function decode(kind: CacheKind, key: string, text: string): string | undefined {
+  const end = text.indexOf("\n");
   if (end < 0) return undefined;
-  const body = bytes.subarray(end + 1);
+  const body = text.slice(end + 1);
   // The name is in the sum: another entry's content copied here does not verify either.
-  if (bytes.subarray(0, end).toString("latin1") !== HEADER + checksum(kind, key, body)) return undefined;
-  return body.toString("utf8");
+  if (text.slice(0, end) !== HEADER + checksum(kind, key, body)) return undefined;
+  return body;
 }
 
-function checksum(kind: CacheKind, key: string, body: Buffer): string {
+function checksum(kind: CacheKind, key: string, body: Buffer | string): string {
   return createHash("sha256").update(`${kind}/${key}\n`).update(body).digest("hex");
 }
 

@@ -138,7 +138,14 @@ export class GenerationBuilder {
     for (const entry of entries) files.add(entry.handlerFile);
     const channels = buildChannels(manifest, schemas);
     const events = buildEvents(manifest, schemas);
-    const built = await Promise.all(entries.map((entry) => this.buildCommand(entry, manifest, schemas, channels, problems, changed, modules, isCurrent)));
+    // Commands taken whole from the last build are taken synchronously: a reload of a big app
+    // awaits only the few it rebuilds.
+    const built: (BuiltCommand["result"] | undefined)[] = entries.map((entry) => this.reusable(entry, manifest, schemas, changed, modules));
+    await Promise.all(
+      entries.map(async (entry, i) => {
+        if (built[i] === undefined) built[i] = await this.buildCommand(entry, manifest, schemas, channels, problems, modules, isCurrent);
+      }),
+    );
     if (!isCurrent()) {
       // Given up while it ran (see build): the graph stays as the build that replaced it left it.
       problems.add({ file: manifest.file, message: "the build was given up" });
@@ -196,33 +203,37 @@ export class GenerationBuilder {
   }
 
   /**
-   * A command, built, or (on a reload) taken whole from the previous build when nothing it is
-   * made of changed: the same manifest (by identity: its text did not change), the same plan, and
-   * none of its files (handler and what it imports, schemas and what they `$ref`) in `changed`.
-   * This is what keeps a reload's cost independent of the app's size.
+   * On a reload, a command taken whole from the previous build when nothing it is made of
+   * changed: the same manifest (by identity: its text did not change), the same plan, and none of
+   * its files (handler and what it imports, schemas and what they `$ref`) in `changed`. This is
+   * what keeps a reload's cost independent of the app's size.
    */
+  private reusable(entry: PlannedCommand, manifest: Manifest, schemas: SchemaBuild, changed: ReadonlySet<string> | undefined, modules: GraphBuild): BuiltCommand["result"] | undefined {
+    const last = this.built.get(entry.name);
+    if (
+      changed === undefined ||
+      last === undefined ||
+      last.manifest !== manifest ||
+      !samePlan(last.plan, entry) ||
+      modules.invalid.has(entry.handlerFile) ||
+      last.uses.files.some((f) => changed.has(f))
+    ) {
+      return undefined;
+    }
+    schemas.adopt(last.uses);
+    return last.result;
+  }
+
+  /** A command built anew. */
   private async buildCommand(
     entry: PlannedCommand,
     manifest: Manifest,
     schemas: SchemaBuild,
     channels: Map<string, ChannelDef>,
     problems: Problems,
-    changed: ReadonlySet<string> | undefined,
     modules: GraphBuild,
     isCurrent: () => boolean,
   ): Promise<BuiltCommand["result"] | undefined> {
-    const last = this.built.get(entry.name);
-    if (
-      changed !== undefined &&
-      last !== undefined &&
-      last.manifest === manifest &&
-      samePlan(last.plan, entry) &&
-      !modules.invalid.has(entry.handlerFile) &&
-      !last.uses.files.some((f) => changed.has(f))
-    ) {
-      schemas.adopt(last.uses);
-      return last.result;
-    }
     const uses: SchemaUses = { keys: [], urls: [], files: [] };
     const result = await this.buildCommandNow(entry, manifest, schemas, channels, problems, uses, modules);
     if (!isCurrent()) return result;

@@ -29,18 +29,20 @@ export class EvaluationTimeout extends Error {
   }
 }
 
-const runner = vm.createContext({ run: undefined as undefined | (() => unknown) });
-const callRun = new vm.Script("run()", { filename: "ipc-gateway:evaluate" });
+/** A context of its own that calls `run`: made at the first evaluation (a warm start may have none). */
+let timed: { runner: { run: undefined | (() => unknown) }; callRun: vm.Script } | undefined;
 let depth = 0;
 
 /** `fn()`, ended by V8 if it runs longer than `limitMs` (when not already inside a timed run). */
 export function withTimeLimit<T>(fn: () => T, limitMs: number): T {
   if (depth > 0) return fn();
+  timed ??= { runner: vm.createContext({ run: undefined }) as { run: undefined | (() => unknown) }, callRun: new vm.Script("run()", { filename: "ipc-gateway:evaluate" }) };
+  const { runner, callRun } = timed;
   depth++;
   runner.run = fn;
   try {
     // displayErrors: false, or Node prefixes the stack with a source line of its own choosing.
-    return callRun.runInContext(runner, { timeout: limitMs, displayErrors: false }) as T;
+    return callRun.runInContext(runner as vm.Context, { timeout: limitMs, displayErrors: false }) as T;
   } catch (error) {
     // Node's own error, from the context's realm: recognised by its code.
     if ((error as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") throw new EvaluationTimeout(limitMs);

@@ -216,15 +216,18 @@ export class ModuleGraph {
   }
 
   /**
-   * Start a build. `changed`: the files the watcher saw change since the last build (their modules
-   * and their importers are made anew); without it every module's source is checked.
+   * Start a build. `changed`: the files the watcher saw change since the last build; those whose
+   * content is no longer what their module was made from are made anew, with their importers.
+   * Without it every module's source is checked.
    */
   begin(changed?: ReadonlySet<string>): GraphBuild {
     this.store.reset();
     // A build that neither committed nor discarded (it threw) left its files to be made anew too.
     const seeds = new Set<string>([...this.stale, ...(this.latest?.invalid ?? [])]);
     for (const [file, record] of this.committed) {
-      if (changed ? changed.has(file) : !this.store.isCurrent(record.prepared)) seeds.add(file);
+      // A file reported changed whose content is what the module was made from (a save without
+      // an edit, a touch, a checkout back to the same text) keeps its module and its state.
+      if ((changed === undefined || changed.has(file)) && !this.store.isCurrent(record.prepared)) seeds.add(file);
     }
     const invalid = this.importersOf(seeds);
     const records = new Map<string, ModuleRecord>();
@@ -445,12 +448,15 @@ export class GraphBuild {
 
   /** The generation is good: these handler files (and what they import) are the graph now. */
   commit(handlerFiles: Iterable<string>): ModuleRecord[] {
+    // One walk from every handler at once (handlers share their imports): linear in the graph.
     const kept = new Map<string, ModuleRecord>();
-    for (const handler of handlerFiles) {
-      for (const file of this.closureOf(handler)) {
-        const record = this.records.get(file);
-        if (record) kept.set(file, record);
-      }
+    const stack = [...handlerFiles];
+    while (stack.length > 0) {
+      const file = stack.pop()!;
+      const record = this.records.get(file);
+      if (record === undefined || kept.has(file)) continue;
+      kept.set(file, record);
+      for (const imported of record.imports) if (!kept.has(imported)) stack.push(imported);
     }
     if (!this.graph.commit(this, kept)) return [];
     return [...kept.values()];

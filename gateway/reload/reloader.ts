@@ -6,6 +6,7 @@ import { dirname } from "node:path";
 import type { BuildFailure, GenerationBuilder } from "./builder.ts";
 import type { Generation } from "../runtime/generation.ts";
 import { PathWatcher } from "./watcher.ts";
+import { fileClockNow } from "./file-clock.ts";
 
 /** A rebuild starts once files have been quiet this long (a save touching several files is one rebuild) ... */
 const QUIET_MS = 10;
@@ -48,7 +49,7 @@ export class Reloader {
     private readonly builder: GenerationBuilder,
     initial: Generation,
     private readonly handlers: ReloadHandlers,
-    since: number = performance.timeOrigin + performance.now(),
+    since: number = fileClockNow(),
   ) {
     this.serving = initial.files;
     this.watching = initial.files;
@@ -103,7 +104,7 @@ export class Reloader {
     if (changed.length === 0) return;
     this.building = true;
     const started = performance.now();
-    const startedAt = Date.now(); // as file times count
+    const startedAt = fileClockNow();
     try {
       let result: Awaited<ReturnType<GenerationBuilder["build"]>>;
       try {

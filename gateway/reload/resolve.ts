@@ -3,10 +3,17 @@
 // `require`). App modules are resolved the way TypeScript and the bundler before did: extensionless
 // paths and `.js` naming a `.ts` file, folder index files, the tsconfig's `paths`, and
 // package.json `imports` (`#lib/db`) that point into the app.
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { builtinModules, createRequire } from "node:module";
-import { dirname, extname, isAbsolute, resolve, sep } from "node:path";
-import { createPathsMatcher, getTsconfig, type TsConfigResult } from "get-tsconfig";
+import { dirname, extname, isAbsolute, join, resolve, sep } from "node:path";
+import type { TsConfigResult } from "get-tsconfig";
+
+type TsconfigLibrary = typeof import("get-tsconfig");
+let tsconfigLibrary: TsconfigLibrary | undefined;
+/** get-tsconfig (tsx's reader: `extends`, JSON with comments), loaded only for an app that has a tsconfig.json. */
+function tsconfigReader(): TsconfigLibrary {
+  return (tsconfigLibrary ??= createRequire(import.meta.url)("get-tsconfig") as TsconfigLibrary);
+}
 
 export type Resolved =
   | { kind: "api" }
@@ -42,7 +49,7 @@ export class Resolver {
     let found = this.tsconfigs.get(dir);
     if (found === undefined) {
       try {
-        found = getTsconfig(dir, "tsconfig.json", this.tsconfigCache as never) ?? null;
+        found = hasTsconfigAbove(dir) ? (tsconfigReader().getTsconfig(dir, "tsconfig.json", this.tsconfigCache as never) ?? null) : null;
       } catch {
         found = null; // a broken tsconfig.json: TypeScript's own check reports it; resolve without it
       }
@@ -82,10 +89,18 @@ export class Resolver {
   }
 }
 
-const matchers = new WeakMap<TsConfigResult, ReturnType<typeof createPathsMatcher>>();
-function pathsMatcher(tsconfig: TsConfigResult): ReturnType<typeof createPathsMatcher> {
-  if (!matchers.has(tsconfig)) matchers.set(tsconfig, createPathsMatcher(tsconfig));
+const matchers = new WeakMap<TsConfigResult, ReturnType<TsconfigLibrary["createPathsMatcher"]>>();
+function pathsMatcher(tsconfig: TsConfigResult): ReturnType<TsconfigLibrary["createPathsMatcher"]> {
+  if (!matchers.has(tsconfig)) matchers.set(tsconfig, tsconfigReader().createPathsMatcher(tsconfig));
   return matchers.get(tsconfig)!;
+}
+
+/** Is there a tsconfig.json in `dir` or a folder above it (a few existence checks, no reading)? */
+function hasTsconfigAbove(dir: string): boolean {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, "tsconfig.json"))) return true;
+    if (dirname(at) === at) return false;
+  }
 }
 
 function app(file: string): Resolved {

@@ -2,7 +2,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createGateway, type Gateway, type GatewayOptions } from "../../gateway/index.ts";
+import { createGateway, type Gateway, type GatewaySettings } from "../../gateway/index.ts";
 import type { Logger } from "../../gateway/runtime/logger.ts";
 
 export interface TempApp {
@@ -48,7 +48,7 @@ export function memoryLogger(): Logger & { lines: string[]; errors: unknown[] } 
 }
 
 /** A gateway over a temp app; `close` removes both. */
-export async function gatewayFor(files: Record<string, string>, options: Partial<GatewayOptions> = {}): Promise<{ gw: Gateway; app: TempApp; logger: ReturnType<typeof memoryLogger>; close(): Promise<void> }> {
+export async function gatewayFor(files: Record<string, string>, options: Partial<GatewaySettings> = {}): Promise<{ gw: Gateway; app: TempApp; logger: ReturnType<typeof memoryLogger>; close(): Promise<void> }> {
   const app = tempApp(files);
   const logger = memoryLogger();
   try {

@@ -1,11 +1,11 @@
 // A gateway in watch mode over a temp app, with next(): the next reload or broken edit it reports.
 import { gatewayFor } from "./app.ts";
-import type { GatewayOptions } from "../../gateway/index.ts";
+import type { GatewaySettings } from "../../gateway/index.ts";
 
 export type Outcome = { kind: "reload" | "error"; payload: any };
 export type DevGateway = Awaited<ReturnType<typeof gatewayFor>> & { next(timeoutMs?: number): Promise<Outcome> };
 
-export async function devGateway(files: Record<string, string>, options: Partial<GatewayOptions> = {}): Promise<DevGateway> {
+export async function devGateway(files: Record<string, string>, options: Partial<GatewaySettings> = {}): Promise<DevGateway> {
   const ctx = await gatewayFor(files, { watch: true, ...options });
   await ctx.gw.watching;
   const outcomes: Outcome[] = [];
