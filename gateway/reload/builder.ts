@@ -166,6 +166,7 @@ export class GenerationBuilder {
       this.schemas.retainOnDisk(schemas.keys);
       this.store.retainOnDisk(new Set(records.map((r) => r.file)));
     }
+    let schemaFiles: ReadonlyMap<string, unknown> | undefined;
     const generation: Generation = {
       id: this.nextId++,
       manifestFile: manifest.file,
@@ -174,7 +175,10 @@ export class GenerationBuilder {
       channels,
       events,
       files,
-      schemaFiles: schemas.documents,
+      // Made when something describes the API (a reload need not pay for it).
+      get schemaFiles() {
+        return (schemaFiles ??= schemas.documents);
+      },
       modules: new Set(records),
       evaluated: modules.evaluatedFiles,
       usage: { inFlight: 0 },

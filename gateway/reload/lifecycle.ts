@@ -44,8 +44,9 @@ export class ModuleLifecycle {
 
   /** Run `setup` of the modules this generation brings that are not set up yet (imports first). */
   activate(generation: Generation): void {
-    for (const module of importsFirst(generation.modules)) {
-      if (this.active.has(module)) continue;
+    // Only the instances new to this generation (a reload brings a few; most are shared).
+    const fresh = [...generation.modules].filter((module) => !this.active.has(module));
+    for (const module of importsFirst(fresh)) {
       const life: Life = { listeners: [] };
       this.active.set(module, life);
       // A module known to have no hooks is not evaluated for asking (a warm start defers it).

@@ -116,8 +116,9 @@ export class Reloader {
       }
       if (this.closed) return;
       if (result.ok) this.serving = result.generation.files;
-      // Watch the running generation's files and the last attempt's (a broken edit may name new ones).
-      this.watching = new Set([...this.serving, ...result.files]);
+      // Watch the running generation's files and the last attempt's (a broken edit may name new
+      // ones); a good build's files are the serving generation's.
+      this.watching = result.ok ? result.files : new Set([...this.serving, ...result.files]);
       void this.watcher.set(this.watching, startedAt);
       if (result.ok) this.handlers.swap(result.generation, changed, performance.now() - started);
       else this.handlers.failed(result);

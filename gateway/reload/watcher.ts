@@ -57,10 +57,12 @@ export class PathWatcher {
 
   private async update(paths: ReadonlySet<string>, since: number): Promise<void> {
     if (this.closed) return;
+    let removed = false;
     for (const path of this.wanted) {
       if (paths.has(path)) continue;
       this.wanted.delete(path);
       this.wantedFolders.delete(path);
+      removed = true;
     }
     const check = new Set<string>();
     for (const path of paths) {
@@ -68,6 +70,9 @@ export class PathWatcher {
       this.wanted.add(path);
       check.add(path);
     }
+    // The same paths as before (most reloads): the folders are as they were; folders appearing
+    // are seen by their parent's events, not here. Skipping this keeps a reload's cost flat.
+    if (!removed && check.size === 0) return;
     const started = this.reconcile(false);
     // Paths already wanted, newly watched (their folder was missing a moment ago): checked too.
     if (started.size > 0) for (const path of this.wanted) if (started.has(this.hostOf(dirname(path)) ?? "")) check.add(path);
