@@ -11,21 +11,7 @@ import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
 import { memoryLogger, tempApp, type TempApp } from "./helpers/app.ts";
 import { devGateway, type DevGateway } from "./helpers/dev.ts";
 import { TODO_APP } from "./helpers/todo-app.ts";
-
-/** The esbuild helper processes this process started (their pids). */
-function esbuildChildren(): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        return /^\d+ \(esbuild\) /.test(stat) && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+import { childrenOf } from "./helpers/processes.ts";
 
 let dev: DevGateway | undefined;
 let app: TempApp | undefined;
@@ -191,11 +177,11 @@ describe("evaluation cannot wedge the gateway", () => {
 
   test("a rebuild stuck in the compiler is given up in its time limit, and the next edit reloads", async () => {
     // Earlier test files in this jest worker may have left compilers of their own (each file has its own esbuild module).
-    const others = new Set(esbuildChildren());
+    const others = new Set(childrenOf(process.pid, "esbuild"));
     dev = await devGateway(TODO_APP, { reloadTimeout: 1000 });
     dev.app.write("handlers/ping.ts", 'export default () => "compiled once";\n');
     expect((await dev.next()).kind).toBe("reload");
-    const compiler = esbuildChildren().filter((pid) => !others.has(pid));
+    const compiler = childrenOf(process.pid, "esbuild").filter((pid) => !others.has(pid));
     expect(compiler).toHaveLength(1);
     process.kill(compiler[0]!, "SIGSTOP"); // a compiler that never answers
     try {

@@ -2,10 +2,11 @@
 // on SIGTERM with a request in flight, and a hot reload seen from outside the process.
 import { afterEach, expect, test } from "@jest/globals";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { tempApp, type TempApp } from "./helpers/app.ts";
 import { GATEWAY_BIN, runGateway, startGateway, type RunningGateway } from "./helpers/cli.ts";
 import { connectPage } from "./helpers/ws.ts";
+import { childrenOf } from "./helpers/processes.ts";
 import { invokeJson, request } from "./helpers/http.ts";
 
 const APP = {
@@ -185,18 +186,3 @@ test("a stopping gateway stops esbuild's helper process itself (it would linger 
     process.kill(helper, "SIGKILL");
   }
 });
-
-/** Child processes of `pid` with this command name. */
-function childrenOf(pid: number, name: string): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        return stat.startsWith(`${entry} (${name}) `) && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "@jest/globals";
 import { cpSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { gatewayFor, memoryLogger, tempApp, type TempApp } from "./helpers/app.ts";
+import { devGateway as startDev, type DevGateway, type Outcome } from "./helpers/dev.ts";
 import { GATEWAY_BIN } from "./helpers/cli.ts";
 import { invokeJson, request } from "./helpers/http.ts";
 import { logStrayErrors } from "../gateway/runtime/stray-errors.ts";
@@ -26,8 +27,7 @@ commands:
   "handlers/NOTES.md": "not a handler\n",
 };
 
-type Outcome = { kind: "reload" | "error"; payload: any };
-type Dev = Awaited<ReturnType<typeof gatewayFor>> & {
+type Dev = DevGateway & {
   /** The next reload or error (fails after `patienceMs` without one). */
   next(): Promise<Outcome>;
   /** Waits, reload or error after reload or error, until `check` holds (fails after `patienceMs` without one). */
@@ -41,29 +41,8 @@ let dev: Dev | undefined;
 
 /** A gateway in watch mode over a temp app. */
 async function devGateway(files: Record<string, string> = BASE, patienceMs = 5000): Promise<Dev> {
-  const ctx = await gatewayFor(files, { watch: true });
-  await ctx.gw.watching;
-  const outcomes: Outcome[] = [];
-  const waiters: ((o: Outcome) => void)[] = [];
-  const record = (kind: Outcome["kind"]) => (event: { payload: unknown }) => {
-    const outcome = { kind, payload: event.payload };
-    const waiter = waiters.shift();
-    if (waiter) waiter(outcome);
-    else outcomes.push(outcome);
-  };
-  ctx.gw.app.listen("gateway://reload", record("reload"));
-  ctx.gw.app.listen("gateway://error", record("error"));
-  const next = (): Promise<Outcome> => {
-    const ready = outcomes.shift();
-    if (ready) return Promise.resolve(ready);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reload or error within ${patienceMs} ms`)), patienceMs);
-      waiters.push((o) => {
-        clearTimeout(timer);
-        resolve(o);
-      });
-    });
-  };
+  const ctx = await startDev(files);
+  const next = () => ctx.next(patienceMs);
   const until = async (what: string, check: () => boolean | Promise<boolean>) => {
     while (!(await check())) {
       await next().catch((error: Error) => {
