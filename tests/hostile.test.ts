@@ -70,6 +70,14 @@ async function expectReplyRefusal(ctx: Context, frame: object, status: number, k
   if (field !== undefined) expect((reply.error as { field?: string }).field).toBe(field);
 }
 
+/** Text the gateway cannot take as JSON, written as tauri.js writes a frame: a 400 reply for its rid. */
+async function expectRidRefusal(ctx: Context, text: string, message: RegExp): Promise<void> {
+  const rid = JSON.parse(/"rid":("[^"]*"|\d+)/.exec(text)![1]!);
+  const reply = await sendRaw(ctx, text);
+  expect(reply).toMatchObject({ type: "reply", rid, ok: false, status: 400, error: { kind: "bad-request" } });
+  expect((reply.error as { message: string }).message).toMatch(message);
+}
+
 /** A frame without a sound rid: an error frame, naming the field when there is one. */
 async function expectErrorFrame(ctx: Context, data: string | Buffer, message: RegExp, binary = false): Promise<void> {
   const frame = await sendRaw(ctx, data, binary);
@@ -145,12 +153,27 @@ const frameCases: Case[] = [
   ["a rid that is an object", '{"type":"invoke","rid":{"a":1},"cmd":"echo"}', /\/rid/],
   ["a rid that is a long string", JSON.stringify({ type: "invoke", rid: "r".repeat(200), cmd: "echo" }), /\/rid/],
   ["a rid nested 100,000 levels", `{"type":"invoke","cmd":"echo","rid":${deepArray(100_000)}}`, /nested deeper than 128/],
-  ["a __proto__ key in the body", '{"type":"invoke","rid":1,"cmd":"echo","body":{"__proto__":{"admin":true}}}', /forbidden prototype property/],
-  ["constructor.prototype in the body", '{"type":"invoke","rid":1,"cmd":"echo","body":{"constructor":{"prototype":{"admin":true}}}}', /forbidden prototype property/],
+  ["a __proto__ key in the body, the rid not where tauri.js writes it", '{"rid":1,"type":"invoke","cmd":"echo","body":{"__proto__":{"admin":true}}}', /forbidden prototype property/],
 ].map(([name, text, message]) => ({
   name: `[1] WebSocket: ${name as string}`,
   run: (ctx: Context) => expectErrorFrame(ctx, text as string, message as RegExp),
 }));
+
+// Text that cannot be taken as JSON, but starts as tauri.js writes a frame: its rid is answered
+// (a reply the page's promise rejects with), as for a frame over the size limit.
+const unparsableWithRid: [string, string, RegExp][] = [
+  ["a body holding 1e400", '{"type":"invoke","rid":41,"cmd":"echo","body":{"n":1e400}}', /too large to represent/],
+  ["a string rid and a body holding -1e400", '{"type":"invoke","rid":"r-42","cmd":"echo","body":[-1e400]}', /too large to represent/],
+  ["a __proto__ key in the body", '{"type":"invoke","rid":43,"cmd":"echo","body":{"__proto__":{"admin":true}}}', /forbidden prototype property/],
+  ["constructor.prototype in the body", '{"type":"invoke","rid":44,"cmd":"echo","body":{"constructor":{"prototype":{"admin":true}}}}', /forbidden prototype property/],
+  ["text cut short after the rid", '{"type":"invoke","rid":45,"cmd":"echo","body":{"a":', /not valid JSON/],
+];
+for (const [name, text, message] of unparsableWithRid) {
+  frameCases.push({
+    name: `[1] WebSocket: ${name}, with a readable rid, is answered for that rid`,
+    run: (ctx) => expectRidRefusal(ctx, text, message),
+  });
+}
 
 /** A binary invoke frame: [u32 header length][header][bytes], or a header length that lies. */
 function binaryFrame(header: string, bytes: Buffer, claimedLength = Buffer.byteLength(header)): Buffer {
@@ -168,6 +191,13 @@ frameCases.push(
     run: (ctx) => expectErrorFrame(ctx, binaryFrame('{"type":"invoke"}', Buffer.from([1]), 0xffffff), /header length does not fit/, true),
   },
   { name: "[1] WebSocket: a binary frame whose header is not JSON", run: (ctx) => expectErrorFrame(ctx, binaryFrame("{nope", Buffer.from([1])), /header: body is not valid JSON/, true) },
+  {
+    name: "[1] WebSocket: a binary frame whose header holds 1e400 after a readable rid is answered for that rid",
+    run: async (ctx) => {
+      const reply = await sendRaw(ctx, binaryFrame('{"type":"invoke","rid":46,"cmd":"bytes","headers":{"n":1e400}}', Buffer.from([1])), true);
+      expect(reply).toMatchObject({ type: "reply", rid: 46, ok: false, status: 400, error: { kind: "bad-request", message: expect.stringMatching(/too large to represent/) } });
+    },
+  },
   {
     name: "[1] WebSocket: a binary frame whose header also has a body",
     run: async (ctx) => {
@@ -327,7 +357,7 @@ const depthCases: Case[] = [
   },
   ...(["echo", "tree", "json"] as const).map((cmd) => ({
     name: `[2] WebSocket: a body 100,000 levels deep to ${cmd}`,
-    run: (ctx: Context) => expectErrorFrame(ctx, `{"type":"invoke","rid":1,"cmd":"${cmd}","body":${cmd === "tree" ? deepTree(20_000) : deepArray(100_000)}}`, /nested deeper than 128/),
+    run: (ctx: Context) => expectRidRefusal(ctx, `{"type":"invoke","rid":1,"cmd":"${cmd}","body":${cmd === "tree" ? deepTree(20_000) : deepArray(100_000)}}`, /nested deeper than 128/),
   })),
   {
     name: "[2] WebSocket: a body 128 levels deep is accepted, as over HTTP",
@@ -342,7 +372,7 @@ const depthCases: Case[] = [
     run: async (ctx) => {
       const listener = await connectPage(ctx.gw.url);
       await listener.call("plugin:event|listen", { event: "chat", target: { kind: "Any" }, handler: 7 });
-      await expectErrorFrame(ctx, `{"type":"invoke","rid":1,"cmd":"plugin:event|emit","body":{"event":"chat","payload":${deepArray(100_000)}}}`, /nested deeper/);
+      await expectRidRefusal(ctx, `{"type":"invoke","rid":1,"cmd":"plugin:event|emit","body":{"event":"chat","payload":${deepArray(100_000)}}}`, /nested deeper/);
       // A payload at the limit is delivered.
       const emitted = await ctx.page.call("plugin:event|emit", { event: "chat", payload: JSON.parse(deepArray(127)) });
       expect(emitted.ok).toBe(true);

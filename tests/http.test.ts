@@ -259,6 +259,16 @@ describe("Origin, Host and CORS", () => {
     }
   });
 
+  test("a refused Host is logged once with the key that admits it: server.hosts (server.host is the bind address)", async () => {
+    const res = await invokeJson(base, "echo", 1, { Host: `MyApp.test:${server.port}` });
+    expect(res.json().kind).toBe("forbidden-host");
+    const hints = ctx.logger.lines.filter((line) => line.includes("refused a request for host MyApp.test"));
+    expect(hints).toHaveLength(1);
+    expect(hints[0]).toContain("add it to server.hosts in gateway.yaml (e.g. hosts: [myapp.test])");
+    expect(hints[0]).not.toMatch(/server\.host\b(?!s)/);
+    expect((await invokeJson(base, "echo", 2)).json()).toBe(2);
+  });
+
   test("the Host rule covers every route", async () => {
     expect((await request(`${base}/__gateway/health`, { method: "GET", headers: { Host: "evil.example" } })).status).toBe(403);
   });
@@ -304,6 +314,23 @@ describe("the gateway's own routes", () => {
       expect(res.status).toBe(404);
       expect(res.text).not.toContain("version");
     }
+  });
+});
+
+describe("framing", () => {
+  const NOT_FRAMED = { "x-frame-options": "DENY", "content-security-policy": "frame-ancestors 'none'", "x-content-type-options": "nosniff" };
+  const framingHeaders = (headers: Record<string, unknown>) => ({
+    "x-frame-options": headers["x-frame-options"],
+    "content-security-policy": headers["content-security-policy"],
+    "x-content-type-options": headers["x-content-type-options"],
+  });
+
+  test("no other page may frame a document of the gateway's: tauri.js, health, the JSON documents, its refusals of other routes", async () => {
+    for (const path of ["/__gateway/tauri.js", "/__gateway/health", "/__gateway/manifest.json", "/__gateway/catalog.json", "/__gateway/openapi.json", "/__gateway/asyncapi.json", "/__gateway/nothing", "/ipc/echo"]) {
+      const res = await request(`${base}${path}`, { method: "GET" });
+      expect([path, res.status < 500, framingHeaders(res.headers)]).toEqual([path, true, NOT_FRAMED]);
+    }
+    expect((await invokeJson(base, "echo", "after")).json()).toBe("after");
   });
 });
 

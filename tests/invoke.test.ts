@@ -262,6 +262,7 @@ describe("errors the gateway rejects with", () => {
       "not-found": 404,
       "method-not-allowed": 405,
       "bus-unavailable": 503,
+      unreachable: 502,
     });
   });
 });

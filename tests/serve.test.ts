@@ -146,6 +146,57 @@ test("dev logs one line per invocation (command, window, outcome, status, durati
   ]);
 });
 
+test("only invocations are logged as invocations, under the name they reach, with durations to 0.1 ms", async () => {
+  const { url, waitForLog, logs } = await start("dev");
+  // Not invocations: a CORS preflight (answered 204) and a GET (answered 405).
+  const preflight = await request(`${url}/ipc/hello`, { method: "OPTIONS", headers: { origin: url, "access-control-request-method": "POST" } });
+  expect(preflight.status).toBe(204);
+  expect((await request(`${url}/ipc/hello`, { method: "GET" })).status).toBe(405);
+  // pyInvoke reaches the function its pyfunc header names, over HTTP and over a page's socket.
+  await request(`${url}/ipc/plugin%3Apytauri%7Cpyfunc`, { headers: { pyfunc: "hello", "content-type": "application/octet-stream" }, body: Buffer.from("{}") });
+  const page = await connectPage(url);
+  page.ws.send(JSON.stringify({ type: "invoke", rid: 1, cmd: "plugin:pytauri|pyfunc", headers: { pyfunc: "hello" }, body: {} }));
+  await page.next((f) => f.type === "reply" && f.rid === 1);
+  await page.close();
+  await invokeJson(url, "hello", {}, { "gateway-window": "last" }); // the normal call
+  await waitForLog(/^hello 200 ok .*\(http, window last\)$/);
+  const invocations = logs().filter((l) => l.invocation !== undefined);
+  expect(invocations.map((l) => l.msg.replace(/ \d+\.\d ms/, ""))).toEqual(["hello 200 ok (http, window main)", "hello 200 ok (ws, window main)", "hello 200 ok (http, window last)"]);
+  for (const line of invocations) {
+    const ms = (line.invocation as { ms: number }).ms;
+    expect(Math.round(ms * 10) / 10).toBe(ms);
+  }
+});
+
+test("--log-level debug adds the request lines, the frames, the events", async () => {
+  app = tempApp({
+    ...APP,
+    "gateway.yaml": `${APP["gateway.yaml"]}  announce:\n    handler: handlers/announce.ts\nevents:\n  chat: {}\n`,
+    "handlers/announce.ts": 'export default ({ app }: any) => { app.emit("chat", { text: "from the backend" }); return null; };\n',
+  });
+  running = await startGateway("dev", app.dir, ["--log-level", "debug"]);
+  child = running.child;
+  const { url, waitForLog } = running;
+  await request(`${url}/__gateway/health`, { method: "GET" });
+  const page = await connectPage(url, "settings");
+  const listened = await page.call("plugin:event|listen", { event: "chat", target: { kind: "Any" }, handler: 7 });
+  expect(listened.ok).toBe(true);
+  await invokeJson(url, "announce", {});
+  await page.next((f) => f.type === "event");
+  await page.call("plugin:event|emit", { event: "chat", payload: { text: "from the page" } });
+  await page.close();
+  expect((await waitForLog(/^http: GET \/__gateway\/health$/)).level).toBe(20);
+  expect((await waitForLog(/^http: GET \/__gateway\/health 200 \d+\.\d ms$/)).status).toBe(200);
+  await waitForLog(/^http: POST \/ipc\/announce$/);
+  expect((await waitForLog(/^ws: page \S+ connected \(window settings\)$/)).window).toBe("settings");
+  expect((await waitForLog(/^ws: invoke frame from page \S+: rid 1, plugin:event\|listen, \d+ bytes$/)).cmd).toBe("plugin:event|listen");
+  await waitForLog(/^plugin:event\|listen 200 ok$/);
+  expect((await waitForLog(/^event chat to 1 listener\(s\) here$/)).listeners).toBe(1);
+  expect(running.logs().filter((l) => /^event chat to 1 listener/.test(l.msg))).toHaveLength(2); // the backend's emit, and the page's
+  await waitForLog(/^ws: page \S+ closed \(1005\)$/);
+  expect((await invokeJson(url, "hello", {})).json()).toBe("v1");
+});
+
 test("serve logs warnings and errors only; --log-level and --log-format change that", async () => {
   app = tempApp(APP);
   running = await startGateway("serve", app.dir);

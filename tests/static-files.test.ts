@@ -396,6 +396,21 @@ test("HEAD: 200 with the file's Content-Length and no body", async () => {
   expect(await settle(child.openDescriptors, (n) => n <= before + DESCRIPTOR_TOLERANCE)).toBeLessThanOrEqual(before + DESCRIPTOR_TOLERANCE);
 });
 
+test("a file is sent with the headers docs/protocol.md lists, framing left to the app; a missing one is the gateway's own 404, not to be framed", async () => {
+  for (const url of [child.url, plainUrl]) {
+    const page = await get(url, "/index.html");
+    const { date: _date, connection: _connection, "keep-alive": _keepAlive, ...headers } = page.headers;
+    expect(headers).toEqual({
+      "content-type": "text/html; charset=utf-8",
+      "content-length": String(page.body.length),
+      "cache-control": "no-cache",
+      "x-content-type-options": "nosniff",
+    });
+    const missing = await get(url, "/no-such-file.js");
+    expect([missing.status, missing.headers["x-frame-options"], missing.headers["content-security-policy"]]).toEqual([404, "DENY", "frame-ancestors 'none'"]);
+  }
+});
+
 // A FileHandle left open and later collected shows up here: "Closing file descriptor N on garbage collection".
 test("the gateway process is still up, and said nothing on stderr", () => {
   expect(child.child.exitCode).toBeNull();

@@ -280,17 +280,45 @@
     return before
       .then(function () {
         if (pageId !== null) headers.set("Gateway-Page", pageId);
-        return fetch(base + "/ipc/" + encodeURIComponent(cmd), { method: "POST", body: encoded.json !== undefined ? encoded.json : encoded.bytes, headers: headers });
+        return fetch(base + "/ipc/" + encodeURIComponent(cmd), { method: "POST", body: encoded.json !== undefined ? encoded.json : encoded.bytes, headers: headers }).catch(function (error) {
+          // fetch's TypeError says nothing of which call; the caller gets the documented shape.
+          throw unreachable(cmd, "could not be reached (" + (error && error.message ? error.message : String(error)) + "): it is not running there, or it refused this page's origin (its log says which)");
+        });
       })
       .then(function (response) {
         var isJson = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
         var outcome = response.headers.get("Tauri-Response");
+        // The gateway's answers to an invocation say Tauri-Response (all but its refusals of a
+        // request it could not read as HTTP, which are still its { kind, message }); a failure
+        // without either is from something in between (a proxy's 502, a server that is not the gateway).
+        if (!outcome && !response.ok) {
+          if (!isJson) return response.arrayBuffer().then(notTheGateway, notTheGateway);
+          return response.json().then(function (value) {
+            if (value !== null && typeof value === "object" && typeof value.kind === "string" && typeof value.message === "string") throw value;
+            notTheGateway();
+          }, notTheGateway);
+        }
         var ok = outcome ? outcome === "ok" : response.ok;
-        return (isJson ? response.json() : response.arrayBuffer()).then(function (value) {
-          if (ok) return value;
-          throw value;
-        });
+        return (isJson ? response.json() : response.arrayBuffer()).then(
+          function (value) {
+            if (ok) return value;
+            throw value;
+          },
+          function (error) {
+            throw unreachable(cmd, "broke off its answer (" + (error && error.message ? error.message : String(error)) + ")", response.status);
+          }
+        );
+        function notTheGateway() {
+          throw unreachable(cmd, "did not answer: " + response.status + (response.statusText ? " " + response.statusText : "") + " came from something in between (a proxy?), not from the gateway", response.status);
+        }
       });
+  }
+
+  /** `{ kind: "unreachable" }`: the call got no answer from the gateway (it may or may not have run). */
+  function unreachable(cmd, what, status) {
+    var error = { kind: "unreachable", message: "the gateway at " + base + " " + what + '; "' + cmd + '" may or may not have run' };
+    if (status !== undefined) error.status = status;
+    return error;
   }
 
   function convertFileSrc(filePath, protocol) {

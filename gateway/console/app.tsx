@@ -3,7 +3,8 @@
 // does with the app goes through the real @tauri-apps/api on /__gateway/tauri.js, as a page's would.
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
-import { useEffect, useRef, useState } from "preact/hooks";
+import type { ComponentChildren } from "preact";
+import { useEffect, useErrorBoundary, useRef, useState } from "preact/hooks";
 import { fetchDocument, type BrokenEdit, type Catalog, type Health, type Invocation, type Reload } from "./api.ts";
 import { addLog, brief, LogPanel } from "./log.tsx";
 import { ChannelView, CommandView, EventView, formatMs } from "./views.tsx";
@@ -89,16 +90,25 @@ export function App() {
       {failure && <div class="banner">{failure}</div>}
       <Sidebar catalog={catalog} kind={kind} name={name} muted={muted} />
       <main>
-        {kind === "command" && <CommandView key={`c:${name}`} name={name} catalog={catalog} />}
-        {kind === "event" && <EventView key={`e:${name}`} name={name} catalog={catalog} listening={!muted.has(name)} onListen={(on) => toggleListen(name, on)} />}
-        {kind === "channel" && <ChannelView key={`ch:${name}`} name={name} catalog={catalog} />}
-        {kind === "none" && (
-          <p class="note">{health?.ok === false ? "The app does not build yet: its commands show here once it does." : "This app declares no commands, channels or events yet."}</p>
-        )}
+        <Contained key={`${kind}:${name}`}>
+          {kind === "command" && <CommandView key={`c:${name}`} name={name} catalog={catalog} />}
+          {kind === "event" && <EventView key={`e:${name}`} name={name} catalog={catalog} listening={!muted.has(name)} onListen={(on) => toggleListen(name, on)} />}
+          {kind === "channel" && <ChannelView key={`ch:${name}`} name={name} catalog={catalog} />}
+          {kind === "none" && (
+            <p class="note">{health?.ok === false ? "The app does not build yet: its commands show here once it does." : "This app declares no commands, channels or events yet."}</p>
+          )}
+        </Contained>
       </main>
       <LogPanel />
     </div>
   );
+}
+
+/** One item's view failing to render says so there; the rest of the console goes on. */
+function Contained({ children }: { children: ComponentChildren }) {
+  const [error] = useErrorBoundary();
+  if (error) return <div class="banner" role="alert">This item could not be shown: {String(error)}</div>;
+  return <>{children}</>;
 }
 
 function Banner({ problems, ready }: { problems: Problem[]; ready: boolean }) {
@@ -153,7 +163,13 @@ function Sidebar({ catalog, kind, name, muted }: { catalog: Catalog; kind: strin
 
 /** The selection in the URL's hash (#command/greet), so a reload keeps it and links work. */
 function useHash(): string {
-  const read = () => decodeURIComponent(location.hash.replace(/^#/, ""));
+  const read = () => {
+    try {
+      return decodeURIComponent(location.hash.replace(/^#/, ""));
+    } catch {
+      return ""; // not percent-encoding (#command/%E0%A4%A): it names nothing, the first item shows
+    }
+  };
   const [hash, setHash] = useState(read);
   useEffect(() => {
     const changed = () => setHash(read());

@@ -4,7 +4,7 @@
 // give a value holds an Invalid, which stops the form from being sent and says why.
 import { useState } from "preact/hooks";
 import type { Slot } from "./api.ts";
-import { fieldOf, initialValue, summary, type Definitions, type Field } from "./schema.ts";
+import { fieldAt, initialValue, summary, TOP, type Definitions, type Field, type Place } from "./schema.ts";
 
 export class Invalid {
   constructor(
@@ -48,7 +48,7 @@ export function ValueForm({ slot, defs, channels = {}, value, onChange }: FormPr
   const [refusal, setRefusal] = useState<string>();
 
   if (slot === "binary") return <BinaryField path="body" onChange={onChange} />;
-  const field = fieldOf(slot ?? undefined, defs);
+  const { field, inner } = fieldAt(slot ?? undefined, defs, TOP);
   if (field.kind === "channel") return <p class="note">The whole body is a Channel ({field.channel}): the console passes one.</p>;
   const canUseFields = field.kind !== "json";
   const channelNote = Object.keys(channels).length > 0 && (
@@ -85,7 +85,7 @@ export function ValueForm({ slot, defs, channels = {}, value, onChange }: FormPr
   return (
     <div class="value-form" key={round}>
       <ModeSwitch asJson={false} onJson={() => setAsJson(true)} />
-      <ValueField field={field} path={field.kind === "object" ? "" : "body"} defs={defs} required value={value} onChange={onChange} channels={channels} />
+      <ValueField field={field} place={inner} path={field.kind === "object" ? "" : "body"} defs={defs} required value={value} onChange={onChange} channels={channels} />
     </div>
   );
 }
@@ -105,6 +105,8 @@ function ModeSwitch({ asJson, onJson, onFields }: { asJson: boolean; onJson?: ()
 
 interface FieldProps {
   field: Field;
+  /** Where this field's own fields sit (an object's properties): how deep, inside which definitions. */
+  place: Place;
   defs: Definitions;
   /** The field's name in the form ("a.b" for nested properties): its input's name and id. */
   path: string;
@@ -145,7 +147,7 @@ function ValueField(props: FieldProps) {
   }
 }
 
-function ObjectFields({ field, defs, path, required, value, onChange, channels = {} }: FieldProps & { field: Extract<Field, { kind: "object" }> }) {
+function ObjectFields({ field, place, defs, path, required, value, onChange, channels = {} }: FieldProps & { field: Extract<Field, { kind: "object" }> }) {
   const object = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
   const set = (name: string, child: unknown) => {
     const next = { ...object };
@@ -158,7 +160,7 @@ function ObjectFields({ field, defs, path, required, value, onChange, channels =
       {field.properties.map(([name, schema]) => {
         const childPath = path === "" ? name : `${path}.${name}`;
         const channel = path === "" ? channels[name] : undefined;
-        const child = fieldOf(schema, defs);
+        const { field: child, inner } = fieldAt(schema, defs, place);
         const description = typeof child.schema.description === "string" ? child.schema.description : undefined;
         return (
           <div class="field" key={name}>
@@ -174,7 +176,7 @@ function ObjectFields({ field, defs, path, required, value, onChange, channels =
               {channel !== undefined ? (
                 <span class="channel-field">Channel ({channel})</span>
               ) : (
-                <ValueField field={child} defs={defs} path={childPath} required={field.required.has(name)} value={object[name]} onChange={(v) => set(name, v)} />
+                <ValueField field={child} place={inner} defs={defs} path={childPath} required={field.required.has(name)} value={object[name]} onChange={(v) => set(name, v)} />
               )}
               <small class="hint">
                 {channel !== undefined ? "the console passes a Channel; its messages show with the answer" : summary(child)}

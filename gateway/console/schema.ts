@@ -37,8 +37,8 @@ export type Field =
   | { kind: "const"; value: unknown; schema: SchemaObject }
   | { kind: "object"; properties: [string, JsonSchema][]; required: Set<string>; schema: SchemaObject }
   | { kind: "channel"; channel: string; schema: SchemaObject }
-  /** Anything else (arrays, unions, maps, no schema): edited as JSON. */
-  | { kind: "json"; schema: SchemaObject };
+  /** Anything else (arrays, unions, maps, no schema): edited as JSON; `why` when fields would not end. */
+  | { kind: "json"; schema: SchemaObject; why?: string };
 
 export function fieldOf(schema: JsonSchema | undefined, defs: Definitions): Field {
   const s = resolve(schema, defs);
@@ -64,12 +64,52 @@ export function fieldOf(schema: JsonSchema | undefined, defs: Definitions): Fiel
   return { kind: "json", schema: s };
 }
 
+/** The definitions a schema's `$ref`s lead through, in order. */
+export function refsOf(schema: JsonSchema | undefined, defs: Definitions): string[] {
+  const names: string[] = [];
+  let current = schema;
+  while (typeof current === "object" && current.$ref !== undefined) {
+    const name = refName(current.$ref);
+    if (name === undefined || names.includes(name) || !Object.hasOwn(defs, name)) break;
+    names.push(name);
+    current = defs[name];
+  }
+  return names;
+}
+
+/** How many objects deep a form nests fields; past it, a field is edited as JSON. */
+export const FORM_DEPTH = 8;
+
+/** Where a field sits in a form: inside which definitions, how many objects deep. */
+export interface Place {
+  within: readonly string[];
+  depth: number;
+}
+
+export const TOP: Place = { within: [], depth: 0 };
+
+/**
+ * The field a schema gets at this place in a form, and the place of its own fields. An object
+ * inside itself (a linked list's `next`, two definitions referring to each other), or past
+ * FORM_DEPTH, is edited as JSON there: a form of fields would never end.
+ */
+export function fieldAt(schema: JsonSchema | undefined, defs: Definitions, place: Place): { field: Field; inner: Place } {
+  const names = refsOf(schema, defs);
+  const field = fieldOf(schema, defs);
+  const inner = { within: [...place.within, ...names], depth: place.depth + 1 };
+  if (field.kind !== "object") return { field, inner };
+  const again = names.find((name) => place.within.includes(name));
+  if (again !== undefined) return { field: { kind: "json", schema: field.schema, why: `it holds ${again} again` }, inner };
+  if (place.depth >= FORM_DEPTH) return { field: { kind: "json", schema: field.schema, why: `nested over ${FORM_DEPTH} levels` }, inner };
+  return { field, inner };
+}
+
 /** What a new form starts with: `default`, else the first of `examples`, else empty. */
-export function initialValue(schema: JsonSchema | undefined, defs: Definitions, required: boolean, depth = 0): unknown {
+export function initialValue(schema: JsonSchema | undefined, defs: Definitions, required: boolean, place: Place = TOP): unknown {
   const s = resolve(schema, defs);
   if ("default" in s) return s.default;
   if (Array.isArray(s.examples) && s.examples.length > 0) return s.examples[0];
-  const field = fieldOf(s, defs);
+  const { field, inner } = fieldAt(schema, defs, place);
   switch (field.kind) {
     case "string":
       return required ? "" : undefined;
@@ -80,10 +120,10 @@ export function initialValue(schema: JsonSchema | undefined, defs: Definitions, 
     case "const":
       return field.value;
     case "object": {
-      if (!required || depth > 8) return undefined;
+      if (!required) return undefined;
       const value: Record<string, unknown> = {};
       for (const [name, child] of field.properties) {
-        const initial = initialValue(child, defs, field.required.has(name), depth + 1);
+        const initial = initialValue(child, defs, field.required.has(name), inner);
         if (initial !== undefined) value[name] = initial;
       }
       return value;
@@ -150,7 +190,7 @@ export function summary(field: Field): string {
       parts.push(`Channel (${field.channel})`);
       break;
     case "json":
-      parts.push(typeof s.type === "string" ? `${s.type}, as JSON` : "JSON");
+      parts.push((typeof s.type === "string" ? `${s.type}, as JSON` : "JSON") + (field.why ? ` (${field.why})` : ""));
       break;
     default:
       parts.push(field.kind);

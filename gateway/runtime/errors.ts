@@ -29,6 +29,9 @@ export const ERROR_STATUS = {
   "not-found": 404,
   "method-not-allowed": 405,
   "bus-unavailable": 503,
+  // Made by tauri.js in the page, never sent by the gateway: the call got no answer from it (not
+  // running, refused the page's origin, or a proxy answered in its place; 502 is such a proxy's).
+  unreachable: 502,
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_STATUS;

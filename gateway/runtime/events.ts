@@ -234,14 +234,16 @@ export class EventHub {
   /** `payloadText`: the payload as JSON (toJson's), spliced into every page's frame. */
   private deliver(event: string, payload: unknown, payloadText: string, filter: (target: EventTarget) => boolean, only?: PageLink): void {
     const set = this.byEvent.get(event);
-    if (!set) return;
+    if (!set) return this.logDelivery(event, payloadText, 0);
     // The frame differs per listener only in two numbers: serialize the rest once per emit.
     let head: string | undefined;
     let tail: string | undefined;
+    let reached = 0;
     for (const listener of [...set]) {
       if (only !== undefined && listener.page !== only) continue;
       if (listener.target.kind !== "Any" && !filter(listener.target)) continue;
       if (listener.once) this.remove(listener.id);
+      reached++;
       if (listener.page) {
         head ??= `{"type":"event","event":${JSON.stringify(event)},"handler":`;
         tail ??= `,"payload":${payloadText}}`;
@@ -254,8 +256,16 @@ export class EventHub {
         }
       }
     }
+    this.logDelivery(event, payloadText, reached);
+  }
+
+  /** At debug level, each event and how many listeners here it reached (gateway://invocation follows every call, whose own line says it). */
+  private logDelivery(event: string, payloadText: string, listeners: number): void {
+    if (this.logger.debug && event !== INVOCATION_EVENT) this.logger.debug(`event ${event} to ${listeners} listener(s) here`, { event, listeners, bytes: payloadText.length });
   }
 }
+
+const INVOCATION_EVENT = `${GATEWAY_EVENT_PREFIX}invocation`;
 
 function unsendable(reason: string) {
   return [{ instancePath: "", keyword: "json", message: `cannot be sent as JSON: ${reason}`, params: {} }];

@@ -134,8 +134,14 @@ export function decodeBinaryFrame(data: Buffer, maxDepth: number): Decoded<Invok
   if (data.length < 4) return { ok: false, field: "", message: "a binary frame starts with its header's length (4 bytes)" };
   const length = data.readUInt32BE(0);
   if (length > MAX_BINARY_HEADER || 4 + length > data.length) return { ok: false, field: "", message: "a binary frame's header length does not fit the frame" };
-  const header = parseJson(data.subarray(4, 4 + length), maxDepth);
-  if (!header.ok) return { ok: false, field: "", message: `a binary frame's header: ${header.message}` };
+  const headerBytes = data.subarray(4, 4 + length);
+  const header = parseJson(headerBytes, maxDepth);
+  if (!header.ok) {
+    // A header tauri.js wrote whose rest cannot be taken as JSON: its rid still gets the refusal.
+    const rid = leadingRid(headerBytes);
+    const refused = { ok: false as const, field: "", message: `a binary frame's header: ${header.message}` };
+    return rid === undefined ? refused : { ...refused, rid };
+  }
   const decoded = decodeFrame(header.value);
   if (!decoded.ok) return decoded;
   if (decoded.value.body !== undefined) return { ok: false, field: "/body", message: "frame: /body is the bytes after the header of a binary frame", rid: decoded.value.rid };

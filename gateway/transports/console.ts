@@ -13,6 +13,22 @@ export const CONSOLE_DIR = fileURLToPath(new URL(import.meta.url.endsWith(".ts")
 
 /** The console's page. */
 export const CONSOLE_PATH = "/__gateway/";
+
+/**
+ * The page's headers. Its Invoke buttons run commands: no other origin may frame it (clickjacking).
+ * Its policy allows what it uses and nothing else: its own bundle and tauri.js (same origin), its
+ * stylesheet, fetch and the WebSocket to the gateway ('self' covers ws: to the same host), the
+ * data: favicon. No inline script, no eval: an `eval` frame a handler sends to this window is
+ * refused by the browser (tauri.js logs it).
+ */
+export const CONSOLE_PAGE_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-cache",
+};
 const ASSETS = "/__gateway/console/";
 
 const TYPES: Record<string, string> = {

@@ -24,10 +24,17 @@ export class RefusalHints {
     );
   }
 
+  /**
+   * server.hosts is the key that lets a name in (server.host is only the address the gateway
+   * binds); a name there without a port takes any port.
+   */
   refusedHost(host: string | undefined): void {
     if (!this.first(`host ${host}`)) return;
+    const told = host === undefined || host === "" ? "(none)" : host;
+    const name = host ? nameOf(host) : undefined;
+    const allow = name ? `; if that name is yours (a proxy or load balancer forwarding it), add it to server.hosts in ${this.manifest()} (e.g. hosts: [${name}])` : "";
     this.logger.warn(
-      `gateway: refused a request for host ${host ?? "(none)"}: the gateway answers only to its own address, localhost and 127.0.0.1 (DNS-rebinding protection); to be reached under another name, set server.host in ${this.manifest()} (a non-loopback host needs server.token)`,
+      `gateway: refused a request for host ${told}: the gateway answers only to its own address, localhost, 127.0.0.1 and the names in server.hosts (DNS-rebinding protection)${allow}`,
       { host: host ?? null },
     );
   }
@@ -41,4 +48,10 @@ export class RefusalHints {
   private manifest(): string {
     return basename(this.current().manifestFile);
   }
+}
+
+/** "name:port" -> "name" ("[::1]:80" -> "[::1]"), lower-cased, as server.hosts takes it. */
+function nameOf(host: string): string {
+  const colon = host.lastIndexOf(":");
+  return (colon > host.lastIndexOf("]") ? host.slice(0, colon) : host).toLowerCase();
 }

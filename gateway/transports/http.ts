@@ -8,7 +8,7 @@ import { parseJson } from "../runtime/codec.ts";
 import { encodeRejection, encodeResponse, endSocketWith } from "./encode.ts";
 import { RefusalHints } from "./hints.ts";
 import type { Pipeline, ResponseSink } from "../runtime/invoke.ts";
-import type { InvocationLog, Logger } from "../runtime/logger.ts";
+import { elapsedMs, type InvocationLog, type Logger } from "../runtime/logger.ts";
 import type { Generation } from "../runtime/generation.ts";
 import type { PageLink, Pages } from "../runtime/pages.ts";
 import { BusUnavailable, type BusStatus } from "../runtime/bus.ts";
@@ -16,7 +16,8 @@ import type { AbortListener, CallerSignal, InvokeResponse } from "../runtime/typ
 import { Guard, hostPort, isLoopback, isWildcard } from "./guard.ts";
 import { WebSocketTransport } from "./ws.ts";
 import { serveStatic } from "./static.ts";
-import { CONSOLE_PATH, isConsolePath, readConsoleFile } from "./console.ts";
+import { CONSOLE_PAGE_HEADERS, CONSOLE_PATH, isConsolePath, readConsoleFile } from "./console.ts";
+import { invokedName } from "./invoked-name.ts";
 
 export interface ListenOptions {
   /** Defaults to the manifest's server.port; 0 picks a free port. */
@@ -133,7 +134,10 @@ class HttpTransport {
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
     const isInvoke = path.startsWith("/ipc/");
-    if (isInvoke && this.context.invocations) this.logWhenAnswered(req, res, path);
+    // Only a POST is an invocation (a preflight, or a GET answered 405, is not).
+    if (isInvoke && this.context.invocations && req.method === "POST") this.logWhenAnswered(req, res, path);
+    else if (this.context.logger.debug) this.logRequestWhenAnswered(req, res, path);
+    this.context.logger.debug?.(`http: ${req.method} ${path}`, { method: req.method, path, origin: req.headers.origin ?? null });
     const host = req.headers.host;
     if (!this.guard.hostAllowed(host)) {
       this.hints.refusedHost(host);
@@ -155,11 +159,11 @@ class HttpTransport {
     if (req.method !== "GET" && req.method !== "HEAD") return this.methodNotAllowed(res, "GET, HEAD");
     switch (path) {
       case "/__gateway/tauri.js":
-        return this.send(res, 200, "text/javascript; charset=utf-8", this.context.clientScript(), cors, { "cache-control": "no-cache" });
+        return this.send(res, 200, "text/javascript; charset=utf-8", this.context.clientScript(), cors, NO_CACHE_DOCUMENT);
       case "/__gateway/health": {
         if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
         const health = this.context.health();
-        return this.send(res, health.ok ? 200 : 503, JSON_TYPE, JSON.stringify(health), cors, NO_STORE);
+        return this.send(res, health.ok ? 200 : 503, JSON_TYPE, JSON.stringify(health), cors, NO_STORE_DOCUMENT);
       }
     }
     const document = Object.hasOwn(this.context.documents, path) ? this.context.documents[path] : undefined;
@@ -168,7 +172,7 @@ class HttpTransport {
       Promise.resolve()
         .then(document)
         .then(
-          (value) => this.send(res, 200, JSON_TYPE, JSON.stringify(value), cors, NO_STORE),
+          (value) => this.send(res, 200, JSON_TYPE, JSON.stringify(value), cors, NO_STORE_DOCUMENT),
           (error: unknown) => {
             this.context.logger.error(`gateway: ${path} failed`, error);
             this.reject(res, rejections.internal("(gateway)"), false, cors);
@@ -196,11 +200,12 @@ class HttpTransport {
     if (path === "/__gateway") {
       // Relative asset URLs need the slash; the query (?window=, ?token=) goes along.
       const location = CONSOLE_PATH + (/^\?[\x21-\x7e]*$/.test(search) ? search : "");
-      return this.send(res, 308, "text/plain; charset=utf-8", "", cors, { location });
+      return this.send(res, 308, "text/plain; charset=utf-8", "", cors, { ...NOT_FRAMED, location });
     }
     readConsoleFile(dir, path).then(
       (file) => {
-        if (file !== undefined) return this.send(res, 200, file.type, file.body, cors, { "cache-control": "no-cache" });
+        // The page with the console's own policy; its assets like the gateway's other documents.
+        if (file !== undefined) return this.send(res, 200, file.type, file.body, cors, path === CONSOLE_PATH ? CONSOLE_PAGE_HEADERS : NO_CACHE_DOCUMENT);
         if (path === CONSOLE_PATH) this.context.logger.warn(`gateway: the dev console is not built (no index.html in ${dir}); run: node scripts/build.js`);
         this.reject(res, rejections.notFound(path), false, cors);
       },
@@ -315,9 +320,12 @@ class HttpTransport {
     res.end(text);
   }
 
-  /** One of the gateway's own rejections (not a handler's value: those go through answer()). */
+  /**
+   * One of the gateway's own rejections (not a handler's value: those go through answer()). Not
+   * to an invocation, it is a document of the gateway's like the others: not to be framed.
+   */
   private reject(res: ServerResponse, rejection: Rejection, isInvoke: boolean, cors: string | undefined, extra?: Record<string, string>): void {
-    const headers = isInvoke ? { ...TAURI_ERROR, ...extra } : extra;
+    const headers = isInvoke ? { ...TAURI_ERROR, ...extra } : { ...NOT_FRAMED, ...extra };
     const encoded = encodeRejection(rejection);
     if (isInvoke && this.context.invocations) this.outcomes.set(res, encoded.outcome);
     this.send(res, rejection.status, JSON_TYPE, encoded.json, cors, headers);
@@ -335,13 +343,23 @@ class HttpTransport {
       }
       const window = req.headers["gateway-window"];
       this.context.invocations!({
-        cmd,
+        cmd: invokedName(cmd, req.headers),
         window: typeof window === "string" ? window : "main",
         transport: "http",
         status: res.statusCode,
         outcome: this.outcomes.get(res) ?? (res.writableFinished ? "ok" : "caller-went-away"),
-        ms: performance.now() - started,
+        ms: elapsedMs(started),
       });
+    });
+  }
+
+  /** At debug level, a request that is no invocation: its status once answered. */
+  private logRequestWhenAnswered(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const started = performance.now();
+    res.once("close", () => {
+      const ms = elapsedMs(started);
+      const status = res.writableFinished ? res.statusCode : "caller-went-away";
+      this.context.logger.debug?.(`http: ${req.method} ${path} ${status} ${ms.toFixed(1)} ms`, { method: req.method, path, status, ms });
     });
   }
 
@@ -412,7 +430,15 @@ function clientError(error: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 const TAURI_OK = { "tauri-response": "ok" };
-const NO_STORE = { "cache-control": "no-store" };
+/**
+ * On every answer of the gateway's own that a browser could show (tauri.js, health, the JSON
+ * documents, the console's files, its refusals of other routes): no other page may frame it, and
+ * nothing is sniffed into another type. Invocation answers are data for fetch and go without;
+ * static files are the app's (static.ts).
+ */
+const NOT_FRAMED = { "x-frame-options": "DENY", "content-security-policy": "frame-ancestors 'none'", "x-content-type-options": "nosniff" };
+const NO_STORE_DOCUMENT = { ...NOT_FRAMED, "cache-control": "no-store" };
+const NO_CACHE_DOCUMENT = { ...NOT_FRAMED, "cache-control": "no-cache" };
 const TAURI_ERROR = { "tauri-response": "error" };
 
 /**

@@ -14,6 +14,8 @@ import type { HttpContext } from "./http.ts";
 import type { Guard } from "./guard.ts";
 import type { RefusalHints } from "./hints.ts";
 import type { InvokeResponse } from "../runtime/types.ts";
+import { elapsedMs } from "../runtime/logger.ts";
+import { invokedName } from "./invoked-name.ts";
 
 /** A page that answers no ping for this long is dropped (its listeners and channels with it). */
 const PING_INTERVAL_MS = 30_000;
@@ -82,6 +84,11 @@ export class WebSocketTransport {
     this.alive.add(ws);
     ws.on("pong", () => this.alive.add(ws));
     ws.on("error", (error) => this.context.logger.warn(`page ${label}: ${error.message}`));
+    const debug = this.context.logger.debug;
+    if (debug) {
+      debug(`ws: page ${page.id} connected (window ${label}${origin === undefined ? "" : `, origin ${origin}`})`, { page: page.id, window: label, origin: origin ?? null });
+      ws.once("close", (code: number) => this.context.logger.debug?.(`ws: page ${page.id} closed (${code})`, { page: page.id, window: label, code }));
+    }
     ws.on("message", (data: RawData, isBinary: boolean) => {
       // Whatever a frame holds, the frame handler is where it stops.
       try {
@@ -117,20 +124,35 @@ export class WebSocketTransport {
       }
       // The frame's own object wraps the body: a body as deep as HTTP accepts is accepted here.
       const parsed = parseJson(buffer, settings.maxDepth, 1, true);
-      if (!parsed.ok) return refuseFrame(page, rejections.badRequest(parsed.message));
+      if (!parsed.ok) {
+        this.context.logger.debug?.(`ws: a text frame from page ${page.id} (${buffer.length} bytes) is not usable JSON: ${parsed.message}`, { page: page.id, bytes: buffer.length });
+        // Text that cannot be taken as JSON (a number past a double, a __proto__ key ...) may
+        // still start as tauri.js writes it: its rid is then answered, so the page's promise settles.
+        const rid = leadingRid(buffer);
+        const refused = rejections.badRequest(parsed.message);
+        return rid === undefined ? refuseFrame(page, refused) : reply(page, rid, refused, "(frame)", this.context, undefined);
+      }
       const decoded = decodeFrame(parsed.value);
       if (!decoded.ok) return this.refuse(page, decoded);
       frame = decoded.value;
     }
+    this.context.logger.debug?.(`ws: invoke frame from page ${page.id}: rid ${JSON.stringify(frame.rid)}, ${frame.cmd}, ${buffer.length} bytes${isBinary ? " (binary)" : ""}`, {
+      page: page.id,
+      rid: frame.rid,
+      cmd: frame.cmd,
+      bytes: buffer.length,
+      binary: isBinary,
+    });
     const started = this.context.invocations ? performance.now() : 0;
     page.invocationStarted();
     const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page });
-    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started));
-    else reply(page, frame.rid, response, frame.cmd, this.context, started);
+    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started, frame.headers));
+    else reply(page, frame.rid, response, frame.cmd, this.context, started, frame.headers);
   }
 
   /** A frame the schema refused: a reply when its rid can be trusted, an error frame otherwise. */
   private refuse(page: Page, decoded: { field: string; message: string; rid?: number | string }): void {
+    this.context.logger.debug?.(`ws: refused a frame from page ${page.id}: ${decoded.message}`, { page: page.id, rid: decoded.rid ?? null });
     const refused = rejections.badRequest(decoded.message, { field: decoded.field });
     if (decoded.rid === undefined) refuseFrame(page, refused);
     else reply(page, decoded.rid, refused, "(frame)", this.context, undefined);
@@ -162,11 +184,11 @@ export class WebSocketTransport {
  * The answer to an invoke frame. `started`: when the frame arrived (0 when invocations are not
  * logged), for a frame counted in the page's running invocations; undefined for a refused frame.
  */
-function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined): void {
+function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, headers?: Record<string, string>): void {
   if (started !== undefined) page.invocationFinished();
   try {
     const encoded = encodeResponse(response, cmd, context.current().settings.maxDepth, context.logger);
-    if (started) context.invocations!({ cmd, window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: performance.now() - started });
+    if (started) context.invocations!({ cmd: invokedName(cmd, headers), window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: elapsedMs(started) });
     const ridText = JSON.stringify(rid);
     if (encoded.bytes !== undefined) page.sendBinary({ type: "reply", rid, ok: true }, encoded.bytes);
     else if (encoded.ok) page.sendText(`{"type":"reply","rid":${ridText},"ok":true,"value":${encoded.json}}`);

@@ -4,6 +4,7 @@
 // the real bin's `serve` answers 404, its `dev` serves the compiled dist/console/.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFileSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +30,8 @@ let url: string;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
+/** What Chromium reports of the console's own Content-Security-Policy refusing something it does. */
+const policyViolations: string[] = [];
 
 beforeAll(async () => {
   // The console as the package build makes it (dist/console/, where the gateway's sources read it under jest).
@@ -48,6 +51,9 @@ afterAll(async () => {
 async function openConsole(): Promise<Page> {
   const opened = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   opened.on("pageerror", (error) => pageErrors.push(String(error)));
+  opened.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) policyViolations.push(message.text());
+  });
   await opened.goto(`${url}/__gateway/`);
   await opened.waitForSelector("[data-item='command:greet']");
   return opened;
@@ -255,6 +261,130 @@ commands:
   });
 });
 
+
+describe("schemas and addresses that once stopped it", () => {
+  // A linked list (a definition inside itself) and two definitions that refer to each other.
+  const RECURSIVE = {
+    "gateway.yaml": `
+version: 1
+commands:
+  push:
+    handler: echo.ts
+    body:
+      type: object
+      properties:
+        list: { $ref: "#/$defs/node" }
+      required: [list]
+      $defs:
+        node:
+          type: object
+          properties:
+            value: { type: integer }
+            next: { $ref: "#/$defs/node" }
+          required: [value]
+  pair:
+    handler: echo.ts
+    body: { $ref: schemas/a.json }
+  greet:
+    handler: echo.ts
+    body: { type: object, properties: { name: { type: string } }, required: [name] }
+`,
+    "schemas/a.json": JSON.stringify({ type: "object", properties: { name: { type: "string" }, b: { $ref: "b.json" } }, required: ["name", "b"] }),
+    "schemas/b.json": JSON.stringify({ type: "object", properties: { n: { type: "number" }, a: { $ref: "a.json" } }, required: ["n"] }),
+    "echo.ts": "export default ({ body }: { body: unknown }) => body;\n",
+  };
+  let recursive: Awaited<ReturnType<typeof gatewayFor>>;
+  let base: string;
+  let opened: Page;
+
+  beforeAll(async () => {
+    recursive = await gatewayFor(RECURSIVE, { dev: true });
+    ({ url: base } = await recursive.gw.listen({ port: 0 }));
+    opened = await browser.newPage();
+    opened.on("pageerror", (error) => pageErrors.push(String(error)));
+  });
+
+  afterAll(async () => {
+    await opened?.close();
+    await recursive?.close();
+  });
+
+  /** Invoke from the form; the answer of that very run (a view numbers its runs from 1). */
+  const invokeFromForm = async () => {
+    const shown = opened.locator("[data-run]");
+    const last = (await shown.count()) === 0 ? 0 : Number(await shown.getAttribute("data-run"));
+    await opened.click("button:has-text('Invoke')");
+    return JSON.parse((await opened.locator(`[data-run="${last + 1}"][data-outcome=ok] > pre`).textContent())!);
+  };
+
+  test("a linked list: fields down to where the definition holds itself, JSON from there", async () => {
+    await opened.goto(`${base}/__gateway/#command/push`);
+    await opened.waitForSelector("[name='list.value']");
+    expect(await opened.locator("textarea[name='list.next']").count()).toBe(1);
+    expect(await opened.locator(".input:has(> .json-field > textarea[name='list.next']) > .hint").textContent()).toBe("object, as JSON (it holds Node again)");
+    await opened.fill("[name='list.value']", "1");
+    await opened.fill("[name='list.next']", '{"value": 2, "next": {"value": 3}}');
+    expect(await invokeFromForm()).toEqual({ list: { value: 1, next: { value: 2, next: { value: 3 } } } });
+  });
+
+  test("two definitions that refer to each other", async () => {
+    await opened.click("[data-item='command:pair']");
+    await opened.waitForSelector("[name='b.n']");
+    expect(await opened.locator("textarea[name='b.a']").count()).toBe(1);
+    await opened.fill("[name=name]", "outer");
+    await opened.fill("[name='b.n']", "2");
+    await opened.fill("[name='b.a']", '{"name": "inner", "b": {"n": 3}}');
+    expect(await invokeFromForm()).toEqual({ name: "outer", b: { n: 2, a: { name: "inner", b: { n: 3 } } } });
+    await opened.click("[data-item='command:greet']");
+    await opened.fill("[name=name]", "after the cycle");
+    expect(await invokeFromForm()).toEqual({ name: "after the cycle" });
+  });
+
+  test("a fragment that is not percent-encoding names nothing: the console shows its first item", async () => {
+    for (const fragment of ["#command/%E0%A4%A", "#%", "#command/%", "#command/push%ZZ"]) {
+      await opened.goto(`${base}/__gateway/${fragment}`);
+      await opened.waitForSelector("[data-item='command:greet'].current", { timeout: 10_000 }); // the catalog's first command
+      expect(await opened.locator("#app").textContent()).not.toContain("could not start");
+    }
+    // Changed while open, too.
+    await opened.evaluate(() => (location.hash = "#command/%E0%A4%A"));
+    await opened.click("[data-item='command:greet']");
+    await opened.fill("[name=name]", "after a bad fragment");
+    expect(await invokeFromForm()).toEqual({ name: "after a bad fragment" });
+  });
+
+  test("another origin cannot frame the console (or any gateway document); the console itself still works", async () => {
+    // A page of another origin that frames the console and health.
+    const framer: Server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end(`<!doctype html><iframe id=console src="${base}/__gateway/"></iframe><iframe id=health src="${base}/__gateway/health"></iframe>`);
+    });
+    await new Promise<void>((resolve) => framer.listen(0, "127.0.0.1", resolve));
+    const framing = await browser.newPage();
+    try {
+      // Its load event waits for its frames, refused ones included.
+      await framing.goto(`http://127.0.0.1:${(framer.address() as { port: number }).port}/`);
+      // A frame the browser refused holds its error page, not the gateway's document.
+      const frames = framing.frames().filter((f) => f !== framing.mainFrame());
+      expect(frames).toHaveLength(2);
+      for (const frame of frames) {
+        expect(frame.url()).not.toMatch(/^http:\/\/127\.0\.0\.1:\d+\/__gateway\//);
+      }
+      expect(await framing.locator("iframe#console").contentFrame().locator("[data-item]").count()).toBe(0);
+    } finally {
+      await framing.close();
+      await new Promise<void>((resolve) => framer.close(() => resolve()));
+    }
+    const headers = (await request(`${base}/__gateway/`, { method: "GET" })).headers;
+    expect(headers["x-frame-options"]).toBe("DENY");
+    expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    // The console, opened as a page, runs under its policy: it invokes (socket and all).
+    await opened.goto(`${base}/__gateway/#command/greet`);
+    await opened.fill("[name=name]", "after framing");
+    expect(await invokeFromForm()).toEqual({ name: "after framing" });
+  });
+});
+
 describe("only under dev", () => {
   test("the real bin: gateway serve answers 404 at /__gateway/; gateway dev serves the compiled dist/console/", async () => {
     const serve = await startGateway("serve", ROOT);
@@ -304,7 +434,8 @@ describe("only under dev", () => {
 });
 
 describe("afterwards", () => {
-  test("the console pages ran without errors", () => {
+  test("the console pages ran without errors, and their policy refused nothing they do", () => {
     expect(pageErrors).toEqual([]);
+    expect(policyViolations).toEqual([]);
   });
 });

@@ -4,8 +4,9 @@
 // the page's WebSocket (tauri.js's default once the socket is open) and over HTTP
 // (`?transport=http`, and what a page uses before its socket opens).
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { createServer } from "node:http";
 import type { Browser, Page } from "playwright-core";
-import { openPage, startBrowserApp, type BrowserApp, type PageServer } from "../helpers/browser.ts";
+import { openPage, pageBundle, startBrowserApp, type BrowserApp, type PageServer } from "../helpers/browser.ts";
 
 const MISC = `
 import { InvokeError, type Invoke } from "ipc-gateway";
@@ -215,13 +216,81 @@ describe("a page from a disallowed origin", () => {
       await stranger.goto(`http://localhost:${pages.port}/?window=main`);
       await stranger.waitForFunction(() => (window as any).api !== undefined);
       const result = await invokeInPage(stranger, "greet", { name: "Mallory" });
-      expect(result.resolved).toBe(false);
-      expect(result.isError).toBe(true); // the browser refuses the answer: no CORS for this origin
+      // The browser refuses the answer (no CORS for this origin): to the page, the gateway is unreachable.
+      expect(result).toMatchObject({ resolved: false, isError: false, error: { kind: "unreachable", message: expect.stringContaining("refused this page's origin") } });
       const socket = await stranger.evaluate(() => (window as any).__TAURI_INTERNALS__.gateway.page);
       expect(socket).toBeNull(); // and the WebSocket was refused
     } finally {
       await stranger.close();
     }
     expect(await invokeInPage(page, "count")).toEqual({ resolved: true, value: before.value });
+  });
+});
+
+describe("when the gateway cannot be reached", () => {
+  test("stopped: invoke rejects with { kind: unreachable } (not fetch's TypeError), over HTTP and from a page whose socket closed; back, both answer", async () => {
+    const { port } = new URL(app.url);
+    await app.listening.close();
+    await byTransport.ws.waitForFunction(() => window.__TAURI_INTERNALS__.gateway.page === null);
+    for (const transport of ["ws", "http"] as const) {
+      const result = await invokeInPage(byTransport[transport], "greet", { name: "nobody there" });
+      expect([transport, result]).toEqual([
+        transport,
+        { resolved: false, type: "object", isError: false, error: { kind: "unreachable", message: expect.stringContaining(`the gateway at ${app.url} could not be reached (`) } },
+      ]);
+    }
+    app.listening = await app.gateway.gw.listen({ port: Number(port) });
+    await byTransport.ws.waitForFunction(() => window.__TAURI_INTERNALS__.gateway.page !== null, undefined, { timeout: 15_000 });
+    for (const transport of ["ws", "http"] as const) {
+      expect(await invokeInPage(byTransport[transport], "greet", { name: "back" })).toEqual({ resolved: true, value: { message: "Hello, back!" } });
+    }
+  });
+
+  test("behind a proxy that answers in its place (502, a JSON 503, without Tauri-Response): unreachable with that status", async () => {
+    const script = await pageBundle();
+    // The page and the gateway behind one origin, as a reverse proxy serves them; the gateway is down.
+    const proxy = createServer((req, res) => {
+      const url = req.url ?? "/";
+      if (url === "/") {
+        res.writeHead(200, { "content-type": "text/html" });
+        return res.end('<!doctype html><script src="/__gateway/tauri.js?window=main&transport=http"></script><script src="/app.js"></script>');
+      }
+      if (url.startsWith("/__gateway/tauri.js")) {
+        void fetch(`${app.url}${url}`).then(async (upstream) => {
+          res.writeHead(upstream.status, { "content-type": "text/javascript" });
+          res.end(await upstream.text());
+        });
+        return;
+      }
+      if (url === "/app.js") {
+        res.writeHead(200, { "content-type": "text/javascript" });
+        return res.end(script);
+      }
+      req.resume();
+      if (url === "/ipc/greet") {
+        res.writeHead(502, { "content-type": "text/html" });
+        return res.end("<html><body><h1>502 Bad Gateway</h1></body></html>");
+      }
+      res.writeHead(503, { "content-type": "application/json" });
+      res.end('{"error":"upstream unavailable"}');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const behind = await browser.newPage();
+    try {
+      const origin = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+      await behind.goto(`${origin}/`);
+      await behind.waitForFunction(() => (window as any).api !== undefined);
+      expect(await invokeInPage(behind, "greet", { name: "Ada" })).toEqual({
+        resolved: false,
+        type: "object",
+        isError: false,
+        error: { kind: "unreachable", status: 502, message: `the gateway at ${origin} did not answer: 502 Bad Gateway came from something in between (a proxy?), not from the gateway; "greet" may or may not have run` },
+      });
+      expect(await invokeInPage(behind, "shout", "x")).toMatchObject({ resolved: false, isError: false, error: { kind: "unreachable", status: 503 } });
+    } finally {
+      await behind.close();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+    expect(await invokeInPage(page, "greet", { name: "direct" })).toEqual({ resolved: true, value: { message: "Hello, direct!" } });
   });
 });

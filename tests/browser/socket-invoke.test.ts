@@ -84,6 +84,21 @@ test("the body limit is the same on both paths", async () => {
   expect(byRid[3]).toMatchObject({ ok: false, status: 400, error: { kind: "bad-request" } });
 });
 
+test("a frame the gateway cannot take as JSON still gets its reply: the page's promise rejects, and the next call answers", async () => {
+  const outcome = await page.evaluate(async () => {
+    // JSON.parse makes "__proto__" an own key, which JSON.stringify then writes: the gateway
+    // refuses such text as a whole, and answers the rid tauri.js wrote first.
+    const body = JSON.parse('{"text": "x", "__proto__": {"admin": true}}');
+    const refused = await window.api.invoke("echo", body).then(
+      (value) => ({ resolved: value }),
+      (error: { kind: string; message: string }) => ({ rejected: error }),
+    );
+    return { refused, next: await window.api.invoke("echo", { text: "after" }) };
+  });
+  expect(outcome.refused).toEqual({ rejected: { kind: "bad-request", message: expect.stringMatching(/forbidden prototype property/) } });
+  expect(outcome.next).toEqual({ length: 5, overHttp: false });
+});
+
 test("a socket that drops rejects the calls in flight (no retry), then reconnects and serves again", async () => {
   const runsBefore = await app.gateway.gw.invoke<number>("runs");
   const pending = page.evaluate(() =>
