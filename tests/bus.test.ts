@@ -2,20 +2,20 @@
 // every instance once, with Tauri's target rules; a page's channel streams in order from a handler
 // on another instance, with back-pressure end to end; Redis killed and restarted mid-stream.
 // Pages are `ws` clients on /ipc/ws (the browser case is in tests/browser/bus.test.ts).
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "@jest/globals";
 import { gatewayFor, tempApp } from "./helpers/app.ts";
 import { startGateway } from "./helpers/cli.ts";
 import { invokeJson, request } from "./helpers/http.ts";
 import { freePort } from "./helpers/ports.ts";
-import { startRedis, type TestRedis } from "./helpers/redis.ts";
+import { startRedis, startRedisLink, type RedisLink, type TestRedis } from "./helpers/redis.ts";
 import { connectPage, type TestPage } from "./helpers/ws.ts";
 import type { Listening } from "../gateway/transports/http.ts";
 import { MAX_WAITING_EVENTS } from "../gateway/bus/redis-bus.ts";
 
-const manifest = (url: string, prefix: string) => `
+const manifest = (url: string, prefix: string, extra = "") => `
 version: 1
 server:
-  bus: { url: "${url}", prefix: ${prefix} }
+  bus: { url: "${url}", prefix: ${prefix}${extra} }
 commands:
   emit: { handler: handlers/app.ts#emit }
   emit-to: { handler: handlers/app.ts#emitTo }
@@ -74,6 +74,8 @@ interface Instance {
   ctx: Awaited<ReturnType<typeof gatewayFor>>;
   server: Listening;
   url: string;
+  /** The group's key prefix in Redis. */
+  prefix: string;
 }
 
 let redis: TestRedis;
@@ -81,14 +83,17 @@ let prefixes = 0;
 const pages: TestPage[] = [];
 const instances: Instance[] = [];
 
-/** `n` instances of one app on one bus (a fresh key prefix per group). */
-async function cluster(n: number, url = redis.url): Promise<Instance[]> {
+/**
+ * `n` instances of one app on one bus (a fresh key prefix per group). `url`: Redis's, or one per
+ * instance (a proxy that a test cuts); `extra`: more of server.bus.
+ */
+async function cluster(n: number, url: string | string[] = redis.url, extra = ""): Promise<Instance[]> {
   const prefix = `t${process.pid}-${++prefixes}`;
   const group: Instance[] = [];
   for (let i = 0; i < n; i++) {
-    const ctx = await gatewayFor({ "gateway.yaml": manifest(url, prefix), "handlers/app.ts": APP });
+    const ctx = await gatewayFor({ "gateway.yaml": manifest(typeof url === "string" ? url : url[i]!, prefix, extra), "handlers/app.ts": APP });
     const server = await ctx.gw.listen({ port: 0 });
-    const instance = { ctx, server, url: server.url };
+    const instance = { ctx, server, url: server.url, prefix };
     group.push(instance);
     instances.push(instance);
   }
@@ -332,6 +337,153 @@ describe("Redis going away and coming back", () => {
   }, 60_000);
 });
 
+/** `promise`, or a clear failure once `ms` have passed. */
+async function within<T>(what: string, promise: Promise<T>, ms = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const busState = async (instance: Instance) => (await health(instance)).bus as { state: string; error?: string; instance: string; waiting: { events: number } };
+
+describe("Redis refusing writes while the connection stays up", () => {
+  test("maxmemory reached: the emitting instance is degraded while Redis refuses, and back as soon as a write goes through, with what waited delivered in order", async () => {
+    const [a, b] = await cluster(2);
+    const p = await page(a!);
+    const news = await listen(p, "news");
+    await redis.command(["CONFIG", "SET", "maxmemory", "1"]);
+    try {
+      await invoke(b!, "emit", { event: "news", payload: { n: 1 } });
+      await invoke(b!, "emit", { event: "news", payload: { n: 2 } });
+      await until("the emitting instance to report Redis's refusal", async () => {
+        const bus = await busState(b!);
+        return bus.state === "degraded" && /OOM/.test(bus.error ?? "");
+      });
+      expect((await busState(b!)).waiting.events).toBeGreaterThanOrEqual(2);
+      expect(eventsOf(p, news)).toEqual([]); // nothing reached Redis
+    } finally {
+      await redis.command(["CONFIG", "SET", "maxmemory", "0"]);
+    }
+    await until("the emitting instance to be connected again once Redis accepts writes", async () => (await busState(b!)).state === "connected");
+    await within("the events that waited", p.next((f) => f.type === "event" && f.handler === news && (f.payload as any).n === 2));
+    expect(eventsOf(p, news)).toEqual([{ n: 1 }, { n: 2 }]);
+    // A normal call after: a stream across the instances.
+    expect((await invokeAsPage(b!, p, "count", { n: 20, onItem: "__CHANNEL__:31" })).json()).toBe(20);
+    expect((await within("the end of the stream after the heal", p.next((f) => f.type === "channel-end" && f.channel === 31))).index).toBe(20);
+    await until("both instances to be connected", async () => (await busState(a!)).state === "connected" && (await busState(b!)).state === "connected");
+  }, 60_000);
+
+  test("WRONGTYPE on the events key: both instances say so, and recover once the key is free again; the emit that waited is delivered, then later ones", async () => {
+    const [a, b] = await cluster(2);
+    const p = await page(a!);
+    const news = await listen(p, "news");
+    const marker = await listen(p, "marker");
+    await settle(b!, [[p, marker]]); // a has read everything b wrote: nothing unread goes with the key
+    const key = `${b!.prefix}:events`;
+    await redis.command(["DEL", key]);
+    await redis.command(["SET", key, "not a stream"]);
+    try {
+      await invoke(b!, "emit", { event: "news", payload: { n: 1 } });
+      await until("the emitting instance to report the key's wrong type", async () => {
+        const bus = await busState(b!);
+        return bus.state === "degraded" && /WRONGTYPE/.test(bus.error ?? "");
+      });
+      // The reading instance too: its reads are refused.
+      await until("the reading instance to report the key's wrong type", async () => {
+        const bus = await busState(a!);
+        return bus.state === "degraded" && /WRONGTYPE/.test(bus.error ?? "");
+      });
+    } finally {
+      await redis.command(["DEL", key]);
+    }
+    await until("both instances to be connected again", async () => (await busState(a!)).state === "connected" && (await busState(b!)).state === "connected");
+    await within("the emit that waited", p.next((f) => f.type === "event" && f.handler === news));
+    await invoke(b!, "emit", { event: "news", payload: { n: 2 } });
+    await within("an emit after the recovery", p.next((f) => f.type === "event" && f.handler === news && (f.payload as any).n === 2));
+    expect(eventsOf(p, news)).toEqual([{ n: 1 }, { n: 2 }]);
+  }, 60_000);
+});
+
+describe("one instance cut off from Redis (a proxy between them is cut) while the others are not", () => {
+  let link: RedisLink;
+  beforeEach(async () => {
+    link = await startRedisLink(redis.port);
+  });
+  afterEach(async () => link?.close());
+
+  /** `a` reaches Redis through the proxy, `b` directly; a page's registration lasts 3 s. */
+  const parted = () => cluster(2, [link.url, redis.url], ", pageTimeout: 3s");
+
+  test("a page that connects to the cut instance: another instance answers 503 bus-unavailable for it (not 400) until the bus is back; the first call after that reaches it", async () => {
+    const [a, b] = await parted();
+    const instanceA = (await busState(a!)).instance;
+    link.cut();
+    await until("the cut instance to see the bus go", async () => (await busState(a!)).state === "degraded");
+    const p = await page(a!); // its hello comes at once
+    const refused = await invokeAsPage(b!, p, "count", { n: 5, onItem: "__CHANNEL__:40" });
+    expect([refused.status, refused.json().kind]).toEqual([503, "bus-unavailable"]);
+    // Still so once the cut instance's announcements in Redis have expired.
+    await until("the cut instance's announcement to expire", async () => (await redis.command(["EXISTS", `${a!.prefix}:instance:${instanceA}`])) === ":0\r\n");
+    const later = await invokeAsPage(b!, p, "count", { n: 5, onItem: "__CHANNEL__:41" });
+    expect([later.status, later.json().kind]).toEqual([503, "bus-unavailable"]);
+    link.heal();
+    await until("the cut instance to be connected again", async () => (await busState(a!)).state === "connected");
+    const res = await invokeAsPage(b!, p, "count", { n: 5, onItem: "__CHANNEL__:42" });
+    expect([res.status, res.json()]).toEqual([200, 5]);
+    expect((await within("the stream to the page", p.next((f) => f.type === "channel-end" && f.channel === 42))).index).toBe(5);
+    // A page that went away from a connected instance is unknown again (400), not "away" forever.
+    const gone = await page(a!);
+    await gone.close();
+    await until("another instance to answer 400 for a page that went away", async () => {
+      const answer = await invokeAsPage(b!, gone, "count", { n: 1, onItem: "__CHANNEL__:43" });
+      return answer.status === 400 && answer.json().kind === "bad-request";
+    });
+  }, 60_000);
+
+  test("a stream to a page on an instance cut off longer than pageTimeout: the handler is stopped, and the page gets gateway://bus-gap and the end marker once its instance is back; a new stream then arrives whole", async () => {
+    const [a, b] = await parted();
+    const p = await page(a!);
+    const gaps = await listen(p, "gateway://bus-gap");
+    const done = invokeAsPage(b!, p, "count", { n: 1_000_000, onItem: "__CHANNEL__:44" });
+    await p.next((f) => f.type === "channel" && f.channel === 44 && f.index === 100, 10_000);
+    link.cut();
+    // The page's registration expires: b gives up on it (its channel rejects the handler's next send).
+    const res = await within("the handler streaming to the cut-off page to be stopped", done, 30_000);
+    expect([res.status, res.json().kind]).toEqual([500, "internal"]);
+    link.heal();
+    const end = await within("the end marker of the stream cut short", p.next((f) => f.type === "channel-end" && f.channel === 44, 30_000));
+    const gap = await within("gateway://bus-gap for the channel", p.next((f) => f.type === "event" && f.handler === gaps));
+    expect(gap.payload).toMatchObject({ scope: "channel", channel: 44, instance: (await busState(b!)).instance });
+    // The page had every message up to the end marker, in order: its Channel ends there.
+    expect(channelFrames(p, 44).map((f) => f.index)).toEqual(Array.from({ length: (end.index as number) + 1 }, (_, i) => i));
+    await until("the cut instance to be connected again", async () => (await busState(a!)).state === "connected");
+    const again = await invokeAsPage(b!, p, "count", { n: 50, onItem: "__CHANNEL__:45" });
+    expect([again.status, again.json()]).toEqual([200, 50]);
+    await within("a new stream after the heal", p.next((f) => f.type === "channel-end" && f.channel === 45));
+    expect(channelFrames(p, 45).map((f) => f.index)).toEqual(Array.from({ length: 51 }, (_, i) => i));
+  }, 90_000);
+
+  test("an instance that stops: its pages are unknown to the others (400), also after its announcement would have expired", async () => {
+    const [a, b] = await parted();
+    const p = await page(a!);
+    expect((await invokeAsPage(b!, p, "count", { n: 1, onItem: "__CHANNEL__:46" })).status).toBe(200);
+    await a!.ctx.close();
+    instances.splice(instances.indexOf(a!), 1);
+    await until("the page's socket to close", () => p.ws.readyState === p.ws.CLOSED);
+    await until("the other instance to forget the stopped instance's page (400)", async () => {
+      const answer = await invokeAsPage(b!, p, "count", { n: 1, onItem: "__CHANNEL__:47" });
+      return answer.status === 400 && answer.json().kind === "bad-request";
+    });
+    await new Promise((resolve) => setTimeout(resolve, 6_500)); // twice pageTimeout
+    const later = await invokeAsPage(b!, p, "count", { n: 1, onItem: "__CHANNEL__:48" });
+    expect([later.status, later.json().kind]).toEqual([400, "bad-request"]);
+  }, 60_000);
+});
+
 describe("Redis restarted without its data", () => {
   let volatile: TestRedis;
   beforeAll(async () => {
@@ -391,7 +543,7 @@ describe("an instance that crashes", () => {
     try {
       const ctx = await gatewayFor(files);
       const server = await ctx.gw.listen({ port: 0 });
-      const b: Instance = { ctx, server, url: server.url };
+      const b: Instance = { ctx, server, url: server.url, prefix };
       instances.push(b);
       const p = await connectPage(doomed.url);
       const done = invokeAsPage(b, p, "count", { n: 100_000_000, onItem: "__CHANNEL__:20" });

@@ -1,16 +1,20 @@
 // The bus over Redis (server.bus: redis://...), with the `redis` client (node-redis v5).
 //
 // Keys, under the prefix (default "ipc-gateway"):
-//   <prefix>:events           a stream every instance appends to and reads: emits, window.eval,
-//                             listener targets in use, pages gone. Trimmed to `history` entries.
-//   <prefix>:inbox:<instance> a stream per instance: channel frames and listener events for its
-//                             pages from other instances, and acknowledgements of its own frames.
-//                             Trimmed as it is read; expires a minute after its instance stops.
-//   <prefix>:page:<id>        where page <id> is connected (instance, label, origin); expires
-//                             15 s after its instance stops refreshing it.
-//   <prefix>:targets          listener targets in use on any instance (for emitFilter), scored by
-//                             when an instance last had a listener with it.
-//   <prefix>:epoch            changes when Redis loses its data (a restart without persistence).
+//   <prefix>:events            a stream every instance appends to and reads: emits, window.eval,
+//                              listener targets in use, pages gone. Trimmed to `history` entries.
+//   <prefix>:inbox:<instance>  a stream per instance: channel frames and listener events for its
+//                              pages from other instances, acknowledgements of its own frames, and
+//                              links given up. Trimmed as it is read; expires a minute after its
+//                              instance stops.
+//   <prefix>:page:<id>         where page <id> is connected (instance, label, origin); expires
+//                              pageTimeout after its instance last refreshed it.
+//   <prefix>:instance:<id>     the highest page number instance <id> has announced (every page of
+//                              it up to that number that is still open is registered), written
+//                              with them in one transaction; "stopped" once it stopped.
+//   <prefix>:targets           listener targets in use on any instance (for emitFilter), scored by
+//                              when an instance last had a listener with it.
+//   <prefix>:epoch             changes when Redis loses its data (a restart without persistence).
 //
 // Every entry an instance writes to the events stream carries its number in that instance's
 // sequence: a receiver that sees a number skipped knows entries were lost (the stream was trimmed
@@ -18,6 +22,16 @@
 // Redis is away waits here, in order, and is written when it is back: events up to
 // MAX_WAITING_EVENTS (older ones are dropped, and a "d" entry tells the others how many), channel
 // frames without a limit of their own since channels wait for room (see remote-page.ts).
+//
+// The state (health's bus.state) is `connected` while the connection is up and checked, writes go
+// through and reads do. Redis may refuse a command with the connection up (maxmemory reached, a
+// key of the wrong type): nothing then reconnects, so refused writes are tried again with a
+// growing pause, and the first that goes through makes the instance connected again.
+//
+// A page's id is `<instance>.<page number>.<random>`. An instance that cannot find a page's
+// registration asks the page's instance's announcement: a page number up to the announced one is
+// a page that went away (400, as on one instance); a higher one, or no announcement, is a page
+// whose instance has not been able to reach Redis since it connected (503 bus-unavailable).
 import { randomBytes } from "node:crypto";
 import type { RedisClientType } from "redis";
 import { parseJson } from "../runtime/codec.ts";
@@ -33,11 +47,17 @@ import { RemotePage } from "./remote-page.ts";
 export const MAX_WAITING_EVENTS = 100_000;
 /** ... and their bytes. */
 export const MAX_WAITING_EVENT_BYTES = 64 * 1024 * 1024;
-const HEARTBEAT_MS = 5_000;
-const PAGE_TTL_MS = 15_000;
+/** server.bus.pageTimeout: how long a page's registration outlives its instance's last refresh. */
+export const DEFAULT_PAGE_TIMEOUT_MS = 15_000;
+const MIN_PAGE_TIMEOUT_MS = 1_000;
+/** Registrations are refreshed three times per pageTimeout, at least every 5 s. */
+const MAX_HEARTBEAT_MS = 5_000;
 const INBOX_TTL_MS = 60_000;
-/** Listener targets are marked live every TARGET_REFRESH_BEATS heartbeats, and forgotten TARGET_TTL_MS after the last. */
-const TARGET_REFRESH_BEATS = 12;
+/** How long the others remember that an instance stopped (its pages' ids are then unknown, not away). */
+const STOPPED_TTL_MS = 3_600_000;
+const STOPPED = "stopped";
+/** Listener targets are marked live about every TARGET_REFRESH_MS, and forgotten TARGET_TTL_MS after the last. */
+const TARGET_REFRESH_MS = 60_000;
 const TARGET_TTL_MS = 180_000;
 /** Entries taken per read, and written per round trip. */
 const BATCH = 512;
@@ -48,8 +68,11 @@ const PACK_BYTES = 256 * 1024;
 const READ_BLOCK_MS = 5_000;
 /** How long the start waits for a first connection before serving without it. */
 const FIRST_CONNECT_MS = 3_000;
-/** The longest pause between reconnection attempts. */
+/** The longest pause between reconnection attempts, and between tries of a refused write. */
 const MAX_RECONNECT_DELAY_MS = 1_000;
+const FIRST_RETRY_MS = 50;
+/** The pause before a refused read is tried again. */
+const READ_RETRY_MS = 250;
 
 type Fields = Record<string, string | Buffer>;
 type Entry = { id: string; message: Record<string, Buffer> };
@@ -57,6 +80,13 @@ type Entry = { id: string; message: Record<string, Buffer> };
 interface Waiting {
   fields: Fields;
   size: number;
+}
+
+/** A link given up (see forgetPage), to be told to the page's instance. */
+interface LinkEnd {
+  instance: string;
+  page: string;
+  link: number;
 }
 
 const TARGET_KINDS = new Set(["Any", "AnyLabel", "App", "Window", "Webview", "WebviewWindow"]);
@@ -77,11 +107,36 @@ class RedisBus implements Bus {
   readonly instance = randomBytes(9).toString("base64url");
   private readonly main: RedisClientType;
   private readonly reader: RedisClientType;
-  private readonly keys: { events: string; targets: string; epoch: string; inbox: (instance: string) => string; page: (id: string) => string };
+  private readonly keys: {
+    events: string;
+    targets: string;
+    epoch: string;
+    inbox: (instance: string) => string;
+    page: (id: string) => string;
+    instance: (id: string) => string;
+  };
+  private readonly pageTimeoutMs: number;
+  private readonly heartbeatMs: number;
   private state: BusStatus["state"] = "connecting";
   private since = new Date();
+  /** The last connection error. */
   private lastError: string | undefined;
   private closing = false;
+  /** close() has begun: this instance's pages are not announced anymore. */
+  private stopping = false;
+
+  /** The current connection is checked (what Redis kept, where to read from): reading and writing may go on. */
+  private linked = false;
+  private linking = false;
+  /** Connections made so far (a check that saw the connection change meanwhile starts over). */
+  private connections = 0;
+  /** A write went through since the link (the first carries this instance's announcement). */
+  private written = false;
+  /** Redis refused the last write, or the last read, with the connection up. */
+  private writeRefused: string | undefined;
+  private readRefused: string | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = FIRST_RETRY_MS;
 
   /** Read positions; undefined until the first connection tells where the events stream ends. */
   private eventsId: string | undefined;
@@ -99,14 +154,21 @@ class RedisBus implements Bus {
   private droppedEvents = 0;
   /** Dropped and not yet told to the other instances (a "d" entry in front of what survived). */
   private droppedUnsaid = 0;
-  private readonly acks = new Map<string, { sender: string; page: string; seq: number }>();
+  private readonly acks = new Map<string, { sender: string; page: string; link: number; seq: number }>();
   private readonly framesWaiting = new Set<RemotePage>();
+  private linkEnds: LinkEnd[] = [];
+  /** This instance's pages (and its announcement, and its inbox's expiry) are to be written again. */
+  private announceDue = true;
+  /** Pages named so far on this instance (their ids carry their number). */
+  private pagesNamed = 0;
   private flushing = false;
   private flushScheduled = false;
 
   /** Listener targets in use on any instance (as of the last refresh, plus those announced since). */
   private targets = new Map<string, EventTarget>();
   private beats = 0;
+  private beating = false;
+  private links = 0;
   private readonly remotePages = new Map<string, RemotePage>();
   private readonly lookups = new Map<string, Promise<PageLink | undefined>>();
   /** Remote pages whose registration was missing at the last heartbeat. */
@@ -129,7 +191,10 @@ class RedisBus implements Bus {
       epoch: `${p}:epoch`,
       inbox: (instance) => `${p}:inbox:${instance}`,
       page: (id) => `${p}:page:${id}`,
+      instance: (id) => `${p}:instance:${id}`,
     };
+    this.pageTimeoutMs = Math.max(MIN_PAGE_TIMEOUT_MS, settings.pageTimeoutMs ?? DEFAULT_PAGE_TIMEOUT_MS);
+    this.heartbeatMs = Math.min(MAX_HEARTBEAT_MS, Math.floor(this.pageTimeoutMs / 3));
     const options = {
       url: settings.url,
       // Nothing queues inside the client while Redis is away: what waits, waits here, bounded.
@@ -139,25 +204,38 @@ class RedisBus implements Bus {
     this.main = redis.createClient(options) as RedisClientType;
     // Blocking reads get their own connection; binary frames come back as Buffers.
     this.reader = redis.createClient(options).withTypeMapping({ [redis.RESP_TYPES.BLOB_STRING]: Buffer }) as unknown as RedisClientType;
-    this.main.on("ready", () => void this.connected());
-    this.main.on("error", (error: Error) => this.lost(error));
+    this.main.on("ready", () => {
+      this.connections++;
+      void this.link();
+    });
+    // The client reports a lost connection (or a failed attempt) here, and keeps trying.
+    this.main.on("error", (error: Error) => this.disconnected(error));
     this.reader.on("error", () => {}); // the main connection reports; the read loop retries
     this.inflow = new Inflow({
       localPage: (id) => host.localPage(id),
-      acknowledge: (sender, page, seq) => {
-        this.acks.set(`${sender} ${page}`, { sender, page, seq });
+      acknowledge: (sender, page, link, seq) => {
+        this.acks.set(`${sender} ${page} ${link}`, { sender, page, link, seq });
         this.scheduleFlush();
       },
       gap: (page, sender, missed) =>
         host.gap({ scope: "channel", instance: sender, missed, reason: "channel frames from another instance were lost" }, page),
-      unknownPage: () => {}, // the page went away; its instance told everyone, senders close their side
+      cutShort: (page, sender, channel) =>
+        host.gap(
+          {
+            scope: "channel",
+            instance: sender,
+            channel,
+            reason: "the handler streaming on this channel was stopped on its instance while this page's instance could not reach Redis",
+          },
+          page,
+        ),
     });
   }
 
   async start(): Promise<void> {
     this.main.connect().catch(() => {}); // connection errors arrive as "error" events; the client keeps trying
     this.reader.connect().catch(() => {});
-    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
     this.reading = this.readLoop();
     // Wait a little for the first connection, so that an instance that starts with Redis up is on
@@ -165,7 +243,7 @@ class RedisBus implements Bus {
     const deadline = Date.now() + FIRST_CONNECT_MS;
     while (this.state !== "connected" && Date.now() < deadline) await sleep(20);
     if (this.state !== "connected") {
-      this.logger.warn(`gateway: the bus (${redactedUrl(this.settings.url)}) is not reachable yet (${this.lastError ?? "no answer"}); serving, and connecting in the background`);
+      this.logger.warn(`gateway: the bus (${redactedUrl(this.settings.url)}) is not reachable yet (${this.problem() ?? "no answer"}); serving, and connecting in the background`);
     }
   }
 
@@ -207,8 +285,12 @@ class RedisBus implements Bus {
     return lookup;
   }
 
+  pageIdPrefix(): string {
+    return `${this.instance}.${(++this.pagesNamed).toString(36)}.`;
+  }
+
   pageOpened(page: Page): Promise<void> | undefined {
-    if (!this.main.isReady) return undefined; // registered when the bus is back
+    if (!this.linked || !this.main.isReady) return undefined; // announced when the bus is back
     // Waited for (by the page's hello) at most a second: a Redis that hangs does not hold pages.
     return Promise.race([this.registerPage(page).then(noop, noop), sleep(1_000)]);
   }
@@ -221,6 +303,7 @@ class RedisBus implements Bus {
   status(): BusStatus {
     let frames = 0;
     for (const page of this.remotePages.values()) for (const frame of page.unacked) if (frame.seq > page.sentSeq) frames++;
+    const problem = this.state !== "connected" ? this.problem() : undefined;
     return {
       kind: "redis",
       state: this.state,
@@ -228,20 +311,26 @@ class RedisBus implements Bus {
       since: this.since.toISOString(),
       waiting: { events: this.outbox.length, frames },
       droppedEvents: this.droppedEvents,
-      ...(this.state !== "connected" && this.lastError ? { error: this.lastError } : {}),
+      ...(problem ? { error: problem } : {}),
     };
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     clearInterval(this.heartbeat);
-    // What this instance still has to say (pages gone, last events) goes out if Redis is there.
+    clearTimeout(this.retryTimer);
+    this.stopping = true;
+    // This instance's pages go with it: the others forget them.
+    for (const page of this.host.localPages()) this.pageClosed(page);
+    // What this instance still has to say (pages gone, last events) goes out if Redis takes it.
     const deadline = Date.now() + 2_000;
-    while (this.main.isReady && this.hasWaiting() && Date.now() < deadline) {
+    while (this.linked && this.main.isReady && this.writeRefused === undefined && this.hasWaiting() && Date.now() < deadline) {
       await this.flush();
       if (this.hasWaiting()) await sleep(10);
     }
     this.closing = true;
+    // After everything it wrote: its pages' ids are unknown from now on (400), not away (503).
+    if (this.main.isReady) await this.main.set(this.keys.instance(this.instance), STOPPED, { PX: STOPPED_TTL_MS }).catch(noop);
     for (const page of this.remotePages.values()) page.close();
     this.reader.destroy();
     await this.reading;
@@ -252,21 +341,51 @@ class RedisBus implements Bus {
 
   // ---- connection ------------------------------------------------------------------------------
 
-  private lost(error: Error): void {
+  /** What is wrong, when something is. */
+  private problem(): string | undefined {
+    return this.linked ? (this.writeRefused ?? this.readRefused ?? this.lastError) : this.lastError;
+  }
+
+  /** The connection went (or an attempt failed): the client reconnects, and "ready" links again. */
+  private disconnected(error: Error): void {
     this.lastError = error.message || String(error);
-    if (this.state === "connected" && !this.closing) {
+    this.linked = false;
+    this.updateState();
+  }
+
+  /** connected, once linked and the last write and read went through; degraded when that stops. */
+  private updateState(): void {
+    if (this.closing) return;
+    const ok = this.linked && this.written && this.writeRefused === undefined && this.readRefused === undefined;
+    if (ok && this.state !== "connected") {
+      const wasDegraded = this.state === "degraded";
+      this.setState("connected");
+      if (wasDegraded) this.logger.info("gateway: the bus is back; writing what waited");
+    } else if (!ok && this.state === "connected") {
       this.setState("degraded");
       this.logger.warn(
-        `gateway: lost the bus (${this.lastError}); invocations go on here, events and channel frames for other instances wait until it is back`,
+        `gateway: lost the bus (${this.problem()}); invocations go on here, events and channel frames for other instances wait until it is back`,
       );
     }
   }
 
-  /** Every (re)connection: find out what Redis kept, tell it what this instance holds, write what waited. */
-  private async connected(): Promise<void> {
+  private setState(state: BusStatus["state"]): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.since = new Date();
+  }
+
+  /** Every (re)connection: find out what Redis kept, then write what waited, this instance's pages first. */
+  private async link(): Promise<void> {
+    if (this.linking || this.closing) return;
+    this.linking = true;
+    const connection = this.connections;
     try {
-      await this.main.set(this.keys.epoch, randomBytes(9).toString("base64url"), { NX: true });
-      const epoch = await this.main.get(this.keys.epoch);
+      let epoch = await this.main.get(this.keys.epoch);
+      if (epoch === null) {
+        await this.main.set(this.keys.epoch, randomBytes(9).toString("base64url"), { NX: true });
+        epoch = await this.main.get(this.keys.epoch);
+      }
       const lostData = this.epoch !== undefined && epoch !== this.epoch;
       this.epoch = epoch ?? undefined;
       if (lostData) {
@@ -278,32 +397,28 @@ class RedisBus implements Bus {
         const last = await this.main.xRevRange(this.keys.events, "+", "-", { COUNT: 1 });
         this.eventsId = last[0]?.id ?? "0-0";
       }
-      await Promise.all([...[...this.host.localPages()].map((page) => this.registerPage(page)), this.refreshTargets()]);
+      await this.refreshTargets().catch(noop); // refused writes (maxmemory) are no reason to wait: the heartbeat tries again
+      if (connection !== this.connections || !this.main.isReady) return; // the connection changed meanwhile: again
       // Redis may have lost frames written before: the pages' instances drop what they have.
       for (const page of this.remotePages.values()) page.resend();
-      const wasDown = this.state === "degraded";
-      this.setState("connected");
-      if (wasDown) this.logger.info("gateway: the bus is back; writing what waited");
+      this.linked = true;
+      this.written = false;
+      this.writeRefused = undefined;
+      this.readRefused = undefined;
+      this.retryDelay = FIRST_RETRY_MS;
+      this.announceDue = true;
       this.scheduleFlush();
     } catch (error) {
-      this.lastError = (error as Error).message;
-      // The connection went again (the next "ready" starts over), or Redis refused for now
-      // (LOADING its data after a restart, say): try again while the connection stays up.
-      setTimeout(() => {
-        if (!this.closing && this.main.isReady && this.state !== "connected") void this.connected();
-      }, 100);
+      this.lastError = errorText(error);
+    } finally {
+      this.linking = false;
+      // Refused for now (LOADING its data after a restart, say), or the connection changed: again.
+      if (!this.linked && !this.closing && this.main.isReady) setTimeout(() => void this.link(), 100).unref();
     }
   }
 
-  private setState(state: BusStatus["state"]): void {
-    if (state === this.state) return;
-    this.state = state;
-    this.since = new Date();
-  }
-
   private registerPage(page: Page): Promise<unknown> {
-    const info = JSON.stringify({ i: this.instance, l: page.label, o: page.origin ?? null });
-    return this.main.set(this.keys.page(page.id), info, { PX: PAGE_TTL_MS });
+    return this.main.set(this.keys.page(page.id), pageInfo(this.instance, page), { PX: this.pageTimeoutMs });
   }
 
   /**
@@ -325,50 +440,75 @@ class RedisBus implements Bus {
     this.targets = known;
   }
 
-  /** Keep this instance's pages and inbox alive in Redis; close remote pages whose page is gone. */
+  /** Announce this instance's pages again (with the next write); give up on remote pages whose registration is gone. */
   private async beat(): Promise<void> {
-    if (!this.main.isReady || this.state !== "connected") return;
+    this.announceDue = true;
+    this.scheduleFlush();
+    if (this.state !== "connected" || this.beating) return;
+    this.beating = true;
     try {
-      const writes: Promise<unknown>[] = [...this.host.localPages()].map((page) => this.registerPage(page));
-      if (++this.beats % TARGET_REFRESH_BEATS === 0) writes.push(this.refreshTargets());
-      writes.push(this.main.pExpire(this.keys.inbox(this.instance), INBOX_TTL_MS));
+      const refresh = ++this.beats % Math.max(1, Math.round(TARGET_REFRESH_MS / this.heartbeatMs)) === 0 ? this.refreshTargets() : undefined;
       const remote = [...this.remotePages.values()];
-      const exists = remote.map((page) => this.main.exists(this.keys.page(page.id)));
-      await Promise.all(writes);
-      const found = await Promise.all(exists);
+      const found = await Promise.all(remote.map((page) => this.main.exists(this.keys.page(page.id))));
+      await refresh;
       remote.forEach((page, i) => {
+        if (this.remotePages.get(page.id) !== page) return;
         // Missing twice running: once could be Redis just restarted empty, before the page's
         // instance has registered its pages again.
         if (found[i] !== 0) this.missing.delete(page.id);
-        else if (this.missing.has(page.id)) this.forgetPage(page.id);
+        else if (this.missing.has(page.id)) this.forgetPage(page.id, true);
         else this.missing.add(page.id);
       });
     } catch {
       // Redis went away meanwhile: the next beat after it is back does this.
+    } finally {
+      this.beating = false;
     }
   }
 
   private async lookUp(id: string): Promise<PageLink | undefined> {
-    if (!this.main.isReady) throw new BusUnavailable(`the bus is unavailable (${this.lastError ?? "connecting"})`);
+    if (!this.linked || !this.main.isReady) throw new BusUnavailable(`the bus is unavailable (${this.problem() ?? "connecting"})`);
+    const home = pageHome(id);
+    const elsewhere = home !== undefined && home.instance !== this.instance;
     let text: string | null;
+    let announced: string | null = null;
     try {
-      text = await this.main.get(this.keys.page(id));
+      // The announcement first: a page registered by it is then found by the second read.
+      const announcement = elsewhere ? this.main.get(this.keys.instance(home.instance)) : Promise.resolve(null);
+      const registration = this.main.get(this.keys.page(id));
+      [announced, text] = await Promise.all([announcement, registration]);
     } catch (error) {
-      throw new BusUnavailable(`the bus is unavailable (${(error as Error).message})`);
+      throw new BusUnavailable(`the bus is unavailable (${errorText(error)})`);
     }
     const info = text === null ? undefined : decodePageInfo(text);
-    if (info === undefined || info.instance === this.instance) return undefined;
-    const page = new RemotePage(id, info.instance, info.label, info.origin, (p) => this.framesPending(p));
-    this.remotePages.set(id, page);
-    return page;
+    if (info !== undefined) {
+      if (info.instance === this.instance) return undefined;
+      const page = new RemotePage(id, info.instance, ++this.links, info.label, info.origin, (p) => this.framesPending(p));
+      this.remotePages.set(id, page);
+      return page;
+    }
+    if (!elsewhere) return undefined;
+    if (announced === STOPPED || (announced !== null && home.number <= Number(announced))) return undefined; // it went away
+    throw new BusUnavailable(
+      announced === null ? "its instance cannot reach the bus right now" : "its instance has not been able to announce it on the bus yet",
+    );
   }
 
-  private forgetPage(id: string): void {
+  /**
+   * A remote page is no more: its instance said it went away (`tell` false), or its registration
+   * expired. Then its instance may only be cut off from Redis, the page still there: the page's
+   * instance is told, to end the page's channels this instance was streaming on.
+   */
+  private forgetPage(id: string, tell: boolean): void {
     const page = this.remotePages.get(id);
     if (page === undefined) return;
     this.remotePages.delete(id);
     this.missing.delete(id);
     this.framesWaiting.delete(page);
+    if (tell && page.numbered > 0) {
+      this.linkEnds.push({ instance: page.instance, page: id, link: page.link });
+      this.scheduleFlush();
+    }
     page.close();
   }
 
@@ -397,11 +537,12 @@ class RedisBus implements Bus {
   }
 
   private hasWaiting(): boolean {
-    return this.outbox.length > 0 || this.acks.size > 0 || this.framesWaiting.size > 0;
+    return this.outbox.length > 0 || this.acks.size > 0 || this.framesWaiting.size > 0 || this.linkEnds.length > 0 || (this.announceDue && !this.stopping);
   }
 
+  /** Soon, unless Redis refuses writes: then the retry timer writes (see retryLater). */
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.closing) return;
+    if (this.flushScheduled || this.closing || this.writeRefused !== undefined) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -409,80 +550,39 @@ class RedisBus implements Bus {
     });
   }
 
+  private retryLater(): void {
+    if (this.retryTimer !== undefined || this.closing) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.flush();
+    }, this.retryDelay);
+    this.retryTimer.unref();
+    this.retryDelay = Math.min(this.retryDelay * 2, MAX_RECONNECT_DELAY_MS);
+  }
+
   /** Write what waits, in order, a batch per round trip (the client pipelines the commands). */
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.main.isReady && this.state === "connected" && this.hasWaiting()) {
-        const writes: Promise<unknown>[] = [];
-        if (this.droppedUnsaid > 0) {
-          this.outbox.unshift({ fields: { k: "d", n: String(this.droppedUnsaid), from: this.instance }, size: 0 });
-          this.droppedUnsaid = 0;
-        }
-        this.inFlight = Math.min(this.outbox.length, BATCH);
-        // Numbered when first written (and kept on a retry), so that what was dropped before
-        // leaves no hole: a hole means Redis lost entries.
-        for (let i = 0; i < this.inFlight; i++) this.outbox[i]!.fields.s ??= String(++this.eventSeq);
-        const trim = { TRIM: { strategy: "MAXLEN" as const, strategyModifier: "~" as const, threshold: this.settings.history } };
-        for (let i = 0; i < this.inFlight; i++) writes.push(this.main.xAdd(this.keys.events, "*", this.outbox[i]!.fields as never, trim));
-        // Another instance's inbox written here expires like its own (should that instance be gone).
-        const inboxes = new Set<string>();
-        const acks = [...this.acks.values()];
-        this.acks.clear();
-        for (const ack of acks) {
-          writes.push(this.main.xAdd(this.keys.inbox(ack.sender), "*", { k: "a", p: ack.page, s: String(ack.seq) }));
-          inboxes.add(ack.sender);
-        }
-        const pages = [...this.framesWaiting];
-        this.framesWaiting.clear();
-        const through: number[] = [];
-        for (const page of pages) {
-          // Consecutive frames for one page travel packed in one entry: one command, one read.
-          let last = page.sentSeq;
-          let pack: Buffer[] = [];
-          let packBytes = 0;
-          let first = 0;
-          const flushPack = () => {
-            if (pack.length === 0) return;
-            const fields = { k: "m", from: this.instance, p: page.id, s: String(first), d: Buffer.concat(pack, packBytes) };
-            writes.push(this.main.xAdd(this.keys.inbox(page.instance), "*", fields as never));
-            pack = [];
-            packBytes = 0;
-          };
-          let n = 0;
-          for (const frame of page.unacked) {
-            if (frame.seq <= page.sentSeq) continue;
-            if (n++ === BATCH * 8) break;
-            if (pack.length === 0) first = frame.seq;
-            const packed = packFrame(frame.data);
-            pack.push(packed);
-            packBytes += packed.length;
-            last = frame.seq;
-            if (pack.length === PACK_FRAMES || packBytes >= PACK_BYTES) flushPack();
-          }
-          flushPack();
-          through.push(last);
-          inboxes.add(page.instance);
-        }
-        for (const instance of inboxes) writes.push(this.main.pExpire(this.keys.inbox(instance), INBOX_TTL_MS));
-        const results = await Promise.allSettled(writes);
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      while (this.linked && this.main.isReady && this.hasWaiting()) {
+        const failed = await this.writeBatch();
         if (failed === undefined) {
-          for (const entry of this.outbox.splice(0, this.inFlight)) this.outboxBytes -= entry.size;
-          this.inFlight = 0;
-          pages.forEach((page, i) => {
-            page.sentSeq = Math.max(page.sentSeq, through[i]!);
-            if (page.open && page.unacked.some((f) => f.seq > page.sentSeq)) this.framesWaiting.add(page);
-          });
+          if (!this.written || this.writeRefused !== undefined) {
+            this.written = true;
+            this.writeRefused = undefined;
+            this.retryDelay = FIRST_RETRY_MS;
+            this.updateState();
+          }
           continue;
         }
-        // Redis went away mid-batch: everything is written again once it is back (receivers drop
-        // what they already have, by number).
-        this.inFlight = 0;
-        for (const ack of acks) if (!this.acks.has(`${ack.sender} ${ack.page}`)) this.acks.set(`${ack.sender} ${ack.page}`, ack);
-        for (const page of pages) if (page.open) this.framesWaiting.add(page);
-        this.lost(failed.reason as Error);
+        // Redis answered with a refusal (it was not the connection: "error" reports that, and
+        // "ready" links again). Nothing will say when it passes: try again until a write goes through.
+        if (this.linked && this.main.isReady) {
+          this.writeRefused = errorText(failed);
+          this.updateState();
+          this.retryLater();
+        }
         break;
       }
     } finally {
@@ -491,12 +591,107 @@ class RedisBus implements Bus {
     }
   }
 
+  /** One batch of what waits; what does not go through waits on, to be written again (receivers drop what they have, by number). */
+  private async writeBatch(): Promise<unknown> {
+    const writes: Promise<unknown>[] = [];
+    const announcing = this.announceDue && !this.stopping;
+    if (announcing) {
+      // Every open page of this instance, and the highest page number among them, at once: an
+      // instance that reads the number then finds each of those pages still open.
+      this.announceDue = false;
+      const transaction = this.main.multi();
+      for (const page of this.host.localPages()) transaction.set(this.keys.page(page.id), pageInfo(this.instance, page), { PX: this.pageTimeoutMs });
+      // Expires a little before the pages: whoever reads it still finds them.
+      const announcementTtl = this.pageTimeoutMs - Math.min(1_000, Math.floor(this.pageTimeoutMs / 4));
+      transaction.set(this.keys.instance(this.instance), String(this.pagesNamed), { PX: announcementTtl });
+      writes.push(transaction.exec());
+      writes.push(this.main.pExpire(this.keys.inbox(this.instance), INBOX_TTL_MS));
+    }
+    if (this.droppedUnsaid > 0) {
+      this.outbox.unshift({ fields: { k: "d", n: String(this.droppedUnsaid), from: this.instance }, size: 0 });
+      this.droppedUnsaid = 0;
+    }
+    this.inFlight = Math.min(this.outbox.length, BATCH);
+    // Numbered when first written (and kept on a retry), so that what was dropped before
+    // leaves no hole: a hole means Redis lost entries.
+    for (let i = 0; i < this.inFlight; i++) this.outbox[i]!.fields.s ??= String(++this.eventSeq);
+    const trim = { TRIM: { strategy: "MAXLEN" as const, strategyModifier: "~" as const, threshold: this.settings.history } };
+    for (let i = 0; i < this.inFlight; i++) writes.push(this.main.xAdd(this.keys.events, "*", this.outbox[i]!.fields as never, trim));
+    // Another instance's inbox written here expires like its own (should that instance be gone).
+    const inboxes = new Set<string>();
+    // Links given up go before any frame of a later link to the same page.
+    const ends = this.linkEnds;
+    this.linkEnds = [];
+    for (const end of ends) {
+      writes.push(this.main.xAdd(this.keys.inbox(end.instance), "*", { k: "c", from: this.instance, p: end.page, l: String(end.link) }));
+      inboxes.add(end.instance);
+    }
+    const acks = [...this.acks.values()];
+    this.acks.clear();
+    for (const ack of acks) {
+      writes.push(this.main.xAdd(this.keys.inbox(ack.sender), "*", { k: "a", p: ack.page, l: String(ack.link), s: String(ack.seq) }));
+      inboxes.add(ack.sender);
+    }
+    const pages = [...this.framesWaiting];
+    this.framesWaiting.clear();
+    const through: number[] = [];
+    for (const page of pages) {
+      // Consecutive frames for one page travel packed in one entry: one command, one read.
+      let last = page.sentSeq;
+      let pack: Buffer[] = [];
+      let packBytes = 0;
+      let first = 0;
+      const flushPack = () => {
+        if (pack.length === 0) return;
+        const fields = { k: "m", from: this.instance, p: page.id, l: String(page.link), s: String(first), d: Buffer.concat(pack, packBytes) };
+        writes.push(this.main.xAdd(this.keys.inbox(page.instance), "*", fields as never));
+        pack = [];
+        packBytes = 0;
+      };
+      let n = 0;
+      for (const frame of page.unacked) {
+        if (frame.seq <= page.sentSeq) continue;
+        if (n++ === BATCH * 8) break;
+        if (pack.length === 0) first = frame.seq;
+        const packed = packFrame(frame.data);
+        pack.push(packed);
+        packBytes += packed.length;
+        last = frame.seq;
+        if (pack.length === PACK_FRAMES || packBytes >= PACK_BYTES) flushPack();
+      }
+      flushPack();
+      through.push(last);
+      inboxes.add(page.instance);
+    }
+    for (const instance of inboxes) writes.push(this.main.pExpire(this.keys.inbox(instance), INBOX_TTL_MS));
+    const results = await Promise.allSettled(writes);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed === undefined) {
+      for (const entry of this.outbox.splice(0, this.inFlight)) this.outboxBytes -= entry.size;
+      this.inFlight = 0;
+      pages.forEach((page, i) => {
+        page.sentSeq = Math.max(page.sentSeq, through[i]!);
+        if (page.open && page.unacked.some((f) => f.seq > page.sentSeq)) this.framesWaiting.add(page);
+      });
+      return undefined;
+    }
+    this.inFlight = 0;
+    if (announcing) this.announceDue = true;
+    this.linkEnds = [...ends, ...this.linkEnds];
+    for (const ack of acks) {
+      const key = `${ack.sender} ${ack.page} ${ack.link}`;
+      if (!this.acks.has(key)) this.acks.set(key, ack);
+    }
+    for (const page of pages) if (page.open) this.framesWaiting.add(page);
+    return failed.reason ?? new Error("a write failed");
+  }
+
   // ---- reading ---------------------------------------------------------------------------------
 
   private async readLoop(): Promise<void> {
     const inbox = this.keys.inbox(this.instance);
     while (!this.closing) {
-      if (!this.reader.isReady || this.eventsId === undefined || this.state !== "connected") {
+      if (!this.reader.isReady || !this.linked || this.eventsId === undefined) {
         await sleep(25);
         continue;
       }
@@ -510,9 +705,21 @@ class RedisBus implements Bus {
           ],
           { COUNT: BATCH, BLOCK: READ_BLOCK_MS },
         )) as unknown as Reply;
-      } catch {
-        if (!this.closing) await sleep(50);
+      } catch (error) {
+        if (this.closing) break;
+        if (this.reader.isReady) {
+          // Redis refused the read (the events key is not a stream, say): not a lost connection.
+          if (this.readRefused === undefined) {
+            this.readRefused = errorText(error);
+            this.updateState();
+          }
+          await sleep(READ_RETRY_MS);
+        } else await sleep(50);
         continue;
+      }
+      if (this.readRefused !== undefined) {
+        this.readRefused = undefined;
+        this.updateState();
       }
       if (reply === null) continue;
       for (const stream of reply) {
@@ -565,7 +772,7 @@ class RedisBus implements Bus {
         return;
       }
       case "g":
-        return this.forgetPage(text(m, "p"));
+        return this.forgetPage(text(m, "p"), false);
       case "d":
         return this.host.gap({ scope: "events", instance: from, missed: Number(text(m, "n")), reason: "events from another instance were dropped while Redis was away" });
       default:
@@ -575,10 +782,14 @@ class RedisBus implements Bus {
 
   private fromInbox(m: Record<string, Buffer>): void {
     const kind = text(m, "k");
+    const link = m.l === undefined ? 0 : Number(m.l.toString()); // 0: a sender from before links were numbered
+    if (!Number.isSafeInteger(link) || link < 0) throw new Error("its link is malformed");
+    if (kind === "c") return this.inflow.end(text(m, "from"), text(m, "p"), link);
     const seq = Number(text(m, "s"));
     if (!Number.isSafeInteger(seq) || seq < 1) throw new Error("its number is malformed");
     if (kind === "a") {
-      this.remotePages.get(text(m, "p"))?.acknowledged(seq);
+      const page = this.remotePages.get(text(m, "p"));
+      if (page !== undefined && page.link === link) page.acknowledged(seq);
       return;
     }
     if (kind !== "m") throw new Error("unknown kind");
@@ -594,9 +805,25 @@ class RedisBus implements Bus {
       if (at + 5 + length > data.length) throw new Error("its frames are truncated");
       const bytes = data.subarray(at + 5, at + 5 + length);
       at += 5 + length;
-      this.inflow.receive({ sender, page, seq: seq + i, data: isText ? bytes.toString() : Buffer.from(bytes) });
+      this.inflow.receive({ sender, page, link, seq: seq + i, data: isText ? bytes.toString() : Buffer.from(bytes) });
     }
   }
+}
+
+/** What a page's registration holds. */
+function pageInfo(instance: string, page: Page): string {
+  return JSON.stringify({ i: instance, l: page.label, o: page.origin ?? null });
+}
+
+/** The instance and number a page id carries (see pageIdPrefix); undefined for any other id. */
+function pageHome(id: string): { instance: string; number: number } | undefined {
+  const parts = id.split(".");
+  if (parts.length !== 3 || !/^[A-Za-z0-9_-]{1,64}$/.test(parts[0]!) || !/^[0-9a-z]{1,10}$/.test(parts[1]!)) return undefined;
+  return { instance: parts[0]!, number: parseInt(parts[1]!, 36) };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
 }
 
 /** A frame in a pack: [0 text | 1 binary][4-byte big-endian length][bytes]. */

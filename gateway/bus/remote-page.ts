@@ -28,6 +28,11 @@ export class RemotePage extends PageLinkBase implements PageLink {
     readonly id: string,
     /** The instance the page is connected to. */
     readonly instance: string,
+    /**
+     * This link's number on this instance: frames and acknowledgements carry it, so that a link
+     * made again after one was given up (see RedisBus.forgetPage) is numbered afresh.
+     */
+    readonly link: number,
     readonly label: string,
     readonly origin: string | undefined,
     /** Called when there are frames to write to Redis. */
@@ -42,6 +47,11 @@ export class RemotePage extends PageLinkBase implements PageLink {
 
   get buffered(): number {
     return this.unackedBytes;
+  }
+
+  /** Frames numbered so far (sent, acknowledged or not). */
+  get numbered(): number {
+    return this.seq;
   }
 
   sendText(json: string): boolean {

@@ -84,6 +84,8 @@ export interface BusSettings {
   prefix: string;
   /** Events kept in the events stream for instances reading behind (default 10,000). */
   history: number;
+  /** How long an instance may be away from Redis before the others end its pages' streams (server.bus.pageTimeout; default 15 s). */
+  pageTimeoutMs?: number;
 }
 
 export interface StaticSettings {
@@ -435,8 +437,9 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
   }
   if (typeof value.log === "string" && ok("/server/log")) server.log = value.log as ServerSettings["log"];
   if (value.bus !== undefined && ok("/server/bus")) {
-    const spec = typeof value.bus === "string" ? { url: value.bus } : (value.bus as { url: string; prefix?: string; history?: number });
+    const spec = typeof value.bus === "string" ? { url: value.bus } : (value.bus as { url: string; prefix?: string; history?: number; pageTimeout?: string | number });
     server.bus = { url: spec.url, prefix: spec.prefix ?? "ipc-gateway", history: spec.history ?? 10_000 };
+    if (spec.pageTimeout !== undefined) server.bus.pageTimeoutMs = parseDuration(spec.pageTimeout);
   }
   if (value.static !== undefined && ok("/server/static")) {
     const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string });

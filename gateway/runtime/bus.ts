@@ -26,6 +26,11 @@ export interface BusGap {
   instance?: string;
   /** How many entries are missing, when known. */
   missed?: number;
+  /**
+   * The page's channel (its callback id, `Channel.id` in @tauri-apps/api) whose stream was stopped
+   * on the handler's instance and that ended here without its last messages: its end marker follows.
+   */
+  channel?: number;
   reason: string;
 }
 
@@ -68,8 +73,13 @@ export interface Bus {
   announceTarget(target: EventTarget): void;
   /** Listener targets in use on any instance. */
   knownTargets(): Iterable<EventTarget>;
-  /** The page with this id on another instance (undefined: no such page); throws BusUnavailable when the bus cannot tell. */
+  /**
+   * The page with this id on another instance (undefined: no such page); throws BusUnavailable when
+   * the bus cannot tell: Redis is away from this instance, or from the page's.
+   */
   findPage(id: string): Promise<PageLink | undefined>;
+  /** The start of a new page's id: this instance and the page's number here (how others tell "unknown" from "not announced yet"). */
+  pageIdPrefix(): string;
   /** Resolves once other instances can find the page (undefined: nothing to wait for). */
   pageOpened(page: Page): Promise<void> | undefined;
   pageClosed(page: Page): void;

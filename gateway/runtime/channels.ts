@@ -12,6 +12,28 @@ import { HIGH_WATER_BYTES, type PageLink } from "./pages.ts";
 
 export const MAX_WAITING = 1024;
 
+/** A channel's end marker: the page's Channel ends once it has had `index` messages (0 .. index - 1). */
+export function channelEndFrame(channel: number, index: number): string {
+  return `{"type":"channel-end","channel":${channel},"index":${index}}`;
+}
+
+const CHANNEL_HEAD = /^\{"type":"channel(-end)?","channel":(\d+),"index":(\d+)[,}]/;
+
+/**
+ * The channel and index of a frame a Channel wrote (text, or binary as encodeBinaryFrame makes
+ * it, with the header `send` builds); undefined for any other frame. For the bus, which relays
+ * frames to a page without parsing them and must end the page's channels when their stream is
+ * stopped on another instance.
+ */
+export function readChannelHead(frame: string | Buffer): { channel: number; index: number; end: boolean } | undefined {
+  let head: string;
+  if (typeof frame === "string") head = frame.slice(0, 96);
+  else if (frame.length >= 4) head = frame.toString("utf8", 4, 4 + Math.min(frame.readUInt32BE(0), 96));
+  else return undefined;
+  const match = CHANNEL_HEAD.exec(head);
+  return match ? { channel: Number(match[2]), index: Number(match[3]), end: match[1] !== undefined } : undefined;
+}
+
 interface Waiting {
   /** A JSON text frame, or the header of a binary frame (with `bytes`). */
   frame: string | { type: "channel"; channel: number; index: number };
@@ -88,6 +110,7 @@ export class Channel<T = unknown> {
     }
     if (this.#waiting.length >= MAX_WAITING) return Promise.reject(asError(rejections.channelFull(this.name, MAX_WAITING)));
     const index = this.#index++;
+    // These two shapes (key order included) are what readChannelHead reads.
     if (bytes) return this.#enqueue({ type: "channel", channel: this.#id, index }, bytes);
     return this.#enqueue(`{"type":"channel","channel":${this.#id},"index":${index},"message":${text}}`, undefined);
   }
@@ -96,7 +119,7 @@ export class Channel<T = unknown> {
   close(): Promise<void> {
     if (this.#ended || this.#closedWhy !== undefined) return Promise.resolve();
     this.#ended = true;
-    return this.#enqueue(`{"type":"channel-end","channel":${this.#id},"index":${this.#index}}`, undefined);
+    return this.#enqueue(channelEndFrame(this.#id, this.#index), undefined);
   }
 
   #enqueue(frame: Waiting["frame"], bytes: Uint8Array | undefined): Promise<void> {

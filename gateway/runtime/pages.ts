@@ -111,7 +111,7 @@ export abstract class PageLinkBase {
 
 export class Page extends PageLinkBase implements PageLink {
   /** Unguessable: a request naming this page (header Gateway-Page) speaks for it. */
-  readonly id = randomBytes(16).toString("base64url");
+  private pageId = randomBytes(16).toString("base64url");
   private pendingBytes = 0;
   /** Invocations from this page not answered yet. */
   private running = 0;
@@ -129,6 +129,15 @@ export class Page extends PageLinkBase implements PageLink {
   ) {
     super();
     socket.once("close", () => this.markClosed());
+  }
+
+  get id(): string {
+    return this.pageId;
+  }
+
+  /** Pages.add, before the id is told to anyone: with a bus, the id starts with where the page is connected. */
+  prefixId(prefix: string): void {
+    this.pageId = prefix + this.pageId;
   }
 
   get open(): boolean {
@@ -241,6 +250,8 @@ export class Page extends PageLinkBase implements PageLink {
 
 /** Told when pages connect and go away (the bus keeps the cluster's page registry with it). */
 export interface PagesObserver {
+  /** The start of a new page's id, once per page in the order pages connect (the bus's instance and a page number). */
+  pageIdPrefix?(): string;
   /** May return a promise: the page is announced to others once it settles. */
   pageOpened(page: Page): Promise<void> | undefined;
   pageClosed(page: Page): void;
@@ -252,6 +263,8 @@ export class Pages {
 
   /** Resolves (when there is something to wait for) once other instances can find the page. */
   add(page: Page): Promise<void> | undefined {
+    const prefix = this.observer?.pageIdPrefix?.();
+    if (prefix !== undefined) page.prefixId(prefix);
     this.byId.set(page.id, page);
     const registered = this.observer?.pageOpened(page);
     page.onClose(() => {

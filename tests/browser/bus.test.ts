@@ -1,15 +1,16 @@
 // A Chromium page behind a load balancer in front of two instances joined by Redis: the page's
 // WebSocket lands on one instance and its HTTP invocations on the other (no sticky sessions), as
 // a plain round-robin balancer may place them. The real @tauri-apps/api, unchanged: events from
-// either instance arrive once, a channel streams in order from the other instance, and the
-// page's own emits reach listeners on both.
+// either instance arrive once, a channel streams in order from the other instance, the page's own
+// emits reach listeners on both, and a stream cut short while the page's instance is cut off from
+// Redis ends on the page (its Channel is done) with `gateway://bus-gap` naming the channel.
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import type { Browser, Page } from "playwright-core";
 import { gatewayFor } from "../helpers/app.ts";
 import { startBalancer, type Balancer } from "../helpers/balancer.ts";
 import { launchBrowser, openPage, startPageServer, type PageServer } from "../helpers/browser.ts";
-import { invokeJson } from "../helpers/http.ts";
-import { startRedis, type TestRedis } from "../helpers/redis.ts";
+import { invokeJson, request } from "../helpers/http.ts";
+import { startRedis, startRedisLink, type RedisLink, type TestRedis } from "../helpers/redis.ts";
 import { connectPage, type TestPage } from "../helpers/ws.ts";
 import type { Listening } from "../../gateway/index.ts";
 
@@ -30,7 +31,7 @@ version: 1
 server:
   origins: [${origin}]
   hosts: [127.0.0.1]   # the balancer's address, as the Host header pages send
-  bus: { url: "${redisUrl}", prefix: ${prefix} }
+  bus: { url: "${redisUrl}", prefix: ${prefix}, pageTimeout: 3s }
 commands:
   stream: { handler: handlers/h.ts#stream, body: { type: object, properties: { n: { type: integer }, onItem: { x-channel: numbers } } } }
   whoami: { handler: handlers/h.ts#whoami }
@@ -42,6 +43,8 @@ events:
 `;
 
 let redis: TestRedis;
+/** Between instance 0 (the page's socket) and Redis: a test cuts it. */
+let link: RedisLink;
 let pages: PageServer;
 let browser: Browser;
 let balancer: Balancer;
@@ -52,9 +55,11 @@ let wsPage: TestPage;
 
 beforeAll(async () => {
   redis = await startRedis();
+  link = await startRedisLink(redis.port);
   pages = await startPageServer();
   for (let i = 0; i < 2; i++) {
-    const gateway = await gatewayFor({ "gateway.yaml": manifest(pages.origin, redis.url, `browser${process.pid}`), "handlers/h.ts": HANDLERS });
+    const redisUrl = i === 0 ? link.url : redis.url;
+    const gateway = await gatewayFor({ "gateway.yaml": manifest(pages.origin, redisUrl, `browser${process.pid}`), "handlers/h.ts": HANDLERS });
     gateways.push(gateway);
     servers.push(await gateway.gw.listen({ port: 0 }));
   }
@@ -75,6 +80,7 @@ afterAll(async () => {
   await balancer?.close();
   await Promise.all(gateways.map((g) => g.close()));
   await pages?.close();
+  await link?.close();
   await redis?.stop();
 });
 
@@ -120,3 +126,51 @@ test("the page's emit (invoked on the other instance) reaches a page on each ins
   await wsPage.next((f) => f.type === "event" && f.handler === handler && f.payload === "from the page");
   await page.waitForFunction(() => (window as any).heard.includes("from the page"));
 });
+
+/** `check` until it holds, or a clear failure. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test("a stream cut short while the page's instance is cut off from Redis (past pageTimeout) ends on the page once it is back, and gateway://bus-gap names the channel", async () => {
+  const busState = async (server: Listening) => ((await request(`${server.url}/__gateway/health`, { method: "GET" })).json() as any).bus.state as string;
+  const outcome = page.evaluate(async () => {
+    const gaps: any[] = [];
+    await window.api.listen("gateway://bus-gap", (e) => gaps.push(e.payload));
+    const received: number[] = [];
+    const channel = new window.api.Channel<number>((m) => received.push(m));
+    (window as any).cutShort = { received, settled: false };
+    const answer = await window.api.invoke("stream", { n: 100_000_000, onItem: channel }).then(
+      () => "resolved",
+      (error) => error,
+    );
+    (window as any).cutShort.settled = true;
+    for (let i = 0; i < 3000 && window.__TAURI_INTERNALS__.callbacks.has(channel.id); i++) await new Promise((r) => setTimeout(r, 10));
+    return { answer, ended: !window.__TAURI_INTERNALS__.callbacks.has(channel.id), gaps, received, id: channel.id };
+  });
+  await page.waitForFunction(() => (window as any).cutShort?.received.length > 100);
+  link.cut();
+  // The handler's instance gives up on the page (its registration expired): the invocation answers.
+  await page.waitForFunction(() => (window as any).cutShort.settled === true, undefined, { timeout: 30_000 });
+  link.heal();
+  const result = await outcome;
+  expect(result.answer).toMatchObject({ kind: "internal" });
+  expect(result.ended).toBe(true);
+  expect(result.received.every((value, i) => value === i)).toBe(true);
+  expect(result.gaps).toContainEqual(expect.objectContaining({ scope: "channel", channel: result.id }));
+  // A normal stream after the heal.
+  await until("the page's instance to be connected again", async () => (await busState(servers[0]!)) === "connected");
+  const again = await page.evaluate(async () => {
+    const received: number[] = [];
+    const channel = new window.api.Channel<number>((m) => received.push(m));
+    await window.api.invoke("stream", { n: 500, onItem: channel });
+    for (let i = 0; i < 1000 && window.__TAURI_INTERNALS__.callbacks.has(channel.id); i++) await new Promise((r) => setTimeout(r, 10));
+    return { received, ended: !window.__TAURI_INTERNALS__.callbacks.has(channel.id) };
+  });
+  expect(again.ended).toBe(true);
+  expect(again.received).toEqual(Array.from({ length: 500 }, (_, i) => i));
+}, 90_000);

@@ -1,9 +1,10 @@
 // A real redis-server for the tests that need one: started on a free port on 127.0.0.1, in a
-// temp folder, stopped (or killed and started again on the same port) by the test.
+// temp folder, stopped (or killed and started again on the same port) by the test; and a proxy
+// in front of it that a test can cut, to part one instance from Redis.
 // `npm test`'s pretest installs Debian's redis-server when it is missing (scripts/pretest.js).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection } from "node:net";
+import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./ports.ts";
@@ -63,6 +64,53 @@ export async function startRedis(options: { persist?: boolean; port?: number } =
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A TCP proxy in front of a Redis, for cutting one instance off from it while the others stay connected. */
+export interface RedisLink {
+  url: string;
+  /** Drop every connection through the proxy and refuse new ones (closed at once) until `heal()`. */
+  cut(): void;
+  heal(): void;
+  close(): Promise<void>;
+}
+
+export async function startRedisLink(redisPort: number): Promise<RedisLink> {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+  };
+  const server = createServer((client) => {
+    track(client);
+    if (cut) return void client.destroy();
+    const upstream = createConnection({ host: "127.0.0.1", port: redisPort });
+    track(upstream);
+    upstream.on("close", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    cut() {
+      cut = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    heal() {
+      cut = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        cut = true;
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
