@@ -426,6 +426,9 @@ describe("one instance cut off from Redis (a proxy between them is cut) while th
     const p = await page(a!); // its hello comes at once
     const refused = await invokeAsPage(b!, p, "count", { n: 5, onItem: "__CHANNEL__:40" });
     expect([refused.status, refused.json().kind]).toEqual([503, "bus-unavailable"]);
+    // A call that does not reach the page (no channel, no listener) runs as on the page's own instance.
+    const plain = await invokeAsPage(b!, p, "local", {});
+    expect([plain.status, plain.json()]).toEqual([200, "served"]);
     // Still so once the cut instance's announcements in Redis have expired.
     await until("the cut instance's announcement to expire", async () => (await redis.command(["EXISTS", `${a!.prefix}:instance:${instanceA}`])) === ":0\r\n");
     const later = await invokeAsPage(b!, p, "count", { n: 5, onItem: "__CHANNEL__:41" });

@@ -278,12 +278,21 @@ class HttpTransport {
         (remote) => this.execute(reading, body, remote),
         (error: unknown) => {
           if (!(error instanceof BusUnavailable)) throw error;
+          // Only what streams to the page or listens for it needs to know where it is; a plain
+          // call runs here without it, as it does on the page's own instance.
+          if (!this.needsPage(cmd)) return this.execute(reading, body, undefined);
           this.answer(res, rejections.busUnavailable(error.message), cors, cmd);
         },
       ).catch((error: unknown) => this.dispatchFailed(reading, error));
       return;
     }
     this.execute(reading, body, page);
+  }
+
+  /** Does this invocation reach its page (a channel in its body, or a listener for it)? */
+  private needsPage(cmd: string): boolean {
+    if (cmd.startsWith("plugin:event|")) return cmd === "plugin:event|listen";
+    return (this.context.current().commands.get(cmd)?.channelFields.size ?? 0) > 0;
   }
 
   private execute(reading: BodyReading, body: unknown, page: PageLink | undefined): void {
