@@ -10,6 +10,8 @@ import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type L
 import { Pages } from "./runtime/pages.ts";
 import { ModuleLifecycle } from "./reload/lifecycle.ts";
 import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
+import { SourceDoc, type Position } from "./config/source-doc.ts";
+import { readRegularFile } from "./config/regular-file.ts";
 import { holdCompiler } from "./reload/compile.ts";
 import { fileClockNow } from "./reload/file-clock.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
@@ -131,7 +133,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
   // server.bus applies at start (like server.port): instances join the bus before they serve.
-  const bus = await startBus(current.settings.bus, events, pages, logger, () => current.settings.maxDepth);
+  const bus = await startBus(current.manifestFile, current.settings.bus, events, pages, logger, () => current.settings.maxDepth);
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
   const servers = new Set<Listening>();
   // Each answered invocation: a log line (a page's event-plugin calls only at debug level) and,
@@ -263,10 +265,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
-/** With server.bus: join the other instances (events, channels and listeners of their pages). */
-async function startBus(settings: BusSettings | undefined, events: EventHub, pages: Pages, logger: Logger, maxDepth: () => number): Promise<Bus | undefined> {
+/**
+ * With server.bus: join the other instances (events, channels and listeners of their pages).
+ * Without the redis package (an optional peer dependency), a ConfigError at server.bus.
+ */
+async function startBus(manifestFile: string, settings: BusSettings | undefined, events: EventHub, pages: Pages, logger: Logger, maxDepth: () => number): Promise<Bus | undefined> {
   if (settings === undefined) return undefined;
-  const { startRedisBus } = await import("./bus/redis-bus.ts"); // apps without a bus never load the client
+  try {
+    await import("redis"); // apps without a bus never load the client
+  } catch (error) {
+    throw redisMissing(manifestFile, error);
+  }
+  const { startRedisBus } = await import("./bus/redis-bus.ts");
   const bus = await startRedisBus(
     settings,
     {
@@ -283,6 +293,23 @@ async function startBus(settings: BusSettings | undefined, events: EventHub, pag
   events.bus = bus;
   pages.observer = bus;
   return bus;
+}
+
+/** The redis package could not be loaded: one line at server.bus saying what to install. */
+function redisMissing(manifestFile: string, error: unknown): ConfigError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const message = String((error as Error | undefined)?.message ?? error).split("\n")[0];
+  // Not found: the package itself or one of its own (@redis/client, ...); anything else is a broken install.
+  const notFound = (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && /['"](redis|@redis\/[^'"]+)['"]/.test(message);
+  let at: Position | undefined;
+  try {
+    // Only on this path: the manifest read again for the place of server.bus (settings carry no positions).
+    at = new SourceDoc(manifestFile, readRegularFile(manifestFile, "utf8")).valuePosition(["server", "bus"]);
+  } catch {
+    // (a build served without its sources) the manifest's name alone
+  }
+  const why = notFound ? "which is not installed" : `which does not load (${message})`;
+  return new ConfigError([{ file: manifestFile, ...at, message: `server.bus needs the redis package, ${why}: npm install redis` }]);
 }
 
 function relativeTo(generation: Generation, file: string): string {

@@ -5,7 +5,7 @@
 // dist/console/). Incremental, so a rebuild after a small edit takes a fraction of a clean one;
 // `--clean` (what `npm pack` runs) starts from an empty dist/ so nothing stale is shipped.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,9 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");
 const buildInfo = join(root, "node_modules", ".cache", "ipc-gateway", "build.tsbuildinfo");
 
-if (process.argv.includes("--clean")) {
+// tsc's incremental state says what it emitted, not whether that is still there: without dist/
+// (a clone's first build, dist/ deleted) it starts from nothing too.
+if (process.argv.includes("--clean") || !existsSync(join(dist, "index.js"))) {
   rmSync(dist, { recursive: true, force: true });
   rmSync(buildInfo, { force: true });
 }

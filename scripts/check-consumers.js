@@ -4,7 +4,9 @@
 //
 //   node scripts/check-consumers.js [--node /path/to/node] [--tarball ipc-gateway-x.y.z.tgz] [--only runtime|types] [--keep]
 //
-// runtime (under --node, default: this Node): an ESM app (`import`) and a CommonJS app
+// package: the tarball holds no picture (docs/ ships its text, not its screenshots).
+// runtime (under --node, default: this Node): installing the tarball flags no install script of
+//   the package (none in its package.json; none in npm's install-scripts warning); an ESM app (`import`) and a CommonJS app
 //   (`require`, Node's require(esm)) serve a `.ts` handler over HTTP and call it in-process, with
 //   no tsx installed or loaded; the subpath exports resolve to files that exist; the `gateway` bin
 //   (through npx, with --node first on PATH) prints the version and checks the app's manifest.
@@ -17,7 +19,7 @@
 // "#" only inform. Exits 1 when a check fails. Without --tarball the checkout is packed with
 // `npm pack --ignore-scripts`, so dist/ must be built (node scripts/build.js).
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -35,6 +37,9 @@ const MODES = [
   { name: "esnext/bundler", module: "esnext", moduleResolution: "bundler" },
 ];
 const INSTALL = ["install", "--prefer-offline", "--no-audit", "--no-fund"];
+/** The scripts npm runs when it installs a package (prepare: for one from a tarball, a folder or git). */
+const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall", "prepare"];
+const PICTURE = /\.(png|jpe?g|gif|webp|avif|svg|ico|bmp|tiff?)$/i;
 
 const { values: options } = parseArgs({
   options: {
@@ -98,6 +103,20 @@ async function theTarball() {
     return undefined;
   }
   return join(dir, JSON.parse(packed.stdout)[0].filename);
+}
+
+// ---- the tarball itself -----------------------------------------------------------------------
+
+async function packageChecks(tarball) {
+  const listed = await run("tar", ["-tzf", tarball], { timeout: 60_000 });
+  if (listed.code !== 0) return report(false, "package holds no picture", `tar -tzf exited ${listed.code}`, listed.output);
+  const entries = listed.stdout.split("\n").filter(Boolean);
+  const pictures = entries.filter((entry) => PICTURE.test(entry));
+  report(
+    pictures.length === 0 && entries.length > 0,
+    "package holds no picture",
+    pictures.length === 0 ? `${entries.length} files, ${Math.round(statSync(tarball).size / 1024)} kB packed` : `it holds ${pictures.join(", ")}`,
+  );
 }
 
 // ---- runtime ----------------------------------------------------------------------------------
@@ -221,7 +240,25 @@ async function runtimeChecks(tarball, node) {
   const install = await run("npm", [...INSTALL, tarball], { cwd: app, timeout: 300_000 });
   if (install.code !== 0) return report(false, `${tag} install`, `npm install <tarball> exited ${install.code}`, install.output);
   const installed = join(app, "node_modules", "ipc-gateway");
-  const version = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")).version;
+  const installedPackage = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+  const version = installedPackage.version;
+
+  // (0) No install script of ours: none that npm would run, and none it flagged (npm 11 lists the
+  // packages whose install scripts it has not been allowed to run, ours included when there is one).
+  const own = INSTALL_SCRIPTS.filter((name) => installedPackage.scripts?.[name] !== undefined);
+  const flagged = install.output.split("\n").filter((line) => /install-scripts/.test(line) && /@\S+ \((pre|post)?(install|prepare)\b/.test(line));
+  const flaggedOurs = flagged.filter((line) => /\bipc-gateway@/.test(line));
+  const theirs = flagged.filter((line) => !/\bipc-gateway@/.test(line)).map((line) => line.replace(/^.*install-scripts\s+/, ""));
+  report(
+    own.length === 0 && flaggedOurs.length === 0,
+    `${tag} install flags no install script of the package`,
+    own.length > 0
+      ? `its package.json has ${own.map((name) => `"${name}"`).join(", ")}`
+      : flaggedOurs.length > 0
+        ? `npm flagged ${flaggedOurs.map((line) => line.replace(/^.*install-scripts\s+/, "")).join("; ")}`
+        : `none in its package.json, none flagged by npm${theirs.length > 0 ? ` (npm flags its dependencies': ${theirs.join("; ")})` : ""}`,
+    install.output,
+  );
 
   // (a) ESM, with no tsx anywhere.
   const tsxInstalled = existsSync(join(app, "node_modules", "tsx"));
@@ -562,6 +599,7 @@ try {
   const tarball = await theTarball();
   if (tarball) {
     console.log(`# package: ${tarball}`);
+    await packageChecks(tarball);
     const groups = [];
     if (options.only !== "types") groups.push(runtimeChecks(tarball, resolve(options.node ?? process.execPath)));
     if (options.only !== "runtime") groups.push(typesChecks(tarball));

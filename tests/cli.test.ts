@@ -1,9 +1,11 @@
 // `gateway check` through the real bin: the example app, and a broken copy with every mistake.
-import { describe, expect, test } from "@jest/globals";
-import { cpSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFile, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { tempApp } from "./helpers/app.ts";
-import { PROJECT_DIR, runGateway } from "./helpers/cli.ts";
+import { tempApp, type TempApp } from "./helpers/app.ts";
+import { PROJECT_DIR, runGateway, startGateway, type CliResult } from "./helpers/cli.ts";
+import { invokeJson } from "./helpers/http.ts";
 
 function copyOfExample() {
   const app = tempApp({});
@@ -104,6 +106,115 @@ describe("handler loading under the real bin", () => {
       expect(result.code).toBe(0);
     } finally {
       app.remove();
+    }
+  });
+});
+
+/** A "billion laughs" document: nine levels of anchors, each naming the one before nine times (10^9 values expanded). */
+function aliasBomb(indent: string): string {
+  const lines = [`${indent}l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]`];
+  for (let i = 1; i < 9; i++) lines.push(`${indent}l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(", ")}]`);
+  return lines.join("\n") + "\n";
+}
+
+describe("gateway check: one line per mistake", () => {
+  const TOO_MANY = "too many values through aliases: this one takes the document past 1,000,000 values (an alias bomb?)";
+
+  test("an alias bomb in the manifest, and in a .yaml schema file", async () => {
+    // l5 stands for 597,871 values: its first alias (line 12, on l6's line, in both files) passes 1,000,000.
+    const app = tempApp({
+      "gateway.yaml": `version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\nlaughs:\n${aliasBomb("  ")}`,
+      "handlers/ok.ts": 'export default () => "ok";\n',
+      "schemas/laughs.yaml": `type: object\n$defs:\n  laughs:\n    type: array\n    examples:\n${aliasBomb("      ")}`,
+      "schemas.yaml": "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: schemas/laughs.yaml\n",
+    });
+    try {
+      expect(await runGateway(["check"], { cwd: app.dir })).toEqual({ code: 1, stdout: `gateway.yaml:12:12: ${TOO_MANY}\n`, stderr: "" });
+      expect(await runGateway(["check", "--config", "schemas.yaml"], { cwd: app.dir })).toEqual({ code: 1, stdout: `schemas/laughs.yaml:12:16: ${TOO_MANY}\n`, stderr: "" });
+    } finally {
+      app.remove();
+    }
+  });
+
+  test("a handler file five commands load is one line whether it does not build or throws while loading", async () => {
+    const five = (handler: string, prefix: string) => Array.from({ length: 5 }, (_, i) => `  ${prefix}${i}:\n    handler: ${handler}\n`).join("");
+    const app = tempApp({
+      "gateway.yaml": `version: 1\ncommands:\n${five("handlers/bad.ts", "b")}${five("handlers/boom.ts", "t")}${five("handlers/string.ts", "s")}`,
+      "handlers/bad.ts": "export default () => {\n  return 1 +;\n};\n",
+      "handlers/boom.ts": 'const config: any = undefined;\nconfig.port;\nexport default () => 1;\n',
+      "handlers/string.ts": 'throw "not yet";\nexport default () => 1;\n',
+    });
+    try {
+      expect(await runGateway(["check"], { cwd: app.dir })).toEqual({
+        code: 1,
+        stdout: [
+          'handlers/bad.ts:2:13: Unexpected ";"',
+          "handlers/boom.ts:2:8: threw while loading: TypeError: Cannot read properties of undefined (reading 'port')",
+          "handlers/string.ts: threw while loading: not yet",
+          "",
+        ].join("\n"),
+        stderr: "",
+      });
+    } finally {
+      app.remove();
+    }
+  });
+});
+
+describe("server.bus without the redis package", () => {
+  // A copy of the package (bin, dist, package.json) whose node_modules links everything of the
+  // project's but redis and @redis/*: from it, the gateway's `import("redis")` really fails.
+  let root: TempApp;
+  let bin: string;
+  const MANIFEST = "version: 1\nserver:\n  bus: ${REDIS_URL:-}\ncommands:\n  hello:\n    handler: handlers/hello.ts\n";
+  const MISSING = "gateway.yaml:3:8: server.bus needs the redis package, which is not installed: npm install redis\n";
+
+  beforeAll(() => {
+    root = tempApp({ "app/gateway.yaml": MANIFEST, "app/handlers/hello.ts": 'export default () => "hello";\n' });
+    const pkg = root.path("pkg");
+    mkdirSync(join(pkg, "node_modules"), { recursive: true });
+    for (const part of ["package.json", "bin", "dist"]) cpSync(join(PROJECT_DIR, part), join(pkg, part), { recursive: true });
+    for (const name of readdirSync(join(PROJECT_DIR, "node_modules"))) {
+      if (name === "redis" || name === "@redis" || name.startsWith(".")) continue;
+      symlinkSync(join(PROJECT_DIR, "node_modules", name), join(pkg, "node_modules", name));
+    }
+    bin = join(pkg, "bin", "gateway.js");
+  });
+  afterAll(() => root.remove());
+
+  /** The copy's bin run to its end in the app, with REDIS_URL set or not, and no NODE_PATH. */
+  function run(args: string[], redisUrl: string | undefined): Promise<CliResult> {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: "" };
+    delete env.NODE_PATH;
+    delete env.REDIS_URL;
+    if (redisUrl !== undefined) env.REDIS_URL = redisUrl;
+    return new Promise((resolve) => {
+      execFile(process.execPath, [bin, ...args], { cwd: root.path("app"), env, timeout: 60_000 }, (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  test("redis cannot be loaded from the copy (the ground the next tests stand on)", () => {
+    const probe = spawnSync(process.execPath, ["--input-type=module", "-e", 'await import("redis")'], { cwd: root.path("pkg/dist") });
+    expect(probe.stderr.toString()).toMatch(/ERR_MODULE_NOT_FOUND/);
+  });
+
+  test("gateway serve and gateway dev exit 1 with one line at server.bus naming npm install redis", async () => {
+    for (const verb of ["serve", "dev"]) {
+      expect(await run([verb, "--port", "0"], "redis://127.0.0.1:6379")).toEqual({ code: 1, stdout: "", stderr: MISSING });
+    }
+  });
+
+  test("the same manifest with REDIS_URL empty needs no bus (nor the redis package) and serves", async () => {
+    // Empty is what ${REDIS_URL:-} makes of an unset one (tests/manifest.test.ts covers unset).
+    const gw = await startGateway("serve", root.path("app"), [], { bin, env: { REDIS_URL: "" } });
+    try {
+      const res = await invokeJson(gw.url, "hello", {});
+      expect({ status: res.status, body: res.json() }).toEqual({ status: 200, body: "hello" });
+      expect((await (await fetch(`${gw.url}/__gateway/health`)).json()).bus).toBeUndefined();
+    } finally {
+      gw.kill();
     }
   });
 });

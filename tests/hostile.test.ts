@@ -4,6 +4,7 @@
 // end the process, wedge it, or grow it without bound. The classes follow issue 8:
 //   1 frames and wire fields trusted too early   2 depth   3 values that cannot be sent
 //   4 files and descriptors   5 memory   6 statuses   7 stray errors
+//   8 files the gateway reads (the manifest and schema files, edited under dev or there at start)
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { connect } from "node:net";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync, unlinkSync } from "node:fs";
@@ -13,7 +14,7 @@ import { join } from "node:path";
 import { WebSocket } from "ws";
 import { tempApp, type TempApp } from "./helpers/app.ts";
 import { startGateway, type LogLine, type RunningGateway } from "./helpers/cli.ts";
-import { HOSTILE_APP } from "./helpers/hostile-app.ts";
+import { HOSTILE_APP, HOSTILE_MANIFEST } from "./helpers/hostile-app.ts";
 import { invokeJson, request, type RawResponse } from "./helpers/http.ts";
 import { connectPage, type Frame, type TestPage } from "./helpers/ws.ts";
 
@@ -690,6 +691,94 @@ for (const transport of ["HTTP", "WebSocket"] as const) {
   }
 }
 
+// ---- class 8: files the gateway reads ----------------------------------------------------------
+
+/** A "billion laughs" document: nine levels of anchors, each naming the one before nine times (10^9 values expanded). */
+function aliasBomb(indent: string): string {
+  const lines = [`${indent}l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]`];
+  for (let i = 1; i < 9; i++) lines.push(`${indent}l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(", ")}]`);
+  return lines.join("\n") + "\n";
+}
+
+/** The mistake an alias bomb is, where it is: at the alias that takes it past 1,000,000 values (l5's first). */
+function bombMistake(file: string, text: string): string {
+  const lines = text.split("\n");
+  const line = lines.findIndex((l) => l.includes("*l5"));
+  return `${file}:${line + 1}:${lines[line]!.indexOf("*l5") + 1}: too many values through aliases: this one takes the document past 1,000,000 values (an alias bomb?)`;
+}
+
+/** The manifest with one more command, whose body is a `.yaml` schema file. */
+const withYamlSchema = (manifest: string) => manifest.replace("commands:\n", "commands:\n  laughs:\n    handler: handlers/h.ts#echo\n    body: schemas/laughs.yaml\n");
+
+/** /__gateway/health once `done` holds for it (polled: a reload follows the watcher). */
+async function healthWhen(ctx: Context, done: (health: { ok: boolean; lastError: string | null }) => boolean, what: string): Promise<{ ok: boolean; lastError: string | null }> {
+  for (let waited = 0; ; waited += 50) {
+    const health = (await get(ctx, "/__gateway/health")).json() as { ok: boolean; lastError: string | null };
+    if (done(health)) return health;
+    if (waited > 15_000) throw new Error(`${what}: health is still ${JSON.stringify(health)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const sourceFileCases: Case[] = [
+  {
+    name: "[8] an alias bomb saved as the manifest is one mistake at its alias; the last good generation serves on, and the fix reloads",
+    run: async (ctx) => {
+      const good = ctx.app.read("gateway.yaml");
+      const bomb = `${good}laughs:\n${aliasBomb("  ")}`;
+      ctx.app.write("gateway.yaml", bomb);
+      expect(await healthWhen(ctx, (h) => h.lastError !== null, "the bomb")).toMatchObject({ ok: true, lastError: bombMistake("gateway.yaml", bomb) });
+      await expectHealthy(ctx);
+      ctx.app.write("gateway.yaml", good);
+      await healthWhen(ctx, (h) => h.lastError === null, "the fix");
+    },
+  },
+  {
+    name: "[8] an alias bomb saved as a .yaml schema file is one mistake at its alias in that file; the fix reloads",
+    run: async (ctx) => {
+      const good = ctx.app.read("gateway.yaml");
+      const schema = `type: object\n$defs:\n${aliasBomb("  ")}`;
+      ctx.app.write("schemas/laughs.yaml", schema);
+      ctx.app.write("gateway.yaml", withYamlSchema(good));
+      expect(await healthWhen(ctx, (h) => h.lastError !== null, "the bomb")).toMatchObject({ ok: true, lastError: bombMistake("schemas/laughs.yaml", schema) });
+      await expectHealthy(ctx);
+      ctx.app.write("schemas/laughs.yaml", "type: object\n");
+      await healthWhen(ctx, (h) => h.lastError === null, "the fix");
+      expect((await invokeJson(ctx.gw.url, "laughs", { a: 1 })).json()).toEqual({ a: 1 });
+      ctx.app.write("gateway.yaml", good);
+      await healthWhen(ctx, (h) => h.lastError === null, "the manifest as it was");
+    },
+  },
+];
+
+describe("gateway dev started on an alias bomb serves not-ready, naming it, until it is fixed", () => {
+  for (const where of ["the manifest", "a .yaml schema file"] as const) {
+    test(where, async () => {
+      const app = tempApp(HOSTILE_APP);
+      let gw: RunningGateway | undefined;
+      try {
+        const manifest = where === "the manifest" ? `${HOSTILE_MANIFEST}laughs:\n${aliasBomb("  ")}` : withYamlSchema(HOSTILE_MANIFEST);
+        const schema = `type: object\n$defs:\n${aliasBomb("  ")}`;
+        app.write("gateway.yaml", manifest);
+        app.write("schemas/laughs.yaml", schema);
+        const mistake = where === "the manifest" ? bombMistake("gateway.yaml", manifest) : bombMistake("schemas/laughs.yaml", schema);
+        gw = await startGateway("dev", app.dir);
+        expect(gw.stderr()).toContain(`${mistake}\ngateway: the app does not build yet`);
+        const refused = await invokeJson(gw.url, "greet", { name: "Ada" });
+        expect({ status: refused.status, body: refused.json() }).toMatchObject({ status: 503, body: { kind: "not-ready", mistakes: [mistake] } });
+        const ctx = { gw } as Context;
+        app.write(where === "the manifest" ? "gateway.yaml" : "schemas/laughs.yaml", where === "the manifest" ? HOSTILE_MANIFEST : "type: object\n");
+        await healthWhen(ctx, (h) => h.ok, "the fix");
+        const res = await invokeJson(gw.url, "greet", { name: "Ada" });
+        expect({ status: res.status, body: res.json() }).toEqual({ status: 200, body: { message: "Hello, Ada!" } });
+      } finally {
+        gw?.kill();
+        app.remove();
+      }
+    });
+  }
+});
+
 // ---- the suites --------------------------------------------------------------------------------
 
 function suite(mode: "dev" | "serve", cases: Case[]): void {
@@ -730,6 +819,7 @@ suite("dev", [
   ...memoryCases,
   ...statusCases,
   ...strayCases,
+  ...sourceFileCases,
 ]);
 // The handler faults again, without development messages.
 suite("serve", [...valueCases("HTTP", "serve"), ...valueCases("WebSocket", "serve"), ...strayCases]);

@@ -3,6 +3,7 @@ import { describe, expect, test } from "@jest/globals";
 import { GenerationBuilder } from "../gateway/reload/builder.ts";
 import { formatProblem } from "../gateway/config/problems.ts";
 import { tempApp } from "./helpers/app.ts";
+import { devGateway } from "./helpers/dev.ts";
 
 const OK_HANDLER = `export default () => "ok";\n`;
 
@@ -126,7 +127,8 @@ describe("manifest mistakes", () => {
   test("handler module that throws at import", async () => {
     const yaml = "version: 1\ncommands:\n  a:\n    handler: handlers/boom.ts\n";
     const found = await mistakes({ "gateway.yaml": yaml, "handlers/boom.ts": 'throw new RangeError("boom");\nexport default () => 1;\n' });
-    expect(found).toEqual(["gateway.yaml:4:14: handler handlers/boom.ts threw while loading: RangeError: boom"]);
+    // No source maps under jest, so no line: the file that threw is the place (not the manifest entry).
+    expect(found).toEqual(["handlers/boom.ts: threw while loading: RangeError: boom"]);
   });
 
   test("handler module with a syntax error names the file, line and column", async () => {
@@ -275,6 +277,18 @@ describe("server.bus and server.hosts", () => {
     expect(none.ok && none.generation.settings.bus).toBeUndefined();
   });
 
+  test("${REDIS_URL:-} with REDIS_URL unset (or empty) means no bus; set, it is the bus", async () => {
+    for (const yaml of ["version: 1\nserver:\n  bus: ${REDIS_URL:-}\n", "version: 1\nserver:\n  bus: { url: '${REDIS_URL:-}', prefix: shop }\n"]) {
+      const unset = await built(yaml);
+      if (!unset.ok) throw new Error(unset.problems.map((p) => formatProblem(p)).join("\n"));
+      expect(unset.generation.settings.bus).toBeUndefined();
+      const empty = await built(yaml, { REDIS_URL: "" });
+      expect(empty.ok && empty.generation.settings.bus).toBeUndefined();
+      const set = await built(yaml, { REDIS_URL: "redis://cache:6379" });
+      expect(set.ok && set.generation.settings.bus).toMatchObject({ url: "redis://cache:6379" });
+    }
+  });
+
   test("mistakes point at the value", async () => {
     expect(await mistakes({ "gateway.yaml": "version: 1\nserver:\n  bus: http://cache:6379\n" })).toEqual([
       "gateway.yaml:3:8: server.bus is a Redis URL (redis://host:port), or { url, prefix, history }",
@@ -288,5 +302,98 @@ describe("server.bus and server.hosts", () => {
     expect(await mistakes({ "gateway.yaml": "version: 1\nserver:\n  bus: ${REDIS_URL}\n" })).toEqual([
       expect.stringMatching(/^gateway\.yaml:3:8: environment variable REDIS_URL is not set/),
     ]);
+  });
+});
+
+/** A "billion laughs" document: nine levels of anchors, each naming the one before nine times (10^9 values expanded). */
+function aliasBomb(indent: string): string {
+  const lines = [`${indent}l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]`];
+  for (let i = 1; i < 9; i++) lines.push(`${indent}l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(", ")}]`);
+  return lines.join("\n") + "\n";
+}
+
+/** Where `needle` is first written in `text`, as line:col. */
+function placeOf(text: string, needle: string): string {
+  const lines = text.split("\n");
+  const line = lines.findIndex((l) => l.includes(needle));
+  return `${line + 1}:${lines[line]!.indexOf(needle) + 1}`;
+}
+
+describe("YAML aliases", () => {
+  const TOO_MANY = "too many values through aliases: this one takes the document past 1,000,000 values (an alias bomb?)";
+
+  test("an alias bomb in the manifest is one mistake, at the alias that takes it past the limit", async () => {
+    const yaml = `version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\nlaughs:\n${aliasBomb("  ")}`;
+    // l5 stands for 597,871 values: its first alias passes 1,000,000 with what came before.
+    expect(await mistakes({ "gateway.yaml": yaml })).toEqual([`gateway.yaml:${placeOf(yaml, "*l5")}: ${TOO_MANY}`]);
+  });
+
+  test("an alias bomb in a .yaml schema file is one mistake, in that file", async () => {
+    const schema = `type: object\n$defs:\n${aliasBomb("  ")}`;
+    const yaml = "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: schemas/a.yaml\n";
+    expect(await mistakes({ "gateway.yaml": yaml, "schemas/a.yaml": schema })).toEqual([`schemas/a.yaml:${placeOf(schema, "*l5")}: ${TOO_MANY}`]);
+  });
+
+  test("an alias that names no anchor, and one inside the value it names", async () => {
+    const nowhere = "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: *schema\n";
+    expect(await mistakes({ "gateway.yaml": nowhere })).toEqual(["gateway.yaml:5:11: alias *schema names no anchor before it (write &schema on a value above it)"]);
+    const itself = "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: &b { type: object, properties: { again: *b } }\n";
+    expect(await mistakes({ "gateway.yaml": itself })).toEqual([
+      "gateway.yaml:5:51: alias *b is inside the value it names: a value cannot contain itself",
+    ]);
+    const schema = "type: array\nitems: &i { type: array, items: *i }\n";
+    const fromFile = "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: schemas/a.yaml\n";
+    expect(await mistakes({ "gateway.yaml": fromFile, "schemas/a.yaml": schema })).toEqual([
+      "schemas/a.yaml:2:33: alias *i is inside the value it names: a value cannot contain itself",
+    ]);
+  });
+
+  test("one anchor named by 300 commands (yaml's own guard refuses a hundred) builds, in the manifest and in a schema file", async () => {
+    const commands = Array.from({ length: 300 }, (_, i) => `  c${i}:\n    handler: handlers/ok.ts\n    body: ${i === 0 ? "&name { type: string, minLength: 1 }" : "*name"}\n    returns: schemas/r.yaml\n`);
+    const schema = `$defs:\n  s: &s { const: ok }\nallOf: [${Array(150).fill("*s").join(", ")}]\n`;
+    const app = tempApp({ "gateway.yaml": `version: 1\ncommands:\n${commands.join("")}`, "handlers/ok.ts": OK_HANDLER, "schemas/r.yaml": schema });
+    try {
+      const result = await new GenerationBuilder(app.path("gateway.yaml"), {}).build();
+      if (!result.ok) throw new Error(result.problems.map((p) => formatProblem(p, app.dir)).join("\n"));
+      const body = result.generation.commands.get("c299")!.body as { validate: (v: unknown) => boolean };
+      expect([body.validate("Ada"), body.validate("")]).toEqual([true, false]);
+    } finally {
+      app.remove();
+    }
+  });
+});
+
+describe("one mistake, one line", () => {
+  const FIVE = (handler: string, prefix = "c") => Array.from({ length: 5 }, (_, i) => `  ${prefix}${i}:\n    handler: ${handler}\n`).join("");
+
+  test("a handler file five commands load, broken or throwing while loading, is one line each", async () => {
+    const yaml = `version: 1\ncommands:\n${FIVE("handlers/bad.ts")}${FIVE("handlers/boom.ts#run", "t")}`;
+    const found = await mistakes({
+      "gateway.yaml": yaml,
+      "handlers/bad.ts": "export default () => {\n  return 1 +;\n};\n",
+      "handlers/boom.ts": 'throw new RangeError("boom");\nexport const run = () => 1;\n',
+    });
+    expect(found).toEqual(['handlers/bad.ts:2:13: Unexpected ";"', "handlers/boom.ts: threw while loading: RangeError: boom"]);
+  });
+
+  test("under dev, a broken edit of a handler five commands share is one line in lastError, gateway://error and the log; fixed, it serves", async () => {
+    const dev = await devGateway({ "gateway.yaml": `version: 1\ncommands:\n${FIVE("handlers/shared.ts")}`, "handlers/shared.ts": 'export default () => "v1";\n' });
+    try {
+      dev.app.write("handlers/shared.ts", "export default () => {\n  return 1 +;\n};\n");
+      const outcome = await dev.next();
+      expect(outcome.kind).toBe("error");
+      const line = 'handlers/shared.ts:2:13: Unexpected ";"';
+      expect(outcome.payload.message).toBe(line);
+      expect(outcome.payload.problems).toEqual([{ file: "handlers/shared.ts", line: 2, column: 13, message: 'Unexpected ";"' }]);
+      expect(dev.gw.lastError).toBe(line);
+      expect(dev.logger.lines.filter((l) => l.includes("Unexpected"))).toEqual([`gateway: the edit is broken; still serving generation 1:\n${line}`]);
+      expect(await dev.gw.invoke("c4")).toBe("v1");
+      dev.app.write("handlers/shared.ts", 'export default () => "v2";\n');
+      expect((await dev.next()).kind).toBe("reload");
+      expect(dev.gw.lastError).toBeNull();
+      expect(await dev.gw.invoke("c0")).toBe("v2");
+    } finally {
+      await dev.close();
+    }
   });
 });

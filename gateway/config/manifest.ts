@@ -73,7 +73,7 @@ export interface ServerSettings {
   static?: StaticSettings;
   /** The log level (default: info under `gateway dev`, warn otherwise). */
   log?: "debug" | "info" | "warn" | "error" | "silent";
-  /** Redis joining several instances (events, channels, pages); none: one instance, in-process. */
+  /** Redis joining several instances (events, channels, pages); none (or an empty URL): one instance, in-process. */
   bus?: BusSettings;
 }
 
@@ -162,7 +162,7 @@ export function loadManifest(file: string, problems: Problems, env: Env = proces
 
   const vars = new Map<string, string | null>();
   const unset = interpolateEnv(source, env, problems, vars);
-  const raw = (source.doc.toJS() ?? {}) as unknown;
+  const raw = (source.toJS() ?? {}) as unknown;
   const shapeErrors = checkShape(raw, source, problems, unset);
   if (!isObject(raw)) return undefined;
   if (cache && problems.size === before) {
@@ -438,8 +438,11 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
   if (typeof value.log === "string" && ok("/server/log")) server.log = value.log as ServerSettings["log"];
   if (value.bus !== undefined && ok("/server/bus")) {
     const spec = typeof value.bus === "string" ? { url: value.bus } : (value.bus as { url: string; prefix?: string; history?: number; pageTimeout?: string | number });
-    server.bus = { url: spec.url, prefix: spec.prefix ?? "ipc-gateway", history: spec.history ?? 10_000 };
-    if (spec.pageTimeout !== undefined) server.bus.pageTimeoutMs = parseDuration(spec.pageTimeout);
+    // Empty (`${REDIS_URL:-}` with REDIS_URL unset): no bus, so one manifest serves a machine with Redis and one without.
+    if (spec.url !== "") {
+      server.bus = { url: spec.url, prefix: spec.prefix ?? "ipc-gateway", history: spec.history ?? 10_000 };
+      if (spec.pageTimeout !== undefined) server.bus.pageTimeoutMs = parseDuration(spec.pageTimeout);
+    }
   }
   if (value.static !== undefined && ok("/server/static")) {
     const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string });

@@ -11,8 +11,16 @@ export interface Problem {
 
 export class Problems {
   readonly list: Problem[] = [];
+  private readonly seen = new Set<string>();
 
+  /**
+   * Adds a mistake once: the same one found again (a broken file that five commands load) is one
+   * line, not five, wherever the problems are shown (check, the dev console, gateway://error).
+   */
   add(problem: Problem): void {
+    const key = problem.line === undefined ? `${problem.file}\0\0${problem.message}` : `${problem.file}\0${problem.line}:${problem.col ?? 1}\0${problem.message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
     this.list.push(problem);
   }
 

@@ -446,7 +446,7 @@ export class SchemaBuild {
       const syntax = sourceOf().syntaxErrors();
       for (const e of syntax) this.add(file, e.at, e.message);
       if (syntax.length > 0) return undefined;
-      json = sourceOf().doc.toJS();
+      json = sourceOf().toJS();
     }
     const url = pathToFileURL(file).href;
     const refs = refsIn(json).map((r) => resolveRef(r, url)).filter((u): u is string => !!u && u !== url);

@@ -1,6 +1,6 @@
 // A parsed YAML or JSON text that remembers where every value came from, so mistakes can be
 // reported as `path:line:col` (JSON is YAML 1.2, so one parser serves both).
-import { LineCounter, parseDocument, isMap, isPair, isScalar, visit, type Document, type Node } from "yaml";
+import { LineCounter, parseDocument, isAlias, isCollection, isMap, isNode, isPair, isScalar, visit, type Document, type Node } from "yaml";
 
 export type JsonPath = readonly (string | number)[];
 
@@ -9,9 +9,23 @@ export interface Position {
   col: number;
 }
 
+/**
+ * How many values a document's aliases may stand for, all told (each alias counting every value of
+ * what it names, nested aliases expanded). Far above what repeating a schema in a big manifest
+ * takes; far below a "billion laughs" document's 10^9, which anything walking the value (the
+ * manifest's shape check, schema compilation, the cache's JSON) would take forever over.
+ */
+export const MAX_ALIAS_VALUES = 1_000_000;
+
+export interface Mistake {
+  message: string;
+  at: Position;
+}
+
 export class SourceDoc {
   private parsed: Document.Parsed | undefined;
   private readonly lines = new LineCounter();
+  private aliasMistakes: Mistake[] | undefined;
 
   constructor(
     readonly file: string,
@@ -23,9 +37,28 @@ export class SourceDoc {
     return (this.parsed ??= parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true }));
   }
 
-  /** YAML syntax errors, each with its position. */
-  syntaxErrors(): { message: string; at: Position }[] {
-    return this.doc.errors.map((e) => ({ message: firstLine(e.message), at: this.position(e.pos[0]) }));
+  /**
+   * YAML syntax errors, else the aliases that keep the document from becoming a value (one naming
+   * no anchor, one inside what it names, too many values through aliases), each with its position.
+   * None: toJS() may be called.
+   */
+  syntaxErrors(): Mistake[] {
+    const syntax = this.doc.errors.map((e) => ({ message: firstLine(e.message), at: this.position(e.pos[0]) }));
+    return syntax.length > 0 ? syntax : this.aliasErrors();
+  }
+
+  /** The document as a plain value; only once syntaxErrors() found none. */
+  toJS(): unknown {
+    if (this.doc.errors.length > 0 || this.aliasErrors().length > 0) throw new Error(`${this.file}: toJS() of a document with mistakes (see syntaxErrors())`);
+    // yaml's own guard against alias bombs (maxAliasCount) refuses plain documents, such as a
+    // manifest naming one anchor a hundred times: aliasErrors() guarded against them instead.
+    return this.doc.toJS({ maxAliasCount: -1 });
+  }
+
+  private aliasErrors(): Mistake[] {
+    // A document without "*" has no alias (most have none): nothing to walk.
+    this.aliasMistakes ??= this.text.includes("*") ? aliasMistakes(this.doc).map(({ message, offset }) => ({ message, at: this.position(offset) })) : [];
+    return this.aliasMistakes;
   }
 
   position(offset: number): Position {
@@ -97,6 +130,63 @@ export class SourceDoc {
       },
     });
     return found;
+  }
+}
+
+/**
+ * What keeps a parsed document's aliases from becoming a value, found the way yaml resolves them
+ * (an alias names the last anchor of that name before it, in document order) without expanding
+ * anything: the values each anchored node stands for are counted once and added up per alias.
+ */
+function aliasMistakes(doc: Document.Parsed): { message: string; offset: number }[] {
+  const anchors = new Map<string, Node>();
+  /** How many values each anchored node stands for, its aliases expanded. */
+  const values = new Map<Node, number>();
+  /** Anchored nodes being walked: an alias to one of them is inside what it names. */
+  const open = new Set<Node>();
+  let throughAliases = 0;
+  const walk = (node: unknown): number => {
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      const offset = node.range?.[0] ?? 0;
+      if (target === undefined) throw new AliasMistake(`alias *${node.source} names no anchor before it (write &${node.source} on a value above it)`, offset);
+      if (open.has(target)) throw new AliasMistake(`alias *${node.source} is inside the value it names: a value cannot contain itself`, offset);
+      throughAliases += values.get(target)!;
+      if (throughAliases > MAX_ALIAS_VALUES) {
+        throw new AliasMistake(`too many values through aliases: this one takes the document past ${MAX_ALIAS_VALUES.toLocaleString("en-US")} values (an alias bomb?)`, offset);
+      }
+      return values.get(target)!;
+    }
+    if (!isNode(node)) return 0;
+    if (node.anchor) {
+      anchors.set(node.anchor, node);
+      open.add(node);
+    }
+    let count = 1;
+    if (isCollection(node)) for (const item of node.items) count += isPair(item) ? walk(item.key) + walk(item.value) : walk(item);
+    if (node.anchor) {
+      open.delete(node);
+      values.set(node, count);
+    }
+    return count;
+  };
+  try {
+    walk(doc.contents);
+    return [];
+  } catch (error) {
+    if (error instanceof AliasMistake) return [{ message: error.message, offset: error.offset }];
+    // Nesting deep enough to exhaust the stack here would exhaust it in toJS() too.
+    if (error instanceof RangeError) return [{ message: "nested too deeply", offset: 0 }];
+    throw error;
+  }
+}
+
+class AliasMistake extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
   }
 }
 

@@ -504,12 +504,10 @@ function reportLoadFailure(failure: LoadFailure, file: string, dir: string, repo
       for (const problem of failure.problems) problems.add(problem);
       break;
     case "threw": {
-      // Where it threw, when known, is the place to fix; then the module that threw (a helper the
-      // handler imports, say); otherwise the manifest entry that loads it.
+      // Where it threw, when known, is the place to fix; else the module that threw (the handler,
+      // or a helper it imports). Never each manifest entry that loads it: one mistake, one line.
       const what = `${failure.timedOut ? "did not finish loading" : "threw while loading"}: ${failure.message}`;
-      if (failure.line !== undefined) problems.add({ file: failure.file, line: failure.line, col: failure.col ?? 1, message: what });
-      else if (failure.file !== file || !reportAt) problems.add({ file: failure.file, message: what });
-      else problems.add(at(`handler ${displayPath(file, dir)} ${what}`));
+      problems.add(failure.line !== undefined ? { file: failure.file, line: failure.line, col: failure.col ?? 1, message: what } : { file: failure.file, message: what });
       break;
     }
   }
