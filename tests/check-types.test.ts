@@ -115,35 +115,36 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => app?.remove());
 
-test("a handler returning the wrong shape: exit 1, reported at its return statement", () => {
+test("a handler returning the wrong shape: exit 1, reported at its return statement (on stderr)", () => {
   expect(result.code).toBe(1);
-  expect(result.stdout).toContain(
+  expect(result.stdout).toBe("");
+  expect(result.stderr).toContain(
     'handlers/greet.ts:4:34: the handler of "greet" returns a value its returns schema does not allow: Type \'number\' is not assignable to type \'string\'.\n',
   );
 });
 
 test("declared types that disagree with the schemas: at the parameter and at the return annotation", () => {
-  expect(result.stdout).toContain(
+  expect(result.stderr).toContain(
     `handlers/math.ts:3:24: the body schema of "divide" allows values this handler does not accept: Type 'DivideBody' is not assignable to type '{ a: number; b: string; }'.
       Types of property 'b' are incompatible.
         Type 'number' is not assignable to type 'string'.
 `,
   );
-  expect(result.stdout).toContain(
+  expect(result.stderr).toContain(
     "handlers/math.ts:3:69: the return type of the handler of \"divide\" does not match its returns schema: Type 'string' is not assignable to type 'number'.\n",
   );
 });
 
 test("Handler<name>, a handler that is no function literal, and the handler files' own type errors", () => {
-  expect(result.stdout).toContain(
+  expect(result.stderr).toContain(
     'handlers/typed.ts:4:59: the handler of "typed-bad" returns a value its returns schema does not allow: Type \'number\' is not assignable to type \'string\'.\n',
   );
-  expect(result.stdout).toContain("handlers/wrapped.ts:2:1: the return type of the handler of \"wrapped\" does not match its returns schema: Type 'number' is not assignable to type 'string'.\n");
-  expect(result.stdout).toContain("handlers/shout.ts:4:9: Type 'string' is not assignable to type 'number'.\n");
+  expect(result.stderr).toContain("handlers/wrapped.ts:2:1: the return type of the handler of \"wrapped\" does not match its returns schema: Type 'number' is not assignable to type 'string'.\n");
+  expect(result.stderr).toContain("handlers/shout.ts:4:9: Type 'string' is not assignable to type 'number'.\n");
 });
 
 test("only those: literals, interfaces for open objects, undefined for null and Handler<name> done right pass", () => {
-  const reported = result.stdout.split("\n").filter((line) => /^\S+:\d+:\d+: /.test(line));
+  const reported = result.stderr.split("\n").filter((line) => /^\S+:\d+:\d+: /.test(line));
   expect(reported.map((line) => line.replace(/: .*/, ""))).toEqual([
     "handlers/greet.ts:4:34",
     "handlers/math.ts:3:24",
@@ -164,7 +165,8 @@ test("no typescript where the app is: a clear message, exit 1", async () => {
   try {
     const missing = await runGateway(["check", "--types"], { cwd: outside.dir });
     expect(missing.code).toBe(1);
-    expect(missing.stdout).toMatch(/^gateway\.yaml: TypeScript is not installed where \S+ can find it; --types uses the app's own \(npm install --save-dev typescript\)\n$/);
+    expect(missing).toMatchObject({ stdout: "" });
+    expect(missing.stderr).toMatch(/^gateway\.yaml: TypeScript is not installed where \S+ can find it; --types uses the app's own \(npm install --save-dev typescript\)\n$/);
   } finally {
     outside.remove();
   }

@@ -1,10 +1,13 @@
-// `gateway check` through the real bin: the example app, and a broken copy with every mistake.
+// The command line through the real bin: `gateway check` on the example app and on a broken copy
+// with every mistake; what every verb says about a path it cannot use (one line, never a stack);
+// the messages for a port in use and a mistyped command; YAML alias bombs and server.bus.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFile, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { tempApp, type TempApp } from "./helpers/app.ts";
-import { PROJECT_DIR, runGateway, startGateway, type CliResult } from "./helpers/cli.ts";
+import { GATEWAY_BIN, PROJECT_DIR, runGateway, startGateway, type CliResult } from "./helpers/cli.ts";
 import { invokeJson } from "./helpers/http.ts";
 
 function copyOfExample() {
@@ -31,7 +34,7 @@ describe("gateway check", () => {
     }
   });
 
-  test("a broken copy: exit 1 and one line per mistake, all of them in one run", async () => {
+  test("a broken copy: exit 1 and one line per mistake on stderr, all of them in one run", async () => {
     const app = copyOfExample();
     try {
       const manifest = app
@@ -48,12 +51,13 @@ describe("gateway check", () => {
 
       const result = await runGateway(["check"], { cwd: app.dir });
       expect(result.code).toBe(1);
+      expect(result.stdout).toBe("");
       const at = (needle: string, offset = 0) => {
         const lines = manifest.split("\n");
         const line = lines.findIndex((l) => l.includes(needle));
         return `${line + 1}:${lines[line]!.indexOf(needle) + 1 + offset}`;
       };
-      expect(result.stdout.trimEnd().split("\n")).toEqual([
+      expect(result.stderr.trimEnd().split("\n")).toEqual([
         `gateway.yaml:${at("hanlder")}: unknown key "hanlder" in commands.greet (did you mean "handler"?)`,
         `gateway.yaml:${at("handlers/shuot.ts")}: handler file not found: handlers/shuot.ts`,
         `gateway.yaml:${at("maxLenght")}: body of command "shout" does not compile: strict mode: unknown keyword: "maxLenght"`,
@@ -70,8 +74,8 @@ describe("gateway check", () => {
 
   test("a manifest that does not exist", async () => {
     const result = await runGateway(["check", "--config", "nope.yaml"]);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toBe("nope.yaml: cannot read the manifest: ENOENT\n");
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(result.stderr).toBe("nope.yaml: cannot read the manifest: ENOENT\n");
   });
 
   test("usage mistakes exit 2", async () => {
@@ -129,8 +133,8 @@ describe("gateway check: one line per mistake", () => {
       "schemas.yaml": "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: schemas/laughs.yaml\n",
     });
     try {
-      expect(await runGateway(["check"], { cwd: app.dir })).toEqual({ code: 1, stdout: `gateway.yaml:12:12: ${TOO_MANY}\n`, stderr: "" });
-      expect(await runGateway(["check", "--config", "schemas.yaml"], { cwd: app.dir })).toEqual({ code: 1, stdout: `schemas/laughs.yaml:12:16: ${TOO_MANY}\n`, stderr: "" });
+      expect(await runGateway(["check"], { cwd: app.dir })).toEqual({ code: 1, stdout: "", stderr: `gateway.yaml:12:12: ${TOO_MANY}\n` });
+      expect(await runGateway(["check", "--config", "schemas.yaml"], { cwd: app.dir })).toEqual({ code: 1, stdout: "", stderr: `schemas/laughs.yaml:12:16: ${TOO_MANY}\n` });
     } finally {
       app.remove();
     }
@@ -147,13 +151,13 @@ describe("gateway check: one line per mistake", () => {
     try {
       expect(await runGateway(["check"], { cwd: app.dir })).toEqual({
         code: 1,
-        stdout: [
+        stdout: "",
+        stderr: [
           'handlers/bad.ts:2:13: Unexpected ";"',
           "handlers/boom.ts:2:8: threw while loading: TypeError: Cannot read properties of undefined (reading 'port')",
           "handlers/string.ts: threw while loading: not yet",
           "",
         ].join("\n"),
-        stderr: "",
       });
     } finally {
       app.remove();
@@ -217,4 +221,169 @@ describe("server.bus without the redis package", () => {
       gw.kill();
     }
   });
+});
+
+describe("messages", () => {
+  test("a mistyped command: the nearest one is suggested", async () => {
+    const suggest = (typed: string, verb: string) => `gateway: unknown command "${typed}": did you mean ${verb}? (gateway --help lists every command)\n`;
+    expect(await runGateway(["deve"])).toEqual({ code: 2, stdout: "", stderr: suggest("deve", "dev") });
+    expect(await runGateway(["chekc"])).toEqual({ code: 2, stdout: "", stderr: suggest("chekc", "check") });
+    expect(await runGateway(["Serve"])).toEqual({ code: 2, stdout: "", stderr: suggest("Serve", "serve") });
+    expect(await runGateway(["typs"])).toEqual({ code: 2, stdout: "", stderr: suggest("typs", "types") });
+    // Nothing near: the list of commands, no guess.
+    const far = await runGateway(["frobnicate"]);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toMatch(/^gateway: unknown command "frobnicate"\n\nusage: gateway <command> \[options\]\n/);
+    expect(far.stderr).not.toContain("did you mean");
+    // A mistyped option of a verb, too.
+    const option = await runGateway(["check", "--type"]);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toMatch(/^gateway check: unknown option --type: did you mean --types\?\n/);
+    expect(await runGateway(["check"])).toMatchObject({ code: 0, stdout: "gateway.yaml: 10 commands, 1 channels, 2 events\n", stderr: "" });
+  }, 60_000);
+
+  describe("a port in use: the port and the host are named", () => {
+    let app: TempApp;
+    let taken: Server;
+    let port: number;
+    beforeAll(async () => {
+      app = tempApp({ "gateway.yaml": "version: 1\ncommands:\n  hi:\n    handler: hi.ts\n", "hi.ts": 'export default () => "hi";\n' });
+      taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      port = (taken.address() as { port: number }).port;
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => taken.close(resolve));
+      app.remove();
+    });
+
+    test.each(["serve", "dev"])("gateway %s", async (verb) => {
+      const refused = await runGateway([verb, "--port", String(port), "--log-level", "silent"], { cwd: app.dir });
+      expect(refused).toEqual({ code: 1, stdout: "", stderr: `gateway: port ${port} on 127.0.0.1 is in use (--port picks another, 0 any free one)\n` });
+      const running = await startGateway(verb as "serve" | "dev", app.dir, ["--log-level", "silent"]);
+      try {
+        expect((await invokeJson(running.url, "hi", {})).json()).toBe("hi");
+      } finally {
+        running.kill();
+        await running.exited;
+      }
+    });
+  });
+});
+
+describe("a path a verb cannot use: one line naming it, exit 1, never a stack; then the verb works", () => {
+  const LONG = "n".repeat(300);
+  const SHOWN_LONG = `${"n".repeat(32)}…`;
+  let app: TempApp;
+  beforeAll(() => {
+    app = tempApp({
+      "gateway.yaml": "version: 1\ncommands:\n  hi:\n    handler: hi.ts\n",
+      "hi.ts": 'export default () => "hi";\n',
+      "a-file": "a file\n",
+      "a-folder/.keep": "",
+    });
+  });
+  afterAll(() => app?.remove());
+
+  /** Exit 1, nothing on stdout, one line on stderr that names `shown`; nothing new in the folder. */
+  async function oneLine(args: string[], shown: string): Promise<string> {
+    const entries = readdirSync(app.dir).sort();
+    const result = await runGateway(args, { cwd: app.dir });
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(result.stderr).toMatch(/^[^\n]+\n$/);
+    expect(result.stderr).not.toMatch(/^\s+at |node:\w|Error\b/m);
+    expect(result.stderr).toContain(shown);
+    expect(readdirSync(app.dir).sort()).toEqual(entries);
+    expect(readFileSync(app.path("a-file"), "utf8")).toBe("a file\n");
+    return result.stderr;
+  }
+
+  test("check", async () => {
+    await oneLine(["check", "--config", "a-folder"], "a-folder");
+    await oneLine(["check", "--config", "a-file/gateway.yaml"], "a-file/gateway.yaml");
+    await oneLine(["check", "--config", `${LONG}.yaml`], "nnnnnnnn");
+    expect(await runGateway(["check"], { cwd: app.dir })).toMatchObject({ code: 0, stdout: "gateway.yaml: 1 commands, 0 channels, 0 events\n" });
+  }, 60_000);
+
+  test("build", async () => {
+    expect(await oneLine(["build", "--out", "a-file/build"], "a-file")).toBe("gateway build: a-file: is a file, not a folder (a-file/build would be inside it); nothing was written\n");
+    expect(await oneLine(["build", "--out", LONG], SHOWN_LONG)).toMatch(/the name is too long/);
+    await oneLine(["build", "--out", "a-file"], "a-file");
+    await oneLine(["build", "--config", "a-file/gateway.yaml"], "a-file/gateway.yaml");
+    const built = await runGateway(["build", "--out", "build-out"], { cwd: app.dir });
+    expect(built).toMatchObject({ code: 0, stderr: "" });
+    expect(existsSync(app.path("build-out/build.json"))).toBe(true);
+  }, 60_000);
+
+  test("docs: --out naming a file, a path under a file, a name too long, an openapi.json of the user's", async () => {
+    expect(await oneLine(["docs", "--out", "a-file"], "a-file")).toBe("gateway docs: a-file: is a file; --out names the folder to write openapi.json and asyncapi.json in; nothing was written\n");
+    expect(await oneLine(["docs", "--out", "a-file/api"], "a-file")).toBe("gateway docs: a-file: is a file, not a folder (a-file/api would be inside it); nothing was written\n");
+    expect(await oneLine(["docs", "--out", LONG], SHOWN_LONG)).toMatch(/the name is too long/);
+    await oneLine(["docs", "--config", `${LONG}.yaml`], "nnnnnnnn");
+    writeFileSync(app.path("a-folder/openapi.json"), '{ "openapi": "3.1.0", "info": { "title": "mine" } }\n');
+    expect(await oneLine(["docs", "--out", "a-folder"], "a-folder/openapi.json")).toBe(
+      'gateway docs: a-folder/openapi.json: not generated by gateway docs (its info has no "x-generator": "ipc-gateway ..."), so not written over (--out names another folder); nothing was written\n',
+    );
+    expect(readFileSync(app.path("a-folder/openapi.json"), "utf8")).toBe('{ "openapi": "3.1.0", "info": { "title": "mine" } }\n');
+    expect(existsSync(app.path("a-folder/asyncapi.json"))).toBe(false);
+    // Its own documents are written, and written over.
+    for (let run = 0; run < 2; run++) {
+      const written = await runGateway(["docs", "--out", "api"], { cwd: app.dir });
+      expect(written).toEqual({ code: 0, stdout: "wrote api/openapi.json (OpenAPI 3.1, 1 command)\nwrote api/asyncapi.json (AsyncAPI 3.0, 0 events, 0 channels)\n", stderr: "" });
+    }
+  }, 60_000);
+
+  test("types", async () => {
+    await oneLine(["types", "--out", "a-folder"], "a-folder");
+    await oneLine(["types", "--out", "a-file/types.ts"], "a-file");
+    await oneLine(["types", "--out", `${LONG}.ts`], SHOWN_LONG);
+    await oneLine(["types", "--config", "a-folder"], "a-folder");
+    expect(await runGateway(["types", "--out", "types.ts"], { cwd: app.dir })).toMatchObject({ code: 0, stdout: "types.ts: written (1 commands, 0 channels, 0 events)\n" });
+  }, 60_000);
+
+  test("init and new", async () => {
+    await oneLine(["init", "a-file/app"], "a-file");
+    await oneLine(["init", LONG], SHOWN_LONG);
+    await oneLine(["new", "x", "--config", "a-file/gateway.yaml"], "a-file/gateway.yaml");
+    await oneLine(["new", "x", "--config", `${LONG}.yaml`], SHOWN_LONG);
+    await oneLine(["new", "x", "--config", "a-folder"], "a-folder");
+    expect((await runGateway(["init", "new-app"], { cwd: app.dir })).code).toBe(0);
+    expect((await runGateway(["new", "x"], { cwd: app.path("new-app") })).code).toBe(0);
+  }, 60_000);
+
+  test("serve and dev", async () => {
+    await oneLine(["serve", "--config", `${LONG}.yaml`], "nnnnnnnn");
+    await oneLine(["serve", "--config", "a-folder"], "a-folder");
+    await oneLine(["serve", "--from", LONG], "nnnnnnnn");
+    await oneLine(["serve", "--from", "a-file/build"], "a-file/build");
+    await oneLine(["dev", "--types", "a-folder"], "a-folder");
+    await oneLine(["dev", "--types", "a-file/types.ts"], "a-file");
+    await oneLine(["dev", "--handlers", `${LONG}.d.ts`], SHOWN_LONG);
+    for (const verb of ["serve", "dev"] as const) {
+      const running = await startGateway(verb, app.dir, ["--log-level", "silent"]);
+      try {
+        expect((await invokeJson(running.url, "hi", {})).json()).toBe("hi");
+      } finally {
+        running.kill();
+        await running.exited;
+      }
+    }
+  }, 60_000);
+
+  test("a read-only file system: named, before anything is written", async () => {
+    mkdirSync(app.path("read-only"), { recursive: true });
+    const readOnly = (args: string[]) =>
+      new Promise<CliResult>((resolve) => {
+        const script = 'mount --bind -o ro read-only read-only && exec "$@"';
+        execFile("unshare", ["--mount", "sh", "-c", script, "sh", process.execPath, GATEWAY_BIN, ...args], { cwd: app.dir, env: { ...process.env, NODE_OPTIONS: "" } }, (error, stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+        );
+      });
+    const line = (verb: string) => `gateway ${verb}: read-only: cannot be written in: the file system is read-only; nothing was written\n`;
+    expect(await readOnly(["types", "--out", "read-only/types.ts"])).toEqual({ code: 1, stdout: "", stderr: line("types") });
+    expect(await readOnly(["docs", "--out", "read-only/api"])).toEqual({ code: 1, stdout: "", stderr: line("docs") });
+    expect(await readOnly(["init", "read-only/app"])).toEqual({ code: 1, stdout: "", stderr: line("init") });
+    expect(readdirSync(app.path("read-only"))).toEqual([]);
+    expect((await runGateway(["types", "--out", "read-only/types.ts"], { cwd: app.dir })).code).toBe(0);
+  }, 60_000);
 });

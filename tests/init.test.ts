@@ -3,10 +3,10 @@
 // `npm run typecheck`, started with its own `npm start` and called over HTTP.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PROJECT_DIR, runGateway } from "./helpers/cli.ts";
+import { GATEWAY_BIN, PROJECT_DIR, runGateway, type CliResult } from "./helpers/cli.ts";
 import { invokeJson, request } from "./helpers/http.ts";
 import { packProject } from "./helpers/pack.ts";
 
@@ -126,6 +126,117 @@ describe("gateway init", () => {
       await started.stop();
     }
   }, 240_000);
+});
+
+describe("gateway init refuses before writing, and leaves nothing behind", () => {
+  let parent: string;
+  beforeAll(() => {
+    parent = mkdtempSync(join(tmpdir(), "gw-init-refused-"));
+  });
+  afterAll(() => rmSync(parent, { recursive: true, force: true }));
+
+  /** Every entry under `dir` (folders end in /, links show their target): a refusal leaves it unchanged. */
+  function listing(dir: string, prefix = ""): string[] {
+    return readdirSync(join(dir, prefix))
+      .sort()
+      .flatMap((name) => {
+        const relative = prefix === "" ? name : `${prefix}/${name}`;
+        const stats = lstatSync(join(dir, relative));
+        if (stats.isDirectory()) return [`${relative}/`, ...listing(dir, relative)];
+        return [stats.isSymbolicLink() ? `${relative} -> ${readlinkSync(join(dir, relative))}` : relative];
+      });
+  }
+
+  /** The folder's refusal (exit 1, one line, the folder as it was), twice (no half app makes the second different), then a normal init once `fix` ran. */
+  async function refusedThenCreated(name: string, prepare: (dir: string) => void, fix: (dir: string) => void): Promise<string> {
+    const dir = join(parent, name);
+    mkdirSync(dir);
+    prepare(dir);
+    const before = listing(dir);
+    const first = await runGateway(["init", name], { cwd: parent });
+    expect(first.code).toBe(1);
+    expect(first.stdout).toBe("");
+    expect(first.stderr).toMatch(/^gateway init: [^\n]+\n$/);
+    expect(listing(dir)).toEqual(before);
+    expect(await runGateway(["init", name], { cwd: parent })).toEqual(first);
+    fix(dir);
+    const created = await runGateway(["init", name], { cwd: parent });
+    expect(created).toMatchObject({ code: 0, stderr: "" });
+    for (const file of FILES) expect(existsSync(join(dir, file))).toBe(true);
+    return first.stderr;
+  }
+
+  test("web is a file", async () => {
+    const stderr = await refusedThenCreated(
+      "web-is-a-file",
+      (dir) => writeFileSync(join(dir, "web"), "not a folder\n"),
+      (dir) => rmSync(join(dir, "web")),
+    );
+    expect(stderr).toBe("gateway init: web-is-a-file/web: is a file, not a folder (web-is-a-file/web/index.html would be inside it); nothing was written\n");
+  });
+
+  test("web/index.html is a symbolic link to nothing", async () => {
+    const stderr = await refusedThenCreated(
+      "dangling",
+      (dir) => {
+        mkdirSync(join(dir, "web"));
+        symlinkSync("missing.html", join(dir, "web/index.html"));
+      },
+      (dir) => rmSync(join(dir, "web/index.html")),
+    );
+    expect(stderr).toBe("gateway init: dangling/web/index.html: is a symbolic link to nothing; nothing was written\n");
+  });
+
+  test("a file already there is named, with every other", async () => {
+    const stderr = await refusedThenCreated(
+      "taken",
+      (dir) => {
+        mkdirSync(join(dir, "handlers"));
+        writeFileSync(join(dir, "handlers/greet.ts"), "mine\n");
+        writeFileSync(join(dir, "tsconfig.json"), "{}\n");
+      },
+      (dir) => {
+        rmSync(join(dir, "handlers/greet.ts"));
+        rmSync(join(dir, "tsconfig.json"));
+      },
+    );
+    expect(stderr).toBe("gateway init: would overwrite taken/handlers/greet.ts, taken/tsconfig.json; nothing was written\n");
+  });
+
+  test("a folder name too long, and a folder under a file: one line, nothing created", async () => {
+    const long = "n".repeat(300);
+    const tooLong = await runGateway(["init", long], { cwd: parent });
+    expect(tooLong).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `gateway init: ${"n".repeat(32)}…: the name is too long (300 bytes; file systems take at most 255); nothing was written\n`,
+    });
+    writeFileSync(join(parent, "a-file"), "");
+    const underFile = await runGateway(["init", "a-file/app"], { cwd: parent });
+    expect(underFile).toEqual({ code: 1, stdout: "", stderr: "gateway init: a-file: is a file, not a folder (a-file/app would be inside it); nothing was written\n" });
+    expect(readdirSync(parent).filter((name) => name === "a-file" || name.startsWith("nnn"))).toEqual(["a-file"]);
+    expect((await runGateway(["init", "n".repeat(255)], { cwd: parent })).code).toBe(0);
+  });
+
+  test("a write that fails midway (web/ fills up): every file and folder this run created is removed", async () => {
+    const dir = join(parent, "full");
+    mkdirSync(join(dir, "web"), { recursive: true });
+    // web/ is a tmpfs of one page: index.html fits, main.ts does not. What is left on it is listed
+    // before the mount namespace (and the tmpfs) goes.
+    const result = await new Promise<CliResult>((resolve) => {
+      const script = 'mount -t tmpfs -o size=4k tmpfs full/web && { "$@"; code=$?; find full/web; exit $code; }';
+      execFile("unshare", ["--mount", "sh", "-c", script, "sh", process.execPath, GATEWAY_BIN, "init", "full"], { cwd: parent, env: ENV }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(result).toEqual({
+      code: 1,
+      stdout: "full/web\n",
+      stderr: "gateway init: full/web/main.ts: no space left on the device; what this run had created was removed\n",
+    });
+    expect(listing(dir)).toEqual(["web/"]);
+    expect((await runGateway(["init", "full"], { cwd: parent })).code).toBe(0);
+  });
 });
 
 /** `npm start -- --port 0` in its own process group; resolves once the gateway's line is printed. */

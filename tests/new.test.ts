@@ -2,10 +2,11 @@
 // order, alignment) apart from the added entry, the files exist, `gateway check` passes and the
 // new command answers when served; refusals write nothing.
 import { afterEach, describe, expect, test } from "@jest/globals";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { tempApp, type TempApp } from "./helpers/app.ts";
-import { runGateway, startGateway, type RunningGateway } from "./helpers/cli.ts";
+import { GATEWAY_BIN, runGateway, startGateway, type CliResult, type RunningGateway } from "./helpers/cli.ts";
 import { invokeJson } from "./helpers/http.ts";
 
 const MANIFEST = `# The app's manifest: a header comment,
@@ -53,15 +54,39 @@ afterEach(() => {
   app = running = undefined;
 });
 
-/** Every file under `dir` with its content: a refusal must leave this unchanged. */
+/** Every file and folder under `dir` with its content (a link: where it points): a refusal must leave this unchanged. */
 function snapshot(dir: string, prefix = ""): Record<string, string> {
   const files: Record<string, string> = {};
   for (const name of readdirSync(join(dir, prefix)).sort()) {
     const relative = prefix === "" ? name : `${prefix}/${name}`;
-    if (statSync(join(dir, relative)).isDirectory()) Object.assign(files, snapshot(dir, relative));
-    else files[relative] = readFileSync(join(dir, relative), "utf8");
+    const stats = lstatSync(join(dir, relative));
+    if (stats.isDirectory()) {
+      files[`${relative}/`] = "";
+      Object.assign(files, snapshot(dir, relative));
+    } else files[relative] = stats.isSymbolicLink() ? `-> ${readlinkSync(join(dir, relative))}` : readFileSync(join(dir, relative), "utf8");
   }
   return files;
+}
+
+/**
+ * The bin in a mount namespace of its own where `mount` (a shell command, in `cwd`) has run first;
+ * `after` runs there too once the bin is done (what it prints follows the bin's stdout).
+ */
+function runMounted(mount: string, args: string[], cwd: string, after = "true"): Promise<CliResult> {
+  const script = `${mount} && { "$@"; code=$?; ${after}; exit $code; }`;
+  return new Promise((resolve) => {
+    execFile("unshare", ["--mount", "sh", "-c", script, "sh", process.execPath, GATEWAY_BIN, ...args], { cwd, env: { ...process.env, NODE_OPTIONS: "" } }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** A normal run after a refusal: `gateway new fine` in the same folder adds its command. */
+async function newSucceeds(dir: string): Promise<void> {
+  const result = await runGateway(["new", "fine"], { cwd: dir });
+  expect(result).toMatchObject({ code: 0, stderr: "" });
+  expect(result.stdout).toContain('added command "fine"');
+  for (const file of ["handlers/fine.ts", "schemas/fine.body.json", "schemas/fine.returns.json"]) expect(existsSync(join(dir, file))).toBe(true);
 }
 
 describe("gateway new", () => {
@@ -130,13 +155,17 @@ describe("gateway new", () => {
   });
 
   describe("refusals: exit 1, a clear message, nothing written", () => {
-    async function refused(args: string[], prepare: Record<string, string> = {}): Promise<string> {
+    /** Runs the refused command (one line on stderr, nothing written), then a normal `gateway new`. */
+    async function refused(args: string[], prepare: Record<string, string> = {}, setUp?: (dir: string) => void, run = (dir: string) => runGateway(args, { cwd: dir })): Promise<string> {
       app = tempApp({ ...APP, ...prepare });
+      setUp?.(app.dir);
       const before = snapshot(app.dir);
-      const result = await runGateway(args, { cwd: app.dir });
+      const result = await run(app.dir);
       expect(result.code).toBe(1);
       expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(/^gateway new: [^\n]+\n$/); // one line, no stack
       expect(snapshot(app.dir)).toEqual(before);
+      await newSucceeds(app.dir);
       return result.stderr;
     }
 
@@ -167,6 +196,57 @@ describe("gateway new", () => {
     test("a manifest that does not exist", async () => {
       expect(await refused(["new", "hello", "--config", "nope.yaml"])).toMatch(/^gateway new: nope\.yaml not found/);
     });
+
+    test("a name too long for a file name (250 to 300 characters): refused before anything is written", async () => {
+      for (const length of [243, 250, 300]) {
+        const name = "n".repeat(length);
+        expect(await refused(["new", name])).toBe(
+          `gateway new: invalid command name "${"n".repeat(24)}…${"n".repeat(16)}" (${length} characters): its file names would be too long (${length + 13} bytes; file systems take at most 255); nothing was written\n`,
+        );
+        app!.remove();
+      }
+      // The longest name that fits: <name>.returns.json is 255 bytes.
+      app = tempApp(APP);
+      expect((await runGateway(["new", "n".repeat(242)], { cwd: app.dir })).code).toBe(0);
+    }, 60_000);
+
+    test("a folder on the way that is a file: no empty folder is left behind", async () => {
+      expect(await refused(["new", "blocker/x"], { "schemas/blocker": "a file\n" })).toBe(
+        "gateway new: schemas/blocker: is a file, not a folder (schemas/blocker/x.body.json would be inside it); nothing was written\n",
+      );
+      app!.remove();
+      expect(await refused(["new", "blocker/x"], { "handlers/blocker": "a file\n" })).toBe(
+        "gateway new: handlers/blocker: is a file, not a folder (handlers/blocker/x.ts would be inside it); nothing was written\n",
+      );
+    }, 60_000);
+
+    test("a symbolic link to nothing where a file would go", async () => {
+      const link = (dir: string) => symlinkSync("nowhere.json", join(dir, "schemas/hello.body.json"));
+      expect(await refused(["new", "hello"], { "schemas/.keep": "" }, link)).toBe("gateway new: schemas/hello.body.json: is a symbolic link to nothing; nothing was written\n");
+    });
+
+    test("a manifest on a read-only file system: refused before any file is written", async () => {
+      const readOnly = (args: string[]) => (dir: string) => runMounted('mount --bind -o ro gateway.yaml gateway.yaml', args, dir);
+      expect(await refused([], {}, undefined, readOnly(["new", "hello"]))).toBe(
+        "gateway new: gateway.yaml: cannot be written in: the file system is read-only; nothing was written\n",
+      );
+    });
+
+    test("a write that fails midway (the disk fills up): what the run created is removed, the manifest is as it was", async () => {
+      app = tempApp(APP);
+      const before = snapshot(app.dir);
+      // schemas/ is a tmpfs of one page: the body schema fits, the returns schema does not; what is
+      // left on it is listed before the namespace (and the tmpfs) goes.
+      const result = await runMounted("mkdir schemas && mount -t tmpfs -o size=4k tmpfs schemas", ["new", "deep/hello"], app.dir, "find schemas");
+      expect(result).toEqual({
+        code: 1,
+        stdout: "schemas\n",
+        stderr: "gateway new: schemas/deep/hello.returns.json: no space left on the device; the files this run had created were removed\n",
+      });
+      rmSync(app.path("schemas"), { recursive: true }); // the folder the tmpfs was mounted on
+      expect(snapshot(app.dir)).toEqual(before);
+      await newSucceeds(app.dir);
+    }, 60_000);
   });
 
   test("without a name: a usage error, exit 2", async () => {

@@ -4,6 +4,8 @@ import { resolve } from "node:path";
 import { defaultBuildDir } from "../build/format.ts";
 import { buildApp } from "../build/write.ts";
 import { displayPath, formatProblem } from "../config/problems.ts";
+import { Refusal } from "./file-errors.ts";
+import { inspectTarget, obstacleLine } from "./targets.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
 
 export const build: Verb = {
@@ -24,10 +26,15 @@ ${CONFIG_DETAIL}
   async run(values) {
     const config = values.config as string;
     const outDir = values.out !== undefined ? resolve(values.out as string) : defaultBuildDir(config);
+    // Before building, a given --out: a folder on the way that is a file, a name too long with the
+    // suffix of the folder the build is staged in (build/write.ts: <out>.<pid>.tmp, then renamed).
+    // (The default, beside the manifest, is looked at once the manifest has been read.)
+    const obstacle = values.out !== undefined ? inspectTarget(outDir, `.${process.pid}.tmp`.length).obstacle : undefined;
+    if (obstacle !== undefined) throw new Refusal(`${obstacleLine(obstacle)}; nothing was written`);
     const started = performance.now();
     const outcome = await buildApp(resolve(config), outDir);
     if (!outcome.ok) {
-      for (const problem of outcome.problems) console.log(formatProblem(problem));
+      for (const problem of outcome.problems) console.error(formatProblem(problem));
       return 1;
     }
     const { commands, modules, validators, bytes } = outcome.summary;

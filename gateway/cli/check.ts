@@ -9,8 +9,8 @@ export const check: Verb = {
   name: "check",
   summary: "check the manifest and everything it names, then exit 0 or 1",
   synopsis: "check [--config gateway.yaml] [--types]",
-  details: `Prints a summary and exits 0, or prints one path:line:col: message line per mistake (all of
-them, in one run) and exits 1.
+  details: `Prints a summary on stdout and exits 0, or prints one path:line:col: message line per
+mistake on stderr (all of them, in one run) and exits 1.
 
 ${CONFIG_DETAIL}
       --types           also type-check every TypeScript handler against its command's schemas
@@ -23,7 +23,7 @@ ${CONFIG_DETAIL}
     const result = await builder.build();
     await builder.cache.flush();
     if (!result.ok) {
-      for (const problem of result.problems) console.log(formatProblem(problem));
+      for (const problem of result.problems) console.error(formatProblem(problem));
       return 1;
     }
     if (!values.types) {
@@ -33,10 +33,10 @@ ${CONFIG_DETAIL}
     const { checkHandlerTypes } = await import("../describe/check-handlers.ts");
     const typed = checkHandlerTypes(result.generation);
     if (!typed.ok) {
-      console.log(`${config}: ${typed.message}`);
+      console.error(`${config}: ${typed.message}`);
       return 1;
     }
-    for (const problem of typed.problems) console.log(formatProblem(problem));
+    for (const problem of typed.problems) console.error(formatProblem(problem));
     if (typed.problems.length > 0) return 1;
     const skipped = typed.skipped.length > 0 ? `; not TypeScript, not checked: ${typed.skipped.join(", ")}` : "";
     console.log(`${config}: ${summary(result.generation)}; ${typed.checked} handlers match their schemas (TypeScript ${typed.typescript})${skipped}`);

@@ -1,8 +1,10 @@
 // gateway init [dir]: a new app that works at once (npm install && npm start): a manifest with one
 // command, its handler and schemas, a page calling it through @tauri-apps/api, and the
 // package.json and tsconfig.json that build, serve and type-check it.
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
+import { Creation } from "./creation.ts";
+import { fileErrorLine, isFileError, Refusal, shown } from "./file-errors.ts";
+import { inspectTarget, obstacleLine } from "./targets.ts";
 import {
   fill,
   GATEWAY_YAML,
@@ -49,26 +51,17 @@ Then: cd dir && npm install && npm start.`,
   async run(_values, positionals) {
     const given = positionals[0] ?? ".";
     const dir = resolve(given);
-    if (existsSync(dir) && !statSync(dir).isDirectory()) {
-      console.error(`gateway init: ${given} exists and is not a folder`);
-      return 1;
-    }
-    for (const marker of ["gateway.yaml", "package.json"]) {
-      if (existsSync(join(dir, marker))) {
-        console.error(`gateway init: ${shown(join(dir, marker))} already exists; init creates a new app in an empty folder (gateway init <dir> names another one)`);
-        return 1;
-      }
-    }
+    const refusal = whyNot(dir, given);
+    if (refusal !== undefined) throw new Refusal(refusal);
     const files = initFiles(packageName(basename(dir)));
-    const taken = files.filter(([path]) => existsSync(join(dir, path))).map(([path]) => shown(join(dir, path)));
-    if (taken.length > 0) {
-      console.error(`gateway init: would overwrite ${taken.join(", ")}; nothing was written`);
-      return 1;
-    }
-    for (const [path, content] of files) {
-      const file = join(dir, path);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, content, { flag: "wx" });
+    const creation = new Creation();
+    try {
+      creation.folder(dir);
+      for (const [path, content] of files) creation.file(join(dir, path), content);
+    } catch (error) {
+      creation.undo();
+      if (!isFileError(error)) throw error;
+      throw new Refusal(`${fileErrorLine(error)}; what this run had created was removed`);
     }
     const here = dir === process.cwd();
     console.log(`Created an ipc-gateway app in ${here ? "this folder" : given}:`);
@@ -81,6 +74,30 @@ then open http://127.0.0.1:1430. Add a command with: npx gateway new <name>`);
   },
 };
 
+/**
+ * Why no app can be created in `dir`, looked at before anything is written: every file's place
+ * (a folder on the way that is a file, a file already there, a symbolic link to nothing, a name
+ * too long, a folder not writable).
+ */
+function whyNot(dir: string, given: string): string | undefined {
+  const folder = inspectTarget(dir);
+  if (folder.obstacle !== undefined) return `${obstacleLine(folder.obstacle)}; nothing was written`;
+  if (folder.existing !== "none" && folder.existing !== "folder")
+    return folder.existing === "link-to-nothing" ? `${shown(dir)}: is a symbolic link to nothing; nothing was written` : `${given} exists and is not a folder`;
+  for (const marker of ["gateway.yaml", "package.json"]) {
+    if (inspectTarget(join(dir, marker)).existing !== "none")
+      return `${shown(join(dir, marker))} already exists; init creates a new app in an empty folder (gateway init <dir> names another one)`;
+  }
+  const taken: string[] = [];
+  for (const [path] of initFiles("app")) {
+    const file = join(dir, path);
+    const target = inspectTarget(file);
+    if (target.obstacle !== undefined) return `${obstacleLine(target.obstacle)}; nothing was written`;
+    if (target.existing === "link-to-nothing") return `${shown(file)}: is a symbolic link to nothing; nothing was written`;
+    if (target.existing !== "none") taken.push(shown(file));
+  }
+  return taken.length > 0 ? `would overwrite ${taken.join(", ")}; nothing was written` : undefined;
+}
 
 /** A valid npm package name made from a folder name. */
 export function packageName(folder: string): string {
@@ -91,11 +108,6 @@ export function packageName(folder: string): string {
     .replace(/-+$/, "")
     .slice(0, 214);
   return name === "" || name === "node_modules" || name === "favicon.ico" ? "gateway-app" : name;
-}
-
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel === "" ? "." : rel.startsWith("..") ? path : rel;
 }
 
 function quoted(path: string): string {

@@ -5,13 +5,16 @@
 // String(doc) would move inline comments and reflow flow collections). The spliced text is parsed
 // again and must mean the old manifest plus the entry; a layout the splice does not handle (a
 // non-empty flow map `commands: { ... }`) falls back to the Document API's own printing.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { NOT_REGULAR, readRegularFile } from "../config/regular-file.ts";
 import { createRequire } from "node:module";
 import { dirname, join, posix, relative, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { isMap, isScalar, parseDocument, stringify, type Document, type Node, type Pair, type YAMLMap } from "yaml";
 import { COMMAND_BODY_SCHEMA, COMMAND_HANDLER, COMMAND_RETURNS_SCHEMA, fill } from "./templates.ts";
+import { Creation, withPath } from "./creation.ts";
+import { fileErrorLine, isFileError, Refusal, shown } from "./file-errors.ts";
+import { inspectTarget, NAME_MAX, obstacleLine } from "./targets.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
 
 /** Handler extensions the drop-in folder treats as commands (a file of another extension cannot clash). */
@@ -34,18 +37,9 @@ ${CONFIG_DETAIL}`,
   async run(values, positionals) {
     const name = positionals[0];
     if (name === undefined) throw new UsageError("missing the command's name");
-    try {
-      return addCommand(values.config as string, name);
-    } catch (error) {
-      if (!(error instanceof Refusal)) throw error;
-      console.error(`gateway new: ${error.message}`);
-      return 1;
-    }
+    return addCommand(values.config as string, name);
   },
 };
-
-/** Why nothing was written: printed, exit 1. */
-class Refusal extends Error {}
 
 function addCommand(config: string, name: string): number {
   checkName(name);
@@ -55,7 +49,7 @@ function addCommand(config: string, name: string): number {
     text = readRegularFile(manifest, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === NOT_REGULAR) throw new Refusal(`${config} is not a regular file`);
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error; // said in one line by cli/index.ts
     throw new Refusal(`${config} not found (--config names another manifest; gateway init creates a new app)`);
   }
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
@@ -74,15 +68,28 @@ function addCommand(config: string, name: string): number {
   const returns = posix.join(schemasDir, `${name}.returns.json`);
   if (!inside(base, handlersDir, handler) || !inside(base, schemasDir, body) || !inside(base, schemasDir, returns))
     throw new Refusal(`invalid command name "${name}": its files would be outside ${handlersDir}/ and ${schemasDir}/`);
-  const taken = [handler, body, returns].filter((path) => existsSync(join(base, path)));
+  const longest = [handler, body, returns].map((path) => longestName(path)).reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  if (longest.bytes > NAME_MAX)
+    throw new Refusal(`invalid command name ${shortened(name)}: its file names would be too long (${longest.bytes} bytes; file systems take at most ${NAME_MAX}); nothing was written`);
+
+  const taken: string[] = [];
+  const look = (path: string) => {
+    const target = inspectTarget(join(base, path));
+    if (target.obstacle !== undefined) throw new Refusal(`${obstacleLine(target.obstacle)}; nothing was written`);
+    if (target.existing === "link-to-nothing") throw new Refusal(`${shown(join(base, path))}: is a symbolic link to nothing; nothing was written`);
+    if (target.existing !== "none") taken.push(path);
+  };
+  [handler, body, returns].forEach(look);
   // A drop-in of the same name (handlers/<name>.js ...) would be silently shadowed by the entry.
   if (discovered(doc, "handlers") !== undefined) {
     for (const ext of HANDLER_EXTENSIONS) {
       const dropIn = posix.join(handlersDir, `${name}${ext}`);
-      if (dropIn !== handler && existsSync(join(base, dropIn))) taken.push(dropIn);
+      if (dropIn !== handler && inspectTarget(join(base, dropIn)).existing !== "none") taken.push(dropIn);
     }
   }
   if (taken.length > 0) throw new Refusal(`${taken.map((path) => shown(join(base, path))).join(", ")} already exist${taken.length === 1 ? "s" : ""}; nothing was written`);
+  const manifestTarget = inspectTarget(manifest);
+  if (manifestTarget.obstacle !== undefined) throw new Refusal(`${obstacleLine(manifestTarget.obstacle)}; nothing was written`);
 
   const entry = { handler, body, returns };
   const updated = withCommand(text, doc, name, entry);
@@ -92,22 +99,45 @@ function addCommand(config: string, name: string): number {
     [body, COMMAND_BODY_SCHEMA],
     [returns, COMMAND_RETURNS_SCHEMA],
   ];
-  const written: string[] = [];
+  const creation = new Creation();
   try {
-    for (const [path, content] of files) {
-      const file = join(base, path);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, content, { flag: "wx" });
-      written.push(file);
-    }
-    writeFileSync(manifest, updated);
+    for (const [path, content] of files) creation.file(join(base, path), content);
+    rewrite(manifest, text, updated);
   } catch (error) {
-    for (const file of written) rmSync(file, { force: true });
-    throw error;
+    creation.undo();
+    if (!isFileError(error)) throw error;
+    throw new Refusal(`${fileErrorLine(error)}; the files this run had created were removed`);
   }
   console.log(`${shown(manifest)}: added command "${name}"`);
   for (const [path] of files) console.log(`created ${shown(join(base, path))}`);
   return 0;
+}
+
+/** Replaces the manifest's text; should that fail midway (a full disk), its old text is put back. */
+function rewrite(manifest: string, before: string, after: string): void {
+  try {
+    withPath(manifest, () => writeFileSync(manifest, after));
+  } catch (error) {
+    try {
+      writeFileSync(manifest, before);
+    } catch {
+      // as good as it gets: the error below names the manifest
+    }
+    throw error;
+  }
+}
+
+/** The longest name (between slashes) of a relative path, in bytes. */
+function longestName(path: string): { name: string; bytes: number } {
+  return path
+    .split("/")
+    .map((name) => ({ name, bytes: Buffer.byteLength(name) }))
+    .reduce((a, b) => (b.bytes > a.bytes ? b : a));
+}
+
+/** A name in quotes, cut short (with its length) when it is too long to read. */
+function shortened(name: string): string {
+  return name.length > 64 ? `"${name.slice(0, 24)}…${name.slice(-16)}" (${name.length} characters)` : `"${name}"`;
 }
 
 /** The manifest's rule for command names, from its JSON Schema, plus: the name must make a file name. */
@@ -166,7 +196,7 @@ export function withCommand(text: string, doc: Document, name: string, entry: Re
   if (!isMap(copy.get("commands", true))) copy.set("commands", copy.createNode({}));
   copy.setIn(["commands", name], copy.createNode(entry));
   const printed = String(copy);
-  if (!means(printed, doc, name, entry)) throw new Error(`gateway new: could not add "${name}" to the manifest`);
+  if (!means(printed, doc, name, entry)) throw new Refusal(`could not add "${name}" to the manifest without changing what else it says; nothing was written`);
   return printed;
 }
 
@@ -288,7 +318,3 @@ function indentStep(text: string, root: YAMLMap): number {
   return 2;
 }
 
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel === "" || rel.startsWith("..") ? path : rel;
-}

@@ -4,7 +4,9 @@ import { ConfigError, displayPath, formatProblem } from "../config/problems.ts";
 import { catalogOf, createGateway, type Gateway } from "../gateway.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.ts";
 import { logStrayErrors } from "../runtime/stray-errors.ts";
-import { typeFiles, writeIfChanged } from "./type-files.ts";
+import { fileErrorLine, isFileError, reasonOf } from "./file-errors.ts";
+import { typeFiles, whyNotWrite, writeIfChanged } from "./type-files.ts";
+import { outputs, refuseTargets } from "./types.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
 
 const PORT_DETAIL = "  -p, --port <n>        the port (default: the manifest's server.port, 1430); 0 picks a free one";
@@ -27,14 +29,21 @@ ${PORT_DETAIL}
       --handlers <file> the same for the handlers' declarations (gateway types --handlers <file>)
 ${LOG_DETAIL}`,
   options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, types: { type: "string" }, handlers: { type: "string" }, ...LOG_OPTIONS },
-  run: (values) =>
-    serve({ config: values.config as string }, {
+  run: (values) => {
+    const typesFile = values.types !== undefined ? resolve(values.types as string) : undefined;
+    const handlersFile = values.handlers !== undefined ? resolve(values.handlers as string) : undefined;
+    const port = portOf(values.port);
+    const logging = logOptions(values);
+    // Before serving: --types naming the manifest, a folder or a file of the user's ends here.
+    refuseTargets(outputs(typesFile, handlersFile, "--types"), resolve(values.config as string));
+    return serve({ config: values.config as string }, {
       dev: true,
-      port: portOf(values.port),
-      ...logOptions(values),
-      ...(values.types !== undefined ? { typesFile: resolve(values.types as string) } : {}),
-      ...(values.handlers !== undefined ? { handlersFile: resolve(values.handlers as string) } : {}),
-    }),
+      port,
+      ...logging,
+      ...(typesFile !== undefined ? { typesFile } : {}),
+      ...(handlersFile !== undefined ? { handlersFile } : {}),
+    });
+  },
 };
 
 export const serveVerb: Verb = {
@@ -115,8 +124,7 @@ async function serve(
     ({ url } = await gateway.listen({ port: options.port, host: options.host }));
   } catch (error) {
     await gateway.close();
-    const code = (error as NodeJS.ErrnoException).code;
-    console.error(`gateway: ${code === "EADDRINUSE" ? `the port is in use (--port picks another, 0 any free one)` : (error as Error).message}`);
+    console.error(`gateway: ${listenFailure(error as NodeJS.ErrnoException & { address?: string; port?: number }, options.port, options.host)}`);
     return 1;
   }
   logStrayErrors(() => gateway.generation, gateway.logger);
@@ -137,6 +145,21 @@ async function serve(
   });
 }
 
+/** Why listening failed, naming the port and the address it was tried on. */
+function listenFailure(error: NodeJS.ErrnoException & { address?: string; port?: number }, port: number | undefined, host: string | undefined): string {
+  const on = `port ${error.port ?? port ?? "?"} on ${error.address ?? host ?? "the manifest's host"}`;
+  switch (error.code) {
+    case "EADDRINUSE":
+      return `${on} is in use (--port picks another, 0 any free one)`;
+    case "EACCES":
+      return `${on}: permission denied (ports below 1024 need privileges; --port picks another)`;
+    case "EADDRNOTAVAIL":
+      return `${on}: no network interface of this machine has that address (--host names another)`;
+    default:
+      return `${on}: ${error.code === undefined ? error.message : reasonOf(error.code)}`;
+  }
+}
+
 /**
  * `gateway dev --types <file>` (and `--handlers <file>`): the files `gateway types` would write,
  * written now (when the app builds) and after every good reload, only when their text changes (so
@@ -147,10 +170,16 @@ function keepTypesWritten(gateway: Gateway, typesFile: string | undefined, handl
   const write = async () => {
     if (!gateway.ready) return;
     try {
-      const files = await typeFiles(catalogOf(gateway.generation), manifestFile, typesFile, handlersFile);
-      for (const { file, text } of files) if (writeIfChanged(file, text)) gateway.logger.info(`gateway: wrote ${displayPath(file)}`);
+      const generation = gateway.generation;
+      const files = await typeFiles(catalogOf(generation), manifestFile, typesFile, handlersFile);
+      for (const { file, text } of files) {
+        // The manifest may have come to name the file since the start (a handler, a schema).
+        const why = whyNotWrite(file, file === typesFile ? "--types" : "--handlers", manifestFile, generation);
+        if (why !== undefined) gateway.logger.error(`gateway: ${why}; not written`);
+        else if (writeIfChanged(file, text)) gateway.logger.info(`gateway: wrote ${displayPath(file)}`);
+      }
     } catch (error) {
-      gateway.logger.error(`gateway: could not write the types: ${(error as Error).message}`, error);
+      gateway.logger.error(`gateway: could not write the types: ${isFileError(error) ? fileErrorLine(error) : (error as Error).message}`);
     }
   };
   void write();
