@@ -249,6 +249,19 @@ describe("gateway new", () => {
     }, 60_000);
   });
 
+  test("a manifest holding an alias bomb: one line, nothing written; anchors used plainly are fine", async () => {
+    const bomb = ["laughs:", "  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+    for (let i = 1; i < 9; i++) bomb.push(`  l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(", ")}]`);
+    app = tempApp({ ...APP, "gateway.yaml": `${MANIFEST}${bomb.join("\n")}\n` });
+    const refused = await runGateway(["new", "hello"], { cwd: app.dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^gateway new: gateway\.yaml:\d+:\d+: too many values through aliases: .*; gateway check tells more\n$/);
+    expect(readdirSync(app.dir).sort()).toEqual(Object.keys(APP).map((f) => f.split("/")[0]!).filter((f, i, all) => all.indexOf(f) === i).sort());
+    // An anchor named many times is not a bomb.
+    app.write("gateway.yaml", `${MANIFEST}shared: &shared { a: 1 }\nuses: [${Array(150).fill("*shared").join(", ")}]\n`);
+    expect((await runGateway(["new", "hello"], { cwd: app.dir })).code).toBe(0);
+  });
+
   test("without a name: a usage error, exit 2", async () => {
     app = tempApp(APP);
     const result = await runGateway(["new"], { cwd: app.dir });

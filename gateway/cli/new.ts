@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { dirname, join, posix, relative, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { isMap, isScalar, parseDocument, stringify, type Document, type Node, type Pair, type YAMLMap } from "yaml";
+import { SourceDoc } from "../config/source-doc.ts";
 import { COMMAND_BODY_SCHEMA, COMMAND_HANDLER, COMMAND_RETURNS_SCHEMA, fill } from "./templates.ts";
 import { Creation, withPath } from "./creation.ts";
 import { fileErrorLine, isFileError, Refusal, shown } from "./file-errors.ts";
@@ -54,6 +55,9 @@ function addCommand(config: string, name: string): number {
   }
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) throw new Refusal(`${config} is not valid YAML (${doc.errors[0]!.message.split("\n")[0]}); gateway check tells more`);
+  // The alias checks of the gateway's own reader (an alias bomb would expand below, in means()).
+  const mistake = new SourceDoc(manifest, text).syntaxErrors()[0];
+  if (mistake) throw new Refusal(`${config}:${mistake.at.line}:${mistake.at.col}: ${mistake.message}; gateway check tells more`);
   if (doc.contents !== null && !isMap(doc.contents)) throw new Refusal(`${config} is not a manifest (its top level is not a map of keys)`);
 
   const commands = doc.contents?.get("commands", true) as unknown;
@@ -204,9 +208,10 @@ export function withCommand(text: string, doc: Document, name: string, entry: Re
 function means(text: string, doc: Document, name: string, entry: Record<string, string>): boolean {
   const after = parseDocument(text, { uniqueKeys: true });
   if (after.errors.length > 0) return false;
-  const expected = (doc.toJS() ?? {}) as Record<string, unknown>;
+  // Aliases were checked above (no bomb): yaml's own count limit would refuse plain documents.
+  const expected = (doc.toJS({ maxAliasCount: -1 }) ?? {}) as Record<string, unknown>;
   const commands = (expected.commands ?? {}) as Record<string, unknown>;
-  return isDeepStrictEqual(after.toJS(), { ...expected, commands: { ...commands, [name]: entry } });
+  return isDeepStrictEqual(after.toJS({ maxAliasCount: -1 }), { ...expected, commands: { ...commands, [name]: entry } });
 }
 
 function splice(text: string, doc: Document, name: string, entry: Record<string, string>): string | undefined {
