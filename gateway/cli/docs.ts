@@ -36,7 +36,6 @@ ${CONFIG_DETAIL}
     const catalog = buildCatalog(generation);
     const [{ openApiDocument }, { asyncApiDocument }] = await Promise.all([import("../describe/openapi.ts"), import("../describe/asyncapi.ts")]);
     const out = values.out === undefined ? join(dirname(config), DEFAULT_DOCS_DIR) : resolve(values.out as string);
-    mkdirSync(out, { recursive: true });
     const written: [string, unknown, string][] = [
       ["openapi.json", openApiDocument(generation, catalog), `OpenAPI 3.1, ${plural(catalog.commands.size, "command")}`],
       [
@@ -47,13 +46,29 @@ ${CONFIG_DETAIL}
     ];
     for (const [name, document, what] of written) {
       const file = join(out, name);
-      writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
       const shown = relative(process.cwd(), file);
-      console.log(`wrote ${shown.startsWith("..") || isAbsolute(shown) ? file : shown} (${what})`);
+      const where = shown.startsWith("..") || isAbsolute(shown) ? file : shown;
+      try {
+        mkdirSync(out, { recursive: true });
+        writeFileSync(file, jsonText(document));
+      } catch (error) {
+        console.error(`gateway docs: cannot write ${where}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        return 1;
+      }
+      console.log(`wrote ${where} (${what})`);
     }
     return 0;
   },
 };
+
+/**
+ * A document as the file holds it. U+2028 and U+2029 (a title or description may hold them) are
+ * valid in JSON but were line ends in JavaScript before ES2019: escaped, the file is also safe to
+ * paste into a script.
+ */
+function jsonText(document: unknown): string {
+  return `${JSON.stringify(document, null, 2).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")}\n`;
+}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
