@@ -3,7 +3,7 @@
 // gateway really answers, served at /__gateway/{openapi,asyncapi}.json and written by
 // `gateway docs` (the real bin: run `node scripts/build.js` first, as `npm test` does).
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { validate, compileErrors } from "@readme/openapi-parser";
@@ -337,4 +337,97 @@ describe("gateway docs (the real bin)", () => {
       app.remove();
     }
   });
+});
+
+describe("hostile text, __proto__ and recursion in the documents", () => {
+  // The folder names the documents (info.title); a newline and U+2028 in it are only text.
+  const FOLDER = "api\nglobalThis.pwned = 1;\u2028x";
+  const files = {
+    [`${FOLDER}/gateway.yaml`]: `version: 1
+commands:
+  odd:
+    handler: h.ts
+    body: body.json
+    returns: { $ref: "body.json#/properties/list" }
+events:
+  note:
+    payload: { description: "ends */ here\\u2028and \\u2029 there", type: string, enum: ["a\\u2028b"] }
+    from: [frontend]
+`,
+    [`${FOLDER}/h.ts`]: "export default () => ({ value: 1 });\n",
+    [`${FOLDER}/body.json`]: JSON.stringify({
+      type: "object",
+      description: "line\u2028break */ and \u2029",
+      properties: {
+        // Spread from JSON.parse: an own key named __proto__, as a schema file holds it.
+        ...JSON.parse('{ "__proto__": { "type": "number" } }'),
+        "a\u2028b": { const: "x\u2028y" },
+        list: { title: "Cell", type: "object", properties: { value: { type: "number" }, next: { $ref: "#/properties/list" } }, required: ["value"] },
+      },
+    }),
+  };
+
+  test("OpenAPI and AsyncAPI keep a __proto__ property and a recursive schema, stay valid, and carry the text as it is", async () => {
+    const app = tempApp(files);
+    try {
+      const generation = await generationOf(app.path(`${FOLDER}/gateway.yaml`));
+      const { openapi: open, asyncapi: async } = documentsOf(generation);
+      expect(await openApiProblems(open)).toEqual([]);
+      // @asyncapi/parser itself copies objects by assignment, which takes a __proto__ key for the
+      // prototype (it then sees OddBody.properties.type = "number"): it checks the rest.
+      const { __proto__: _, ...others } = async.components.schemas.OddBody.properties;
+      const forParser = structuredClone(async);
+      forParser.components.schemas.OddBody.properties = others;
+      expect((await asyncApiProblems(forParser)).problems).toEqual([]);
+      for (const document of [open, async]) {
+        const body = document.components.schemas.OddBody;
+        expect(Object.keys(body.properties)).toEqual(["__proto__", "a\u2028b", "list"]);
+        expect(body.properties.__proto__).toEqual({ type: "number" });
+        expect(body.description).toBe("line\u2028break */ and \u2029");
+        expect(document.components.schemas.Cell.properties.next).toEqual({ $ref: "#/components/schemas/Cell" });
+        expect(document.info.title).toBe(FOLDER);
+      }
+      // The recursive schema validates as the gateway does: ajv compiles it from the document.
+      const ajv = new Ajv2020({ strict: false });
+      ajv.addSchema({ $id: "urn:ipc-gateway:odd", components: { schemas: open.components.schemas } });
+      const cell = ajv.compile({ $ref: "urn:ipc-gateway:odd#/components/schemas/Cell" });
+      expect([cell({ value: 1, next: { value: 2, next: { value: 3 } } }), cell({ value: 1, next: { value: "two" } })]).toEqual([true, false]);
+    } finally {
+      app.remove();
+    }
+  });
+
+  test("served and written: U+2028 and U+2029 escaped in the files, the documents equal; a normal call after", async () => {
+    const app = tempApp(files);
+    const gw = await createGateway({ config: app.path(`${FOLDER}/gateway.yaml`), logger: memoryLogger() });
+    try {
+      const { url } = await gw.listen({ port: 0 });
+      const served = await fetch(`${url}/__gateway/openapi.json`);
+      expect(served.status).toBe(200);
+      const servedJson = (await served.json()) as Json;
+      const result = await runGateway(["docs", "--config", app.path(`${FOLDER}/gateway.yaml`), "--out", app.path("out")]);
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: "" });
+      const written = app.read("out/openapi.json");
+      expect(written).not.toMatch(/[\u2028\u2029]/);
+      expect(written).toContain("line\\u2028break */ and \\u2029");
+      expect({ ...JSON.parse(written), servers: undefined }).toEqual({ ...servedJson, servers: undefined });
+      expect(JSON.parse(app.read("out/asyncapi.json")).components.schemas.OddBody.properties.__proto__).toEqual({ type: "number" });
+      expect(await gw.invoke("odd", { list: { value: 1, next: { value: 2 } } })).toEqual({ value: 1 });
+    } finally {
+      await gw.close();
+      app.remove();
+    }
+  });
+});
+
+test("a $ref loop that reads no data: gateway docs exits 1 naming it, without a stack", async () => {
+  const app = tempApp({ "gateway.yaml": "version: 1\ncommands:\n  pair:\n    handler: h.ts\n    body: a.json\n", "h.ts": "export default () => null;\n", "a.json": '{ "$ref": "b.json" }', "b.json": '{ "$ref": "a.json" }' });
+  try {
+    const result = await runGateway(["docs"], { cwd: app.dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('a.json:1:3: body of command "pair": $ref "b.json" leads back here (through b.json $ref "a.json") without going into a property or an item: validation would never end\n');
+    expect(existsSync(app.path("docs/api/openapi.json"))).toBe(false);
+  } finally {
+    app.remove();
+  }
 });

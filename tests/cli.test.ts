@@ -60,7 +60,7 @@ describe("gateway check", () => {
       expect(result.stderr.trimEnd().split("\n")).toEqual([
         `gateway.yaml:${at("hanlder")}: unknown key "hanlder" in commands.greet (did you mean "handler"?)`,
         `gateway.yaml:${at("handlers/shuot.ts")}: handler file not found: handlers/shuot.ts`,
-        `gateway.yaml:${at("maxLenght")}: body of command "shout" does not compile: strict mode: unknown keyword: "maxLenght"`,
+        `gateway.yaml:${at("maxLenght")}: body of command "shout" does not compile: strict mode: unknown keyword: "maxLenght" (did you mean "maxLength"?)`,
         `gateway.yaml:${at("handlers/math.ts#divid")}: handler handlers/math.ts has no function as an export named "divid"`,
         `gateway.yaml:${at("two seconds")}: a duration is milliseconds or a string like 500ms, 30s, 2m`,
         'handlers/add.ts:2:13: Unexpected ";"',

@@ -6,6 +6,7 @@
 //   4 files and descriptors   5 memory   6 statuses   7 stray errors
 //   8 files the gateway reads (the manifest and schema files, edited under dev or there at start)
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFileSync } from "node:child_process";
 import { connect } from "node:net";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync, unlinkSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -583,6 +584,87 @@ function slowDownload(ctx: Context, path: string, meanwhile: () => void): Promis
   });
 }
 
+// Schema files an edit under `gateway dev` may bring: each is a broken edit, reported at its place,
+// while the generation before it serves on; nothing waits on a FIFO or reads a device.
+
+/**
+ * Adds a command whose body is `schema` to the manifest, waits until dev reports the edit as
+ * broken with `mistake`, checks the previous generation still serves (a normal call, the API
+ * documents), then puts the manifest back and waits for the reload.
+ */
+async function brokenSchemaEdit(ctx: Context, schema: string, mistake: RegExp): Promise<void> {
+  const logged = async (since: number, match: (line: LogLine) => boolean): Promise<LogLine | undefined> => {
+    for (let waited = 0; waited < 15_000; waited += 20) {
+      const line = ctx.gw.logs().slice(since).find(match);
+      if (line) return line;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return undefined;
+  };
+  const before = ctx.gw.logs().length;
+  ctx.app.write("gateway.yaml", HOSTILE_MANIFEST.replace("\ncommands:\n", `\ncommands:\n  hostile-schema:\n    handler: handlers/h.ts#echo\n    body: ${schema}\n`));
+  const broken = await logged(before, (l) => l.msg.startsWith("gateway: the edit is broken") && mistake.test(l.msg));
+  expect(broken?.msg).toMatch(mistake);
+  await expectHealthy(ctx);
+  for (const document of ["openapi", "asyncapi", "catalog"]) expect((await get(ctx, `/__gateway/${document}.json`)).status).toBe(200);
+  const restored = ctx.gw.logs().length;
+  ctx.app.write("gateway.yaml", HOSTILE_MANIFEST);
+  expect((await logged(restored, (l) => l.msg.startsWith("gateway: reloaded")))?.msg).toMatch(/reloaded/);
+}
+
+const schemaFileCases: Case[] = [
+  {
+    name: '[4] a schema that is { "$ref": "#" } (a loop that reads no data)',
+    run: async (ctx) => {
+      ctx.app.write("schemas/self.json", '{ "$ref": "#" }');
+      await brokenSchemaEdit(ctx, "schemas/self.json", /schemas\/self\.json:1:3: body of command "hostile-schema": \$ref "#" leads back to itself without going into a property or an item/);
+    },
+  },
+  {
+    name: "[4] two schema files that $ref each other",
+    run: async (ctx) => {
+      ctx.app.write("schemas/ping.json", '{ "$ref": "pong.json" }');
+      ctx.app.write("schemas/pong.json", '{ "anyOf": [{ "type": "string" }, { "$ref": "ping.json" }] }');
+      await brokenSchemaEdit(ctx, "schemas/ping.json", /schemas\/ping\.json:1:3: body of command "hostile-schema": \$ref "pong\.json" leads back here \(through schemas\/pong\.json#\/anyOf\/1 \$ref "ping\.json"\)/);
+    },
+  },
+  {
+    name: "[4] a $ref to a FIFO: refused, never opened",
+    run: async (ctx) => {
+      execFileSync("mkfifo", [ctx.app.path("schemas/pipe.json")]);
+      ctx.app.write("schemas/piped.json", '{ "$ref": "pipe.json" }');
+      try {
+        await brokenSchemaEdit(ctx, "schemas/piped.json", /schemas\/piped\.json:1:3: \$ref "pipe\.json": not a regular file: schemas\/pipe\.json/);
+      } finally {
+        unlinkSync(ctx.app.path("schemas/pipe.json"));
+      }
+    },
+  },
+  {
+    name: "[4] a $ref to /dev/zero: refused, never read (memory stays flat)",
+    run: async (ctx) => {
+      const before = ctx.gw.rssMiB();
+      ctx.app.write("schemas/zero.json", '{ "$ref": "/dev/zero" }');
+      await brokenSchemaEdit(ctx, "schemas/zero.json", /schemas\/zero\.json:1:3: \$ref "\/dev\/zero": not a regular file: \/dev\/zero/);
+      expect(ctx.gw.rssMiB() - before).toBeLessThan(100);
+    },
+  },
+  {
+    name: "[4] a schema file nested 500,000 levels: refused at the level past the limit",
+    run: async (ctx) => {
+      ctx.app.write("schemas/deep.json", '{"not":'.repeat(500_000) + "{}" + "}".repeat(500_000));
+      await brokenSchemaEdit(ctx, "schemas/deep.json", /schemas\/deep\.json:1:1800: nested deeper than 256 levels/);
+    },
+  },
+  {
+    name: "[4] a schema file over 4 MiB: refused, not read",
+    run: async (ctx) => {
+      ctx.app.write("schemas/huge.json", JSON.stringify({ type: "string", description: "d".repeat(5 * 1024 * 1024) }));
+      await brokenSchemaEdit(ctx, "schemas/huge.json", /gateway\.yaml:\d+:\d+: body of command "hostile-schema": larger than 4 MiB, the most a schema file may hold: schemas\/huge\.json/);
+    },
+  },
+];
+
 // ---- class 5: memory -------------------------------------------------------------------------
 
 const memoryCases: Case[] = [
@@ -816,6 +898,7 @@ suite("dev", [
   ...valueCases("WebSocket", "dev"),
   ...channelAndEventValueCases,
   ...fileCases,
+  ...schemaFileCases,
   ...memoryCases,
   ...statusCases,
   ...strayCases,

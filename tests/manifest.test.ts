@@ -94,7 +94,7 @@ describe("manifest mistakes", () => {
   test("inline schema that does not compile (unknown keyword)", async () => {
     const yaml = "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: { type: object, requred: [x] }\n";
     expect(await mistakes({ "gateway.yaml": yaml })).toEqual([
-      'gateway.yaml:5:27: body of command "a" does not compile: strict mode: unknown keyword: "requred"',
+      'gateway.yaml:5:27: body of command "a" does not compile: strict mode: unknown keyword: "requred" (did you mean "required"?)',
     ]);
   });
 
@@ -102,7 +102,7 @@ describe("manifest mistakes", () => {
     const yaml = "version: 1\ncommands:\n  a:\n    handler: handlers/ok.ts\n    body: schemas/a.json\n";
     const schema = '{\n  "type": "object",\n  "propertys": {}\n}\n';
     expect(await mistakes({ "gateway.yaml": yaml, "schemas/a.json": schema })).toEqual([
-      'schemas/a.json:3:3: body of command "a" does not compile: strict mode: unknown keyword: "propertys"',
+      'schemas/a.json:3:3: body of command "a" does not compile: strict mode: unknown keyword: "propertys" (did you mean "properties"?)',
     ]);
   });
 

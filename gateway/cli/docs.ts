@@ -58,7 +58,7 @@ ${CONFIG_DETAIL}
     try {
       for (const [name, document] of written) {
         const file = join(out, name);
-        const text = `${JSON.stringify(document, null, 2)}\n`;
+        const text = jsonText(document);
         if (inspectTarget(file).existing === "none") creation.file(file, text);
         else withPath(file, () => writeFileSync(file, text));
       }
@@ -112,6 +112,15 @@ function generated(file: string): boolean {
 
 /** An existing document larger than this is not read (nor written over): no generated one comes near. */
 const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A document as the file holds it. U+2028 and U+2029 (a title or description may hold them) are
+ * valid in JSON but were line ends in JavaScript before ES2019: escaped, the file is also safe to
+ * paste into a script.
+ */
+function jsonText(document: unknown): string {
+  return `${JSON.stringify(document, null, 2).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")}\n`;
+}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;

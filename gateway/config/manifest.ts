@@ -331,7 +331,7 @@ function describeError(e: ErrorObject, path: (string | number)[]): string {
 }
 
 /** The candidate a typo most likely meant, if one is close enough. */
-function closest(word: string, candidates: string[]): string | undefined {
+export function closest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {

@@ -13,7 +13,9 @@ import type { Ajv, AnySchema, ErrorObject, KeywordCxt, Options, ValidateFunction
 import { ajvLibrary } from "./ajv.ts";
 import { createRequire } from "node:module";
 import { DiskCache } from "./disk-cache.ts";
-import { NOT_REGULAR, readRegularFile } from "./regular-file.ts";
+import { NOT_REGULAR, TOO_LARGE, readRegularFile } from "./regular-file.ts";
+import { findRefLoop, type LoopStep } from "./schema-loops.ts";
+import { closest } from "./manifest.ts";
 
 /** Saved validators require ajv's runtime helpers and ajv-formats' formats: the gateway's own copies. */
 const requireForValidators = createRequire(import.meta.url);
@@ -21,6 +23,19 @@ import { SourceDoc, jsonParseErrorPosition, type JsonPath, type Position } from 
 import { displayPath, type Problems } from "./problems.ts";
 
 export type Validator = ValidateFunction;
+
+/**
+ * The most a schema file may hold (4 MiB). Schemas are hand-written and far smaller; the limit
+ * keeps a `$ref` to a huge or endless file (a log, a disk image) from filling the memory.
+ */
+export const SCHEMA_FILE_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * How deeply a schema may nest (objects and arrays, as JSON counts them). Hand-written schemas
+ * stay far below it (recursion is written with `$ref`); far deeper ones would exhaust the stack of
+ * whatever walks them, ajv's compiler first.
+ */
+export const SCHEMA_DEPTH_LIMIT = 256;
 
 /**
  * The wire form of a frontend Channel in a body: "__CHANNEL__:<id>" (Tauri's `Channel.toJSON`),
@@ -121,6 +136,8 @@ export class SchemaCompiler {
   /** What each ajv instance holds, by URL: the closure key it was registered with. */
   private readonly registered: Record<Draft, Map<string, string>> = { "2020-12": new Map(), "draft-07": new Map() };
   private readonly validators = new Map<string, Validator>();
+  /** Closure keys whose `$ref`s were followed and found to make no loop (see findRefLoop). */
+  readonly loopFree = new Set<string>();
   /** Closure keys by root schema object (see keyOf). */
   private readonly rootKeys = new WeakMap<object, { draft: Draft; url: string; closure: LoadedFile[]; key: string }>();
   /** Schema files as read by earlier builds, until the watcher says they changed (see forget()). */
@@ -239,6 +256,11 @@ export class SchemaCompiler {
     this.cache.retain("validators", keys);
   }
 
+  /** @internal The keywords a draft knows (for a misspelt one's suggestion). */
+  keywords(draft: Draft): string[] {
+    return Object.keys(this.ajv(draft).RULES.keywords);
+  }
+
   /** @internal Check a schema against its draft's meta-schema. */
   metaErrors(draft: Draft, json: unknown): ErrorObject[] {
     const ajv = this.ajv(draft);
@@ -248,6 +270,7 @@ export class SchemaCompiler {
   /** Forget validators and registrations that the newest generation no longer uses. */
   retain(keys: Set<string>, urls: Set<string>): void {
     for (const key of this.validators.keys()) if (!keys.has(key)) this.validators.delete(key);
+    for (const key of this.loopFree) if (!keys.has(key)) this.loopFree.delete(key);
     for (const draft of ["2020-12", "draft-07"] as const) {
       for (const url of this.registered[draft].keys()) {
         if (!urls.has(url)) {
@@ -313,10 +336,27 @@ export class SchemaBuild {
       this.report(root.file, at, `${ref.role}: unsupported $schema ${JSON.stringify(declared)} (use JSON Schema 2020-12 or draft-07)`, origin);
       return undefined;
     }
+    if (origin.kind === "inline") {
+      const deep = pathPastDepth(root.json, SCHEMA_DEPTH_LIMIT);
+      if (deep) {
+        this.report(root.file, root.source().valuePosition([...root.under, ...deep]), `${ref.role}: ${TOO_DEEP}`, origin);
+        return undefined;
+      }
+    }
     const closure = this.closure(root, origin.kind === "file");
     if (!closure) return undefined;
-    // Compiled before, for exactly this content (this run, or saved on disk): it was valid then.
     const key = this.compiler.keyOf(draft, root.url, root.json, closure);
+    // Before any cached validator is used: one saved by an older gateway may loop.
+    if (!this.compiler.loopFree.has(key)) {
+      const others = closure.filter((c) => c.url !== root.url);
+      const loop = findRefLoop(root.url, [{ url: root.url, json: root.json }, ...others]);
+      if (loop) {
+        this.reportLoop(loop, [root, ...others.map((c) => ({ ...c, under: [] }))], ref, origin);
+        return undefined;
+      }
+      this.compiler.loopFree.add(key);
+    }
+    // Compiled before, for exactly this content (this run, or saved on disk): it was valid then.
     const known = this.compiler.cachedValidator(key, root.url, root.json);
     if (known) {
       this.used(key, root.url, closure, uses);
@@ -339,7 +379,7 @@ export class SchemaBuild {
     if (!valid) return undefined;
     const result = this.compiler.compile(draft, root.url, root.json, closure, origin.kind === "inline");
     if (!result.validate) {
-      this.reportCompileError(result.error, origin, parts, ref);
+      this.reportCompileError(result.error, origin, parts, ref, draft);
       return undefined;
     }
     this.used(result.key, root.url, closure, uses);
@@ -364,10 +404,12 @@ export class SchemaBuild {
     for (const file of uses.files) if (!this.files.has(file)) this.files.set(file, this.compiler.read.get(file) ?? null);
   }
 
-  private reportCompileError(error: unknown, origin: SchemaOrigin, parts: SchemaPart[], ref: ReferencedAt): void {
-    const message = error instanceof Error ? error.message : String(error);
+  private reportCompileError(error: unknown, origin: SchemaOrigin, parts: SchemaPart[], ref: ReferencedAt, draft: Draft): void {
+    let message = error instanceof Error ? error.message : String(error);
     // Point at the keyword or `$ref` that broke, in whichever file of the closure holds it.
     const keyword = /unknown keyword: "([^"]+)"/.exec(message)?.[1];
+    const guess = keyword === undefined ? undefined : closest(keyword, this.compiler.keywords(draft));
+    if (guess !== undefined) message += ` (did you mean "${guess}"?)`;
     const refText = /can't resolve reference (\S+)/.exec(message)?.[1];
     if (keyword || refText) {
       for (const part of parts) {
@@ -382,6 +424,29 @@ export class SchemaBuild {
     const root = parts[0]!;
     const at = origin.kind === "inline" ? root.source().valuePosition(root.under) : undefined;
     this.report(root.file, at, `${ref.role} does not compile: ${message}`, origin);
+  }
+
+  /**
+   * A loop of `$ref`s that reads no data, reported at its first `$ref`, with the others it goes
+   * through: `$ref "b.json" leads back here (through schemas/b.json $ref "a.json") ...`.
+   */
+  private reportLoop(loop: LoopStep[], parts: (SchemaPart & { url: string })[], ref: ReferencedAt, origin: SchemaOrigin): void {
+    const partOf = (step: LoopStep) => parts.find((p) => p.url === step.url)!;
+    const where = (step: LoopStep) => {
+      const part = partOf(step);
+      const pointer = [...part.under, ...step.path].map((s) => String(s).replace(/~/g, "~0").replace(/\//g, "~1"));
+      return `${displayPath(part.file, dirname(this.manifestFile))}${pointer.length ? `#/${pointer.join("/")}` : ""}`;
+    };
+    const [first, ...rest] = loop;
+    const part = partOf(first!);
+    const at = part.source().keyPosition([...part.under, ...first!.path, first!.keyword]);
+    const back = rest.length === 0 ? "back to itself" : `back here (through ${rest.map((s) => `${where(s)} ${s.keyword} ${JSON.stringify(s.ref)}`).join(", ")})`;
+    this.report(
+      part.file,
+      at,
+      `${ref.role}: ${first!.keyword} ${JSON.stringify(first!.ref)} leads ${back} without going into a property or an item: validation would never end`,
+      origin,
+    );
   }
 
   /** The schema files the root references, transitively (a file root first); undefined when one is missing. */
@@ -422,10 +487,17 @@ export class SchemaBuild {
     let text: string;
     try {
       // A FIFO or device named as a schema is a mistake to report, not a file to wait on.
-      text = readRegularFile(file, "utf8");
+      text = readRegularFile(file, "utf8", { maxBytes: SCHEMA_FILE_LIMIT });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "file not found" : code === NOT_REGULAR ? "not a regular file" : "cannot read";
+      const why =
+        code === "ENOENT"
+          ? "file not found"
+          : code === NOT_REGULAR
+            ? "not a regular file"
+            : code === TOO_LARGE
+              ? `larger than ${SCHEMA_FILE_LIMIT / 1024 / 1024} MiB, the most a schema file may hold`
+              : "cannot read";
       this.add(ref.file, ref.at, `${ref.role}: ${why}: ${displayPath(file, dirname(this.manifestFile))}`);
       return undefined;
     }
@@ -447,6 +519,12 @@ export class SchemaBuild {
       for (const e of syntax) this.add(file, e.at, e.message);
       if (syntax.length > 0) return undefined;
       json = sourceOf().toJS();
+    }
+    const deep = pathPastDepth(json, SCHEMA_DEPTH_LIMIT);
+    if (deep) {
+      // A JSON file is not parsed again for the place (YAML's parser is slow on deep nesting).
+      this.add(file, source ? source.valuePosition(deep) : positionPastDepth(text, SCHEMA_DEPTH_LIMIT), TOO_DEEP);
+      return undefined;
     }
     const url = pathToFileURL(file).href;
     const refs = refsIn(json).map((r) => resolveRef(r, url)).filter((u): u is string => !!u && u !== url);
@@ -484,15 +562,60 @@ function draftOf(schema: unknown): Draft | undefined {
 }
 
 /** Every `$ref` string in a schema (nested definitions included). */
-function refsIn(json: unknown, found: string[] = []): string[] {
-  if (Array.isArray(json)) for (const item of json) refsIn(item, found);
-  else if (typeof json === "object" && json !== null) {
-    for (const [key, value] of Object.entries(json)) {
-      if (key === "$ref" && typeof value === "string") found.push(value);
-      else refsIn(value, found);
+function refsIn(json: unknown): string[] {
+  const found: string[] = [];
+  // In document order, without recursion: a `$ref` found is a string on the stack.
+  const stack: unknown[] = [{ value: json }];
+  while (stack.length > 0) {
+    const top = stack.pop();
+    if (typeof top === "string") {
+      found.push(top);
+      continue;
+    }
+    const { value } = top as { value: unknown };
+    if (typeof value !== "object" || value === null) continue;
+    const entries = Array.isArray(value) ? value.map((v) => ["", v] as const) : Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, child] = entries[i]!;
+      stack.push(key === "$ref" && typeof child === "string" && !Array.isArray(value) ? child : { value: child });
     }
   }
   return found;
+}
+
+const TOO_DEEP = `nested deeper than ${SCHEMA_DEPTH_LIMIT} levels (write recursion with $ref)`;
+
+/** Where JSON text opens its first object or array nested deeper than `limit` levels. */
+function positionPastDepth(text: string, limit: number): Position {
+  let depth = 0;
+  let inString = false;
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\n") [line, lineStart] = [line + 1, i + 1];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[") {
+      if (++depth > limit + 1) return { line, col: i - lineStart + 1 };
+    } else if (c === "}" || c === "]") depth--;
+  }
+  return { line: 1, col: 1 };
+}
+
+/** The path of a value nested deeper than `limit` levels, or undefined. Without recursion: it is for schemas that nest too deeply. */
+function pathPastDepth(json: unknown, limit: number): JsonPath | undefined {
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: json, path: [] }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (path.length > limit) return path;
+    const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+    for (const [key, child] of entries) if (typeof child === "object" && child !== null) stack.push({ value: child, path: [...path, key] });
+  }
+  return undefined;
 }
 
 /** The file URL (without fragment) a `$ref` points to, or undefined for a local or non-file ref. */

@@ -8,8 +8,8 @@ export type Slot = "binary" | null | { $ref: string };
 
 /** GET /__gateway/catalog.json. */
 export interface Catalog {
-  /** Named schemas; `$ref`s inside are `#/$defs/<Name>`. */
-  definitions: Record<string, JsonSchema>;
+  /** Named schemas; `$ref`s inside are `#/$defs/<Name>` (the document is a JSON Schema). */
+  $defs: Record<string, JsonSchema>;
   /** `channels`: body field ("" for the whole body) -> channel name. */
   commands: Record<string, { body: Slot; returns: Slot; errors: Slot; channels: Record<string, string> }>;
   channels: Record<string, { message: Slot }>;

@@ -28,7 +28,7 @@ const SHOWN_MESSAGES = 200;
 
 export function CommandView({ name, catalog }: { name: string; catalog: Catalog }) {
   const command = catalog.commands[name]!;
-  const defs = catalog.definitions;
+  const defs = catalog.$defs;
   const [body, setBody] = useState(() => initialFor(command.body, defs));
   const [run, setRun] = useState<Run>();
   const runs = useRef(0);
@@ -131,7 +131,7 @@ function RunView({ run, channels }: { run: Run; channels: Record<string, string>
 
 export function EventView({ name, catalog, listening, onListen }: { name: string; catalog: Catalog; listening: boolean; onListen(on: boolean): void }) {
   const event = catalog.events[name]!;
-  const defs = catalog.definitions;
+  const defs = catalog.$defs;
   const canEmit = event.from.includes("frontend");
   const [payload, setPayload] = useState(() => initialFor(event.payload, defs));
   const [sent, setSent] = useState<{ ok: boolean; value: unknown; ms: number } | { refused: string }>();
@@ -234,7 +234,7 @@ export function ChannelView({ name, catalog }: { name: string; catalog: Catalog 
         {users.length > 0 && " takes it: invoke from there to watch its messages."}
       </p>
       <div class="schemas">
-        <SchemaView label="Message" slot={channel.message} defs={catalog.definitions} />
+        <SchemaView label="Message" slot={channel.message} defs={catalog.$defs} />
       </div>
     </article>
   );

@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import { CHANNEL_WIRE } from "../config/schemas.ts";
 import { ERROR_STATUS, type ErrorKind } from "../runtime/errors.ts";
 import type { Generation } from "../runtime/generation.ts";
-import { DEF_PREFIX, type Catalog, type JsonSchema } from "./catalog.ts";
+import { DEF_PREFIX, setOwn, type Catalog, type JsonSchema } from "./catalog.ts";
 
 /** Where a served document says the gateway is: the addresses it listens on. */
 export interface ApiDocumentOptions {
@@ -177,13 +177,15 @@ export function convertSchema(schema: JsonSchema, refPrefix: string, dialect: Di
     const source = value as Record<string, unknown>;
     let out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(source)) {
-      if (key === "$ref" && typeof child === "string") out[key] = child.startsWith(DEF_PREFIX) ? refPrefix + child.slice(DEF_PREFIX.length) : child;
-      else if (SCHEMA_MAPS.has(key) && isRecord(child)) out[key] = Object.fromEntries(Object.entries(child).map(([k, v]) => [k, walk(v)]));
-      else if (SCHEMA_LISTS.has(key) && Array.isArray(child)) out[key] = child.map(walk);
-      else if (SCHEMA_SINGLES.has(key) || (key === "items" && !Array.isArray(child))) out[key] = walk(child);
-      else if (key === "items") out[key] = (child as unknown[]).map(walk);
-      else if (key === "dependencies" && isRecord(child)) out[key] = Object.fromEntries(Object.entries(child).map(([k, v]) => [k, Array.isArray(v) ? v : walk(v)]));
-      else out[key] = child;
+      // Object.fromEntries and setOwn: a property named __proto__ stays a property.
+      let converted: unknown = child;
+      if (key === "$ref" && typeof child === "string") converted = child.startsWith(DEF_PREFIX) ? refPrefix + child.slice(DEF_PREFIX.length) : child;
+      else if (SCHEMA_MAPS.has(key) && isRecord(child)) converted = Object.fromEntries(Object.entries(child).map(([k, v]) => [k, walk(v)]));
+      else if (SCHEMA_LISTS.has(key) && Array.isArray(child)) converted = child.map(walk);
+      else if (SCHEMA_SINGLES.has(key) || (key === "items" && !Array.isArray(child))) converted = walk(child);
+      else if (key === "items") converted = (child as unknown[]).map(walk);
+      else if (key === "dependencies" && isRecord(child)) converted = Object.fromEntries(Object.entries(child).map(([k, v]) => [k, Array.isArray(v) ? v : walk(v)]));
+      setOwn(out, key, converted);
     }
     out = dialect === "2020-12" ? to2020(out) : toDraft07(out);
     const channel = out["x-channel"];
@@ -215,7 +217,7 @@ function to2020(schema: Record<string, unknown>): Record<string, unknown> {
   if (isRecord(out.dependencies)) {
     const required: Record<string, unknown> = {};
     const schemas: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(out.dependencies)) (Array.isArray(v) ? required : schemas)[k] = v;
+    for (const [k, v] of Object.entries(out.dependencies)) setOwn(Array.isArray(v) ? required : schemas, k, v);
     delete out.dependencies;
     if (Object.keys(required).length) out.dependentRequired = { ...required, ...(isRecord(out.dependentRequired) ? out.dependentRequired : {}) };
     if (Object.keys(schemas).length) out.dependentSchemas = { ...schemas, ...(isRecord(out.dependentSchemas) ? out.dependentSchemas : {}) };
@@ -253,6 +255,19 @@ export function componentSchemas(catalog: Catalog, refPrefix: string, dialect: D
   const schemas: Record<string, JsonSchema> = {};
   for (const [name, schema] of catalog.definitions) schemas[name] = convertSchema(schema, refPrefix, dialect);
   return { ...schemas, ...own };
+}
+
+/**
+ * Whether a validator accepts `value` (is a body or payload required?). A validator that throws
+ * accepts nothing: describing the API must not fail because of one schema.
+ */
+export function accepts(validate: ((value: unknown) => unknown) | undefined, value: unknown): boolean {
+  if (validate === undefined) return true;
+  try {
+    return validate(value) === true;
+  } catch {
+    return false;
+  }
 }
 
 /** What a command's timeout, windows and channels add to its description. */

@@ -9,6 +9,7 @@
 import type { Generation } from "../runtime/generation.ts";
 import { type Catalog, type JsonSchema, type Slot, pascal } from "./catalog.ts";
 import {
+  accepts,
   type ApiDocumentOptions,
   apiTitle,
   ComponentNames,
@@ -176,7 +177,7 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
     const payload = slotSchema(event.payload);
     const fromFrontend = event.from.includes("frontend");
     const def = generation.events.get(name);
-    const payloadRequired = def?.validate !== undefined && !def.validate(null);
+    const payloadRequired = def !== undefined && !accepts(def.validate, null);
     const own: Record<string, string> = {
       event: message(`${base}Event`, {
         title: `event ${name}`,

@@ -120,7 +120,7 @@ class CatalogBuilder {
         // Definitions reached through `$ref` become definitions of their own; the containers go.
         if ((key === "$defs" || key === "definitions") && typeof child === "object") continue;
         if (key === "$id" || key === "$schema") continue;
-        out[key] = key === "$ref" && typeof child === "string" ? this.refTo(child, baseUrl) : walk(child);
+        setOwn(out, key, key === "$ref" && typeof child === "string" ? this.refTo(child, baseUrl) : walk(child));
       }
       return out;
     };
@@ -173,9 +173,18 @@ function resolvePointer(document: unknown, pointer: string): unknown {
   let value = document;
   for (const raw of pointer.replace(/^\//, "").split("/")) {
     const segment = raw.replace(/~1/g, "/").replace(/~0/g, "~");
-    value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[segment] : undefined;
+    // Own keys only: `#/properties/__proto__` is the property of that name, never Object.prototype.
+    value = typeof value === "object" && value !== null && Object.hasOwn(value, segment) ? (value as Record<string, unknown>)[segment] : undefined;
   }
   return value ?? true; // a pointer to nothing: any value (the compiler already refused real mistakes)
+}
+
+/**
+ * `object[key] = value` that also works for a key named `__proto__` (which assignment would take
+ * as the object's prototype, and lose).
+ */
+export function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function fileStem(url: string): string {
@@ -194,15 +203,22 @@ function stripQuery(url: string): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
+/** The dialect of the catalog's schemas, which catalog.json declares. */
+export const CATALOG_SCHEMA = "https://json-schema.org/draft/2020-12/schema";
+
 /**
- * GET /__gateway/catalog.json: the catalog as JSON (what the dev console builds its forms from):
- * `{ definitions, commands: { <name>: { body, returns, errors, channels } }, channels, events }`,
- * each slot `"binary"`, `null` (any JSON) or `{ "$ref": "#/$defs/<Name>" }`.
+ * GET /__gateway/catalog.json: the catalog as JSON (what the dev console builds its forms from),
+ * a JSON Schema 2020-12 document whose `$defs` hold every definition, so that each
+ * `#/$defs/<Name>` resolves in it: `{ $schema, $defs, commands: { <name>: { body, returns,
+ * errors, channels } }, channels, events }`, each slot `"binary"`, `null` (any JSON) or
+ * `{ "$ref": "#/$defs/<Name>" }`. `commands`, `channels`, `events` and `x-channel` are its own
+ * keywords (a strict validator is told of them, as ajv's addVocabulary does).
  */
 export function catalogJson(catalog: Catalog): unknown {
   const slot = (s: Slot) => (s.kind === "binary" ? "binary" : s.kind === "any" ? null : { $ref: DEF_PREFIX + s.name });
   return {
-    definitions: Object.fromEntries(catalog.definitions),
+    $schema: CATALOG_SCHEMA,
+    $defs: Object.fromEntries(catalog.definitions),
     commands: Object.fromEntries(
       [...catalog.commands.values()].map((c) => [
         c.name,

@@ -24,6 +24,7 @@ import type { Problem } from "../config/problems.ts";
 import type { Generation } from "../runtime/generation.ts";
 import { buildCatalog } from "./catalog.ts";
 import { handlerDeclarations } from "./typescript.ts";
+import { stringLiteral } from "./code-text.ts";
 
 export type HandlerCheckResult =
   | { ok: true; problems: Problem[]; checked: number; skipped: string[]; typescript: string }
@@ -168,10 +169,10 @@ export function checkHandlerTypes(generation: Generation): HandlerCheckResult {
     const exportName = exportOf(command.source);
     const located = locateExport(ts, overlay.source, exportName);
     const at = located ? located.at.getStart(overlay.source) : 0;
-    const name = JSON.stringify(command.name);
-    const self = JSON.stringify(`./${basename(command.file, extname(command.file))}${runtimeExtension(command.file)}`);
+    const name = stringLiteral(command.name);
+    const self = stringLiteral(`./${basename(command.file, extname(command.file))}${runtimeExtension(command.file)}`);
     const handler = `__gatewayHandler${checked}`;
-    overlay.append([`declare const ${handler}: (typeof import(${self}))[${JSON.stringify(exportName)}];`], command.name, "export", at);
+    overlay.append([`declare const ${handler}: (typeof import(${self}))[${stringLiteral(exportName)}];`], command.name, "export", at);
 
     if (spec.body.kind !== "any") {
       const param = located?.fn?.parameters[0];

@@ -7,6 +7,7 @@ import type { ErrorKind } from "../runtime/errors.ts";
 import type { Generation } from "../runtime/generation.ts";
 import { type Catalog, type CatalogCommand, type JsonSchema, type Slot, pascal } from "./catalog.ts";
 import {
+  accepts,
   type ApiDocumentOptions,
   apiTitle,
   commandNotes,
@@ -81,7 +82,7 @@ export function openApiDocument(generation: Generation, catalog: Catalog, option
   for (const command of catalog.commands.values()) {
     const def = generation.commands.get(command.name);
     const windows = def?.windows !== undefined;
-    const bodyRequired = def?.body.kind === "binary" || (def?.body.kind === "json" && def.body.validate !== undefined && !def.body.validate({}));
+    const bodyRequired = def?.body.kind === "binary" || (def?.body.kind === "json" && !accepts(def.body.validate, {}));
     const operation: Json = {
       operationId: operationIds.take(camel(command.name)),
       summary: `Invoke ${command.name}`,
@@ -133,7 +134,7 @@ export function openApiDocument(generation: Generation, catalog: Catalog, option
     ] as const) {
       const variants = emittable.map(([name, event]) => {
         const def = generation.events.get(name);
-        const payloadRequired = def?.validate !== undefined && !def.validate(null);
+        const payloadRequired = def !== undefined && !accepts(def.validate, null);
         const properties: Json = { event: { const: name }, payload: slotSchema(event.payload) };
         if (targeted) properties.target = { anyOf: [{ type: "string", description: "a window label (AnyLabel)" }, { $ref: REF + eventTarget }] };
         return {
