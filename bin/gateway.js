@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The `gateway` command: the compiled CLI (dist/, built by `npm run build`, which `npm pack` runs
 // before packing, and this file runs first in a clone that has none yet). Handler modules need no
-// build: the gateway bundles them itself (gateway/reload/loader.ts).
+// build: the gateway compiles them itself (gateway/reload/module-graph.ts).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-// Stack traces of handlers (bundled by the gateway) and of the gateway point at TypeScript lines.
+// Stack traces of handlers (compiled by the gateway) and of the gateway point at TypeScript lines.
 // Enabled before the gateway's modules load, so their maps are read too.
 process.setSourceMapsEnabled(true);
 const cli = new URL("../dist/cli/index.js", import.meta.url);

@@ -51,7 +51,7 @@ export interface GatewaySettings {
   /** Where `${VAR}` in the manifest is read from. Defaults to `process.env`. */
   env?: Env;
   /**
-   * Where compiled validators and bundled handlers are kept between runs (false: nowhere).
+   * Where compiled validators and modules are kept between runs (false: nowhere).
    * Default: <nearest node_modules>/.cache/ipc-gateway/, none when there is no node_modules above.
    */
   cacheDir?: string | false;

@@ -228,7 +228,7 @@ describe("gateway new", () => {
     test("a manifest on a read-only file system: refused before any file is written", async () => {
       const readOnly = (args: string[]) => (dir: string) => runMounted('mount --bind -o ro gateway.yaml gateway.yaml', args, dir);
       expect(await refused([], {}, undefined, readOnly(["new", "hello"]))).toBe(
-        "gateway new: gateway.yaml: cannot be written in: the file system is read-only; nothing was written\n",
+        "gateway new: gateway.yaml: cannot be written: the file system is read-only; nothing was written\n",
       );
     });
 

@@ -58,7 +58,7 @@ export class GenerationBuilder {
   readonly store: SourceStore;
   /** The app's modules, one instance each (see module-graph.ts). */
   readonly graph: ModuleGraph;
-  /** Compiled validators and bundled handlers saved between runs (see config/disk-cache.ts). */
+  /** Compiled validators and modules saved between runs (see config/disk-cache.ts). */
   readonly cache: DiskCache;
   private nextId = 1;
   private lastManifest: { text: string; manifest: Manifest | undefined; problems: Problem[] } | undefined;

@@ -150,7 +150,8 @@ export function decodeBinaryFrame(data: Buffer, maxDepth: number): Decoded<Invok
 
 /** The rid of a text frame that starts as tauri.js writes it (`{"type":"invoke","rid":...`), without parsing the rest. */
 export function leadingRid(data: Buffer): number | string | undefined {
-  const match = /^\{"type":"invoke","rid":(\d{1,16}|"[^"\\]{0,128}")[,}]/.exec(data.subarray(0, 200).toString("latin1"));
+  // A string rid in printable ASCII only: its bytes read as latin1 are then the page's very string.
+  const match = /^\{"type":"invoke","rid":(\d{1,16}|"[ !#-[\]-~]{0,128}")[,}]/.exec(data.subarray(0, 200).toString("latin1"));
   if (!match) return undefined;
   const rid: unknown = JSON.parse(match[1]!);
   return typeof rid === "number" && !Number.isSafeInteger(rid) ? undefined : (rid as number | string);
