@@ -19,6 +19,9 @@ import { CONSOLE_DIR } from "./transports/console.ts";
 import type { BusSettings, Env } from "./config/manifest.ts";
 import type { Bus } from "./runtime/bus.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./runtime/types.ts";
+import { AccessControl } from "./access/access.ts";
+import { makePrincipal, type Caller, type PrincipalInput } from "./access/principal.ts";
+import { normalizeHeaders } from "./runtime/codec.ts";
 
 /** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
 export type GatewayOptions = GatewaySettings &
@@ -79,6 +82,13 @@ export interface InvokeOptions {
   headers?: HeadersInput;
   /** Aborting it aborts the handler's `signal`. */
   signal?: AbortSignal;
+  /**
+   * Call as this principal (`{ id, roles?, claims? }`), or null for an anonymous caller; its
+   * capabilities and limits apply as over HTTP. Absent: the credential in `headers`
+   * (Authorization, auth.jwt's cookie) is authenticated as over HTTP, and without one the call is
+   * anonymous.
+   */
+  principal?: PrincipalInput | null;
 }
 
 export interface Gateway {
@@ -134,7 +144,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
   // server.bus applies at start (like server.port): instances join the bus before they serve.
   const bus = await startBus(current.manifestFile, current.settings.bus, events, pages, logger, () => current.settings.maxDepth);
-  const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger });
+  const access = new AccessControl({ dev: options.dev ?? options.watch ?? false, logger });
+  const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger, access });
   const servers = new Set<Listening>();
   // Each answered invocation: a log line (a page's event-plugin calls only at debug level) and,
   // under `dev`, the gateway://invocation event that the dev console shows as its live log.
@@ -199,10 +210,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
-      const settle = new Settle<T>();
-      const response = pipeline.execute({ cmd, body, window: invokeOptions?.window, headers: invokeOptions?.headers, signal: invokeOptions?.signal }, settle);
-      if (response === undefined) return settle.promise;
-      return response.ok ? Promise.resolve(response.value as T) : Promise.reject(response.error);
+      const window = invokeOptions?.window;
+      const run = (caller: Caller | undefined): Promise<T> => {
+        const settle = new Settle<T>();
+        const response = pipeline.execute({ cmd, body, window, headers: invokeOptions?.headers, signal: invokeOptions?.signal, caller }, settle);
+        if (response === undefined) return settle.promise;
+        return response.ok ? Promise.resolve(response.value as T) : Promise.reject(response.error);
+      };
+      if (invokeOptions?.principal !== undefined) {
+        const principal = invokeOptions.principal;
+        return run({ principal: principal === null ? null : makePrincipal(principal), local: true });
+      }
+      // With auth:, a credential in the headers is checked as over HTTP (server.token guards transports only).
+      if (invokeOptions?.headers === undefined || current.access?.spec.auth === undefined) return run(undefined);
+      const auth = access.authenticate(current, { headers: normalizeHeaders(invokeOptions.headers), local: true, url: `/ipc/${cmd}`, window: window || "main" });
+      const go = (outcome: Awaited<typeof auth>) => (outcome.ok ? run(outcome.caller) : Promise.reject(outcome.error));
+      return auth instanceof Promise ? auth.then(go) : go(auth);
     },
     invokeHandler: pipeline.invokeHandler,
     get generation() {
@@ -221,6 +244,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       const listening = await listenHttp(
         {
           pipeline,
+          access,
           current: () => current,
           pages,
           logger,

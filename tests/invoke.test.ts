@@ -262,6 +262,8 @@ describe("errors the gateway rejects with", () => {
       "not-found": 404,
       "method-not-allowed": 405,
       "bus-unavailable": 503,
+      forbidden: 403,
+      "rate-limited": 429,
       unreachable: 502,
     });
   });

@@ -483,7 +483,7 @@ class RedisBus implements Bus {
     const info = text === null ? undefined : decodePageInfo(text);
     if (info !== undefined) {
       if (info.instance === this.instance) return undefined;
-      const page = new RemotePage(id, info.instance, ++this.links, info.label, info.origin, (p) => this.framesPending(p));
+      const page = new RemotePage(id, info.instance, ++this.links, info.label, info.origin, info.principal, (p) => this.framesPending(p));
       this.remotePages.set(id, page);
       return page;
     }
@@ -812,7 +812,7 @@ class RedisBus implements Bus {
 
 /** What a page's registration holds. */
 function pageInfo(instance: string, page: Page): string {
-  return JSON.stringify({ i: instance, l: page.label, o: page.origin ?? null });
+  return JSON.stringify({ i: instance, l: page.label, o: page.origin ?? null, p: page.principalId });
 }
 
 /** The instance and number a page id carries (see pageIdPrefix); undefined for any other id. */
@@ -872,11 +872,12 @@ function asTarget(value: unknown): EventTarget | undefined {
   return typeof label === "string" ? ({ kind, label } as EventTarget) : undefined;
 }
 
-function decodePageInfo(text: string): { instance: string; label: string; origin: string | undefined } | undefined {
+function decodePageInfo(text: string): { instance: string; label: string; origin: string | undefined; principal: string | null } | undefined {
   try {
-    const { i, l, o } = JSON.parse(text) as { i?: unknown; l?: unknown; o?: unknown };
+    const { i, l, o, p } = JSON.parse(text) as { i?: unknown; l?: unknown; o?: unknown; p?: unknown };
     if (typeof i !== "string" || typeof l !== "string" || (o !== null && typeof o !== "string")) return undefined;
-    return { instance: i, label: l, origin: o ?? undefined };
+    if (p !== undefined && p !== null && typeof p !== "string") return undefined;
+    return { instance: i, label: l, origin: o ?? undefined, principal: p ?? null };
   } catch {
     return undefined;
   }

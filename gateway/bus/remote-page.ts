@@ -35,6 +35,8 @@ export class RemotePage extends PageLinkBase implements PageLink {
     readonly link: number,
     readonly label: string,
     readonly origin: string | undefined,
+    /** The id of the principal the page's connection was authenticated as (null: anonymous). */
+    readonly principalId: string | null,
     /** Called when there are frames to write to Redis. */
     private readonly pending: (page: RemotePage) => void,
   ) {

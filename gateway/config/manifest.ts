@@ -11,6 +11,7 @@ import { Problems } from "./problems.ts";
 import { hash, type DiskCache } from "./disk-cache.ts";
 import { NOT_REGULAR, readRegularFile } from "./regular-file.ts";
 import { parseDuration, parseSize } from "./units.ts";
+import { extractAccess, type AccessSpec } from "../access/spec.ts";
 
 export interface Located {
   /** Where in the manifest this was written. */
@@ -75,6 +76,12 @@ export interface ServerSettings {
   log?: "debug" | "info" | "warn" | "error" | "silent";
   /** Redis joining several instances (events, channels, pages); none (or an empty URL): one instance, in-process. */
   bus?: BusSettings;
+  /**
+   * Which peers' forwarded address headers (X-Forwarded-For, Forwarded) say who the caller is:
+   * false (default: the socket's address is the caller's), true (any peer), or a list of addresses
+   * and CIDR ranges.
+   */
+  trustProxy: boolean | string[];
 }
 
 export interface BusSettings {
@@ -105,6 +112,8 @@ export interface Manifest {
   commands: Map<string, CommandEntry>;
   channels: Map<string, ChannelEntry>;
   events: Map<string, EventEntry>;
+  /** auth:, capabilities:, limits: and discover.capabilities (see access/spec.ts). */
+  access: AccessSpec;
 }
 
 /**
@@ -125,6 +134,7 @@ export const DEFAULT_SERVER: ServerSettings = {
   maxInFlight: 10_000,
   requestTimeoutMs: 30_000,
   loadTimeoutMs: 5_000,
+  trustProxy: false,
 };
 
 /** Keys under which a value is a user's JSON Schema, which `${VAR}` interpolation leaves alone. */
@@ -370,6 +380,7 @@ function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<strin
     commands: new Map(),
     channels: new Map(),
     events: new Map(),
+    access: { limits: [] },
   };
 
   const discover = isObject(raw.discover) ? raw.discover : {};
@@ -412,6 +423,7 @@ function extract(raw: Record<string, unknown>, source: SourceDoc, bad: Set<strin
     if (Array.isArray(spec.from) && ok(`/events/${name}/from`)) event.from = spec.from as EventSource[];
     manifest.events.set(name, event);
   }
+  manifest.access = extractAccess(raw, source, ok, problems, dir, manifest.server.token);
   return manifest;
 }
 
@@ -444,6 +456,7 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
       if (spec.pageTimeout !== undefined) server.bus.pageTimeoutMs = parseDuration(spec.pageTimeout);
     }
   }
+  if (value.trustProxy !== undefined && ok("/server/trustProxy")) server.trustProxy = value.trustProxy as boolean | string[];
   if (value.static !== undefined && ok("/server/static")) {
     const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string });
     server.static = { dir: resolve(dir, spec.dir), dotfiles: spec.dotfiles ?? false, ...(spec.fallback ? { fallback: spec.fallback } : {}) };

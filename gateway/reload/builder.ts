@@ -15,6 +15,8 @@ import { readRegularFile } from "../config/regular-file.ts";
 import { Problems, displayPath, formatProblem, type Problem } from "../config/problems.ts";
 import type { Position } from "../config/source-doc.ts";
 import type { Handler } from "../runtime/types.ts";
+import { buildPolicy, type AuthHandler, type GenerationAccess } from "../access/policy.ts";
+import { readTauriCapabilities } from "../access/tauri.ts";
 
 /**
  * A build's outcome. `files`: every file and folder the attempt read or looked for (missing ones
@@ -138,6 +140,8 @@ export class GenerationBuilder {
     for (const entry of entries) files.add(entry.handlerFile);
     const channels = buildChannels(manifest, schemas);
     const events = buildEvents(manifest, schemas);
+    const authFile = manifest.access.auth?.handler?.file;
+    if (authFile !== undefined) files.add(authFile);
     // Commands taken whole from the last build are taken synchronously: a reload of a big app
     // awaits only the few it rebuilds.
     const built: (BuiltCommand["result"] | undefined)[] = entries.map((entry) => this.reusable(entry, manifest, schemas, changed, modules));
@@ -151,6 +155,7 @@ export class GenerationBuilder {
       problems.add({ file: manifest.file, message: "the build was given up" });
       return failed();
     }
+    const access = await this.buildAccess(manifest, entries.map((e) => e.name), events, problems, modules, files);
     const planned = new Set(entries.map((e) => e.name));
     for (const name of this.built.keys()) if (!planned.has(name)) this.built.delete(name);
     for (const file of schemas.filesRead) files.add(file);
@@ -159,7 +164,7 @@ export class GenerationBuilder {
 
     const commands = new Map<string, CommandDef>();
     for (const result of built) commands.set(result!.command.name, result!.command);
-    const records = modules.commit(entries.map((e) => e.handlerFile));
+    const records = modules.commit([...entries.map((e) => e.handlerFile), ...(authFile !== undefined ? [authFile] : [])]);
     this.schemas.retain(schemas.keys, schemas.urls);
     if (this.nextId === 1) {
       // The first good build of this run knows everything the app uses: the rest of the cache goes.
@@ -182,8 +187,47 @@ export class GenerationBuilder {
       modules: new Set(records),
       evaluated: modules.evaluatedFiles,
       usage: { inFlight: 0 },
+      ...(access !== undefined ? { access } : {}),
     };
     return { ok: true, generation, files };
+  }
+
+  /**
+   * The generation's access policy (undefined when the manifest has no auth:, capabilities:,
+   * limits: or discover.capabilities): Tauri capability files read, names checked, the auth
+   * handler loaded into the module graph like a command's.
+   */
+  private async buildAccess(
+    manifest: Manifest,
+    commands: string[],
+    events: ReadonlyMap<string, EventDef>,
+    problems: Problems,
+    modules: GraphBuild,
+    files: Set<string>,
+  ): Promise<GenerationAccess | undefined> {
+    const spec = { ...manifest.access };
+    if (spec.auth === undefined && spec.capabilities === undefined && spec.limits.length === 0 && spec.capabilityFolder === undefined) return undefined;
+    if (spec.capabilityFolder !== undefined) {
+      files.add(spec.capabilityFolder.dir);
+      const fromTauri = await readTauriCapabilities(spec.capabilityFolder.dir, problems, files, manifest, commands);
+      spec.capabilities = [...(spec.capabilities ?? []), ...fromTauri];
+    }
+    let authHandler: AuthHandler | undefined;
+    const ref = spec.auth?.handler;
+    if (ref !== undefined) {
+      const loaded = await this.loadHandler(modules, ref.file);
+      if (!loaded.ok) reportLoadFailure(loaded.failure, ref.file, manifest.dir, { file: manifest.file, at: ref.at }, problems);
+      else {
+        for (const file of loaded.module.files) files.add(file);
+        const handler = loaded.module.exportFor(ref.exportName);
+        if (typeof handler === "function") authHandler = handler as AuthHandler;
+        else {
+          const what = ref.exportName === "default" ? "a default export" : `an export named "${ref.exportName}"`;
+          problems.add({ file: manifest.file, ...ref.at, message: `auth.handler ${displayPath(ref.file, manifest.dir)} has no function as ${what}` });
+        }
+      }
+    }
+    return buildPolicy(spec, { commands, events: events.keys() }, problems, authHandler);
   }
 
   /** The manifest, parsed again only when its text changed (YAML with positions is the slow part of a big app's build). */
@@ -356,7 +400,9 @@ function discoverHandlers(manifest: Manifest, problems: Problems): Map<string, D
   const found = new Map<string, DiscoveredHandler>();
   const dir = manifest.discover.handlers;
   if (!dir) return found;
+  // A file the manifest names (a command's handler, or auth.handler) is not a drop-in command.
   const used = new Set([...manifest.commands.values()].map((c) => c.handler?.file));
+  used.add(manifest.access.auth?.handler?.file);
   for (const file of listDir(dir, manifest, "discover.handlers", problems)) {
     if (!HANDLER_FILE.test(file) || NOT_A_HANDLER.test(file)) continue;
     const path = join(dir, file);

@@ -29,6 +29,8 @@ export const ERROR_STATUS = {
   "not-found": 404,
   "method-not-allowed": 405,
   "bus-unavailable": 503,
+  forbidden: 403,
+  "rate-limited": 429,
   // Made by tauri.js in the page, never sent by the gateway: the call got no answer from it (not
   // running, refused the page's origin, or a proxy answered in its place; 502 is such a proxy's).
   unreachable: 502,
@@ -135,7 +137,20 @@ export const rejections = {
     reject("not-allowed", `window "${window}" may not call "${command}"`, { command, window }),
   forbiddenOrigin: (origin: string) => reject("forbidden-origin", `origin ${origin} is not allowed`, { origin }),
   forbiddenHost: (host: string) => reject("forbidden-host", `host ${host} is not this gateway's`, { host }),
-  unauthorized: () => reject("unauthorized", "a valid bearer token is required"),
+  unauthorized: (message = "a valid bearer token is required") => reject("unauthorized", message),
+  /** A capability does not allow the call. `why` (under `gateway dev`): what would allow it. */
+  forbidden: (command: string, who: string, why?: string) =>
+    reject("forbidden", `${who} may not call "${command}"${why ? `: ${why}` : ""}`, { command }),
+  /** A capability does not allow listening to or emitting the event. */
+  eventForbidden: (event: string, action: "listen" | "emit", who: string, why?: string) =>
+    reject("event-not-allowed", `${who} may not ${action === "listen" ? "listen to" : "emit"} event "${event}"${why ? `: ${why}` : ""}`, { event, action }),
+  /** Past a `limits:` budget: `retryAfterMs` until the next call would be allowed. */
+  rateLimited: (command: string, limit: string, retryAfterMs: number) =>
+    reject("rate-limited", `too many calls of "${command}" (limit "${limit}"); try again in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s`, {
+      command,
+      limit,
+      retryAfter: Math.max(0, Math.ceil(retryAfterMs)),
+    }),
   timeout: (command: string, limitMs: number) =>
     reject("timeout", `"${command}" did not finish within ${limitMs} ms`, { command, limit: limitMs }),
   internal: (command: string, detail?: string) =>

@@ -127,8 +127,11 @@ export class EventHub {
     this.emitGatewayEvent("bus-gap", gap, page);
   }
 
-  /** The built-in `plugin:event|<command>` commands pages call (through any transport). */
-  command(command: string, args: unknown, page: PageLink | undefined): InvokeResponse {
+  /**
+   * The built-in `plugin:event|<command>` commands pages call (through any transport). `admit`:
+   * the caller's capabilities, asked before a listener is added or an emit goes out.
+   */
+  command(command: string, args: unknown, page: PageLink | undefined, admit?: (action: "listen" | "emit", event: string) => Rejection | undefined): InvokeResponse {
     if (!isEventPluginCommand(command)) return rejections.unknownCommand(`plugin:event|${command}`);
     const decoded = decodeEventArgs(command, args);
     if (!decoded.ok) return rejections.badRequest(decoded.message, { field: decoded.field });
@@ -136,6 +139,8 @@ export class EventHub {
     switch (a.command) {
       case "listen": {
         if (!page) return rejections.badRequest("listen needs the page's WebSocket (load /__gateway/tauri.js)");
+        const refused = admit?.("listen", a.event);
+        if (refused) return refused;
         return { ok: true, value: this.add({ event: a.event, target: a.target ? pageTarget(a.target) : { kind: "Any" }, once: false, page, handler: a.handler }) };
       }
       case "unlisten": {
@@ -148,7 +153,7 @@ export class EventHub {
       case "emit_to": {
         const to = a.command === "emit" ? undefined : pageTarget(a.target);
         const payload = a.payload ?? null;
-        const refused = this.check(a.event, payload, "frontend");
+        const refused = this.check(a.event, payload, "frontend") ?? admit?.("emit", a.event);
         if (refused) return refused;
         const text = toJson(payload, this.maxDepth());
         if (!text.ok) return rejections.invalidPayload(a.event, unsendable(text.reason));

@@ -3,6 +3,7 @@
 import type { EventSource, ServerSettings } from "../config/manifest.ts";
 import type { Validator } from "../config/schemas.ts";
 import type { Handler } from "./types.ts";
+import type { GenerationAccess } from "../access/policy.ts";
 
 /** What a body, a return value or a channel message must be (`schema`: as the user wrote it). */
 /**
@@ -61,6 +62,8 @@ export interface Generation {
   /** The modules this generation's build evaluated (new or re-evaluated instances), in order. */
   evaluated?: readonly string[];
   usage: Usage;
+  /** auth:, capabilities: (with Tauri capability files) and limits:; absent: none of them. */
+  access?: GenerationAccess;
   /** Set while the app does not build (`gateway dev` started on broken files): the mistakes, one per line. */
   notReady?: string;
 }

@@ -3,6 +3,7 @@
 //
 //   1. take the current generation (an invocation finishes on the generation it started on)
 //   2. route pyInvoke, find the command, check the window may call it
+//   2b. check the caller's capabilities and rate limits (access/access.ts)
 //   3. decode and validate the body
 //   4. call the handler with { body, headers, window, app, signal }, within its time limit
 //   5. validate the return value
@@ -21,6 +22,8 @@ import type { Logger } from "./logger.ts";
 import type { Validator } from "../config/schemas.ts";
 import type { PageLink } from "./pages.ts";
 import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
+import { ANONYMOUS_LOCAL, type Principal } from "../access/principal.ts";
+import type { AccessControl } from "../access/access.ts";
 
 /** pytauri's `pyInvoke(name, body)` calls this command with the function's name in header `pyfunc`. */
 export const PYFUNC_COMMAND = "plugin:pytauri|pyfunc";
@@ -36,6 +39,8 @@ export interface PipelineHost {
   /** `gateway dev`: internal errors carry the original message to the caller. */
   readonly dev: boolean;
   readonly logger: Logger;
+  /** Capabilities and limits (who may call what, how often). */
+  readonly access: AccessControl;
 }
 
 /** Where a transport wants the answer of an asynchronous handler delivered (instead of a promise). */
@@ -66,7 +71,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
     const generation = host.current();
     let name = request.cmd;
     // With a token configured, Authorization carries the gateway's token: not the handler's business.
-    let omitHeaders: readonly string[] | undefined = generation.settings.token === undefined ? undefined : WITHOUT_TOKEN;
+    let omitHeaders: readonly string[] | undefined = generation.settings.token === undefined && generation.access?.spec.auth === undefined ? undefined : WITHOUT_TOKEN;
     if (name === PYFUNC_COMMAND) {
       const target = readHeader(request.headers, "pyfunc");
       if (!target) return rejections.badRequest(`${PYFUNC_COMMAND} needs the function name in header "pyfunc"`);
@@ -82,6 +87,30 @@ export function createPipeline(host: PipelineHost): Pipeline {
     }
     const windowLabel = request.window || "main";
     if (command.windows !== undefined && !command.windows.has(windowLabel)) return rejections.notAllowed(name, windowLabel);
+    if (generation.access !== undefined) {
+      const refused = host.access.admitCall(generation, request.caller ?? ANONYMOUS_LOCAL, windowLabel, name);
+      if (refused instanceof Promise) {
+        // Limits kept in Redis: the rest of the pipeline runs once the bucket has answered.
+        const later = refused.then((r) => r ?? run(request, generation, command, name, windowLabel, omitHeaders, sink));
+        if (sink === undefined) return later as Promise<InvokeResponse>;
+        later.then((r) => r !== undefined && sink.respond(r), (error: unknown) => sink.respond(failure(error, command, host)));
+        return undefined;
+      }
+      if (refused !== undefined) return refused;
+    }
+    return run(request, generation, command, name, windowLabel, omitHeaders, sink);
+  }
+
+  /** Steps 3 to 5, for a call that may go ahead. */
+  function run(
+    request: InvokeRequest,
+    generation: Generation,
+    command: CommandDef,
+    name: string,
+    windowLabel: string,
+    omitHeaders: readonly string[] | undefined,
+    sink: ResponseSink | undefined,
+  ): InvokeResponse | Promise<InvokeResponse> | undefined {
     const settings = generation.settings;
     if (load.inFlight >= settings.maxInFlight) return rejections.overloaded(settings.maxInFlight);
 
@@ -111,7 +140,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
       body = withChannels(body, command, page, generation, channels);
     }
 
-    const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels);
+    const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels, request.caller?.principal ?? null);
     if (channels !== undefined) invocation.abortWhenGone(request.page!);
     let result: unknown;
     try {
@@ -135,13 +164,17 @@ export function createPipeline(host: PipelineHost): Pipeline {
   }
 
   function eventCommand(command: string, request: InvokeRequest): InvokeResponse {
+    const generation = host.current();
     let args: unknown = request.body ?? {};
     if (isBytes(args)) {
-      const parsed = jsonFromBytes(args, host.current().settings.maxDepth);
+      const parsed = jsonFromBytes(args, generation.settings.maxDepth);
       if (!parsed.ok) return parsed;
       args = parsed.value;
     }
-    return host.events.command(command, args, request.page);
+    const caller = request.caller ?? ANONYMOUS_LOCAL;
+    const window = request.window || "main";
+    const admit = generation.access === undefined ? undefined : (action: "listen" | "emit", event: string) => host.access.admitEvent(generation, caller, window, action, event);
+    return host.events.command(command, args, request.page, admit);
   }
 
   return {
@@ -176,6 +209,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   #load: Load | undefined;
   readonly #channels: Channel[] | undefined;
   #forgetPage: (() => void) | undefined;
+  readonly principal: Principal | null;
 
   constructor(
     body: unknown,
@@ -185,8 +219,10 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     command: CommandDef,
     host: PipelineHost,
     channels: Channel[] | undefined,
+    principal: Principal | null,
   ) {
     super();
+    this.principal = principal;
     this.body = body;
     this.#rawHeaders = headers;
     this.#omitHeaders = omitHeaders;

@@ -7,6 +7,7 @@
 // MAX_PAGE_IN_FLIGHT of them are running; reading resumes below LOW_WATER_BYTES and the cap. A
 // page that floods invocations without reading replies is thereby held back by TCP itself.
 import { randomBytes } from "node:crypto";
+import type { Caller } from "../access/principal.ts";
 
 /**
  * The part of a `ws` WebSocket a page uses. Structural, so the runtime (and the package's public
@@ -33,6 +34,8 @@ export interface PageLink {
   readonly id: string;
   readonly label: string;
   readonly origin: string | undefined;
+  /** The id of the principal the page's connection was authenticated as; null when anonymous. */
+  readonly principalId: string | null;
   readonly open: boolean;
   readonly buffered: number;
   writable(): Promise<void>;
@@ -126,9 +129,15 @@ export class Page extends PageLinkBase implements PageLink {
     readonly label: string,
     /** The Origin the page connected from, if any. */
     readonly origin: string | undefined,
+    /** Who the connection was authenticated as (checked once, when it connected). */
+    readonly caller: Caller = { principal: null, local: true },
   ) {
     super();
     socket.once("close", () => this.markClosed());
+  }
+
+  get principalId(): string | null {
+    return this.caller.principal?.id ?? null;
   }
 
   get id(): string {

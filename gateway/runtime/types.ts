@@ -1,6 +1,7 @@
 // The types handler authors and embedders see.
 import type { Rejection } from "./errors.ts";
 import type { PageLink } from "./pages.ts";
+import type { Caller, Principal } from "../access/principal.ts";
 
 /** Request headers as a handler sees them: lower-cased names, read-only. */
 export type InvokeHeaders = Readonly<Record<string, string>>;
@@ -95,6 +96,8 @@ export interface InvokeContext<Body = unknown> {
   readonly app: AppHandle;
   /** Aborted when the command times out or its caller goes away. */
   readonly signal: AbortSignal;
+  /** Who called (`auth:`): `{ id, roles, claims }`, or null for an anonymous caller. */
+  readonly principal: Principal | null;
 }
 
 /**
@@ -117,6 +120,8 @@ export interface InvokeRequest {
   signal?: CallerSignal;
   /** The page the request comes from (its WebSocket): needed for channels and `plugin:event|listen`. */
   page?: PageLink;
+  /** Who calls, as the transport authenticated them (absent: an anonymous caller without Origin, as in-process). */
+  caller?: Caller;
 }
 
 /** The part of AbortSignal the pipeline uses; transports may pass something cheaper. */

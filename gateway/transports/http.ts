@@ -18,6 +18,10 @@ import { WebSocketTransport } from "./ws.ts";
 import { serveStatic } from "./static.ts";
 import { CONSOLE_PAGE_HEADERS, CONSOLE_PATH, isConsolePath, readConsoleFile } from "./console.ts";
 import { invokedName } from "./invoked-name.ts";
+import type { AccessControl } from "../access/access.ts";
+import type { AuthOutcome } from "../access/authenticate.ts";
+import { credentialsOf } from "./credentials.ts";
+import type { Caller } from "../access/principal.ts";
 
 export interface ListenOptions {
   /** Defaults to the manifest's server.port; 0 picks a free port. */
@@ -36,6 +40,8 @@ export interface Listening {
 
 export interface HttpContext {
   pipeline: Pipeline;
+  /** Who calls (auth:, server.token) and what they may do. */
+  access: AccessControl;
   current(): Generation;
   pages: Pages;
   logger: Logger;
@@ -69,8 +75,11 @@ export async function listenHttp(context: HttpContext, options: ListenOptions): 
   const settings = context.current().settings;
   const host = options.host ?? settings.host;
   const requestedPort = options.port ?? settings.port;
-  if (!isLoopback(host) && settings.token === undefined) {
-    throw new Error(`refusing to listen on ${host} without server.token: anyone on the network could call every command`);
+  // Off loopback, someone must decide who calls: the shared token, or auth: with capabilities
+  // (deny by default; anonymous callers get only what a capability gives them).
+  const access = context.current().access;
+  if (!isLoopback(host) && settings.token === undefined && !(access?.spec.auth !== undefined && access.capabilities !== undefined)) {
+    throw new Error(`refusing to listen on ${host} without server.token (or auth: together with capabilities:): anyone on the network could call every command`);
   }
   // Deliberate limits for slow clients (Node's defaults let a slow-loris hold a connection for
   // 60-90 s and then answer 400): a request must arrive whole within server.requestTimeout, its
@@ -153,8 +162,11 @@ class HttpTransport {
 
     if (isInvoke) {
       if (req.method !== "POST") return this.methodNotAllowed(res, "POST, OPTIONS");
-      if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), true, cors);
-      return this.invoke(req, res, path, cors);
+      // Who calls is known before the body is read: a refused caller's body is never read.
+      const windowHeader = req.headers["gateway-window"];
+      const auth = this.context.access.authenticate(this.context.current(), credentialsOf(req, this.guard, this.context.current().settings.trustProxy, typeof windowHeader === "string" ? windowHeader : "main"));
+      if (!(auth instanceof Promise) && !auth.ok) return this.reject(res, auth, true, cors);
+      return this.invoke(req, res, path, cors, auth);
     }
     if (req.method !== "GET" && req.method !== "HEAD") return this.methodNotAllowed(res, "GET, HEAD");
     switch (path) {
@@ -217,7 +229,7 @@ class HttpTransport {
     );
   }
 
-  private invoke(req: IncomingMessage, res: ServerResponse, path: string, cors: string | undefined): void {
+  private invoke(req: IncomingMessage, res: ServerResponse, path: string, cors: string | undefined, auth: AuthOutcome | Promise<AuthOutcome>): void {
     let cmd = path.slice(5);
     if (cmd.includes("%")) {
       try {
@@ -239,16 +251,28 @@ class HttpTransport {
     // Small closures over the per-request state. (Storing the state on req/res and using shared
     // listener functions measured slower: new properties on Node's own objects change their shapes.)
     this.inFlight++;
-    const reading = new BodyReading(this, req, res, cmd, mediaType === BYTES_TYPE, cors, limit);
+    const reading = new BodyReading(this, req, res, cmd, mediaType === BYTES_TYPE, cors, limit, auth);
     res.on("close", () => reading.closed()); // "close" comes once; on() spares once()'s wrapper
     req.on("data", (chunk: Buffer) => reading.data(chunk));
     req.on("end", () => reading.end());
   }
 
-  /** The body is read: decode it and hand the invocation to the pipeline. */
+  /** The body is read: decode it and hand the invocation to the pipeline (once the caller is known). */
   dispatch(reading: BodyReading): void {
+    const auth = reading.auth;
+    if (auth instanceof Promise) {
+      auth.then(
+        (outcome) => {
+          reading.auth = outcome;
+          this.dispatch(reading);
+        },
+        (error: unknown) => this.dispatchFailed(reading, error),
+      );
+      return;
+    }
+    if (!auth.ok) return this.answer(reading.res, auth, reading.cors, reading.cmd);
     try {
-      this.dispatchNow(reading);
+      this.dispatchNow(reading, auth.caller);
     } catch (error) {
       this.dispatchFailed(reading, error);
     }
@@ -260,7 +284,7 @@ class HttpTransport {
     if (!reading.res.headersSent) this.reject(reading.res, rejections.internal(reading.cmd), true, reading.cors);
   }
 
-  private dispatchNow(reading: BodyReading): void {
+  private dispatchNow(reading: BodyReading, caller: Caller): void {
     const req = reading.req;
     const { res, cmd, cors } = reading;
     const bytes = reading.chunks.length === 1 ? reading.chunks[0]! : Buffer.concat(reading.chunks);
@@ -275,18 +299,18 @@ class HttpTransport {
     if (page === undefined && typeof pageId === "string" && this.context.findPage !== undefined) {
       // A page connected to another instance: ask the bus where it is, then invoke.
       this.context.findPage(pageId).then(
-        (remote) => this.execute(reading, body, remote),
+        (remote) => this.execute(reading, body, remote, caller),
         (error: unknown) => {
           if (!(error instanceof BusUnavailable)) throw error;
           // Only what streams to the page or listens for it needs to know where it is; a plain
           // call runs here without it, as it does on the page's own instance.
-          if (!this.needsPage(cmd)) return this.execute(reading, body, undefined);
+          if (!this.needsPage(cmd)) return this.execute(reading, body, undefined, caller);
           this.answer(res, rejections.busUnavailable(error.message), cors, cmd);
         },
       ).catch((error: unknown) => this.dispatchFailed(reading, error));
       return;
     }
-    this.execute(reading, body, page);
+    this.execute(reading, body, page, caller);
   }
 
   /** Does this invocation reach its page (a channel in its body, or a listener for it)? */
@@ -295,10 +319,10 @@ class HttpTransport {
     return (this.context.current().commands.get(cmd)?.channelFields.size ?? 0) > 0;
   }
 
-  private execute(reading: BodyReading, body: unknown, page: PageLink | undefined): void {
+  private execute(reading: BodyReading, body: unknown, page: PageLink | undefined, caller: Caller): void {
     const { req, res, cmd, cors } = reading;
-    // A page id speaks for that page only from that page's own origin.
-    const trustedPage = page !== undefined && page.origin === req.headers.origin ? page : undefined;
+    // A page id speaks for that page only from that page's own origin, and for its own principal.
+    const trustedPage = page !== undefined && page.origin === req.headers.origin && page.principalId === (caller.principal?.id ?? null) ? page : undefined;
     const windowHeader = req.headers["gateway-window"];
     const response = this.context.pipeline.execute({
       cmd,
@@ -307,6 +331,7 @@ class HttpTransport {
       window: typeof windowHeader === "string" ? windowHeader : trustedPage?.label,
       signal: reading,
       page: trustedPage,
+      caller,
     }, reading);
     if (response !== undefined) this.answer(res, response, cors, cmd);
   }
@@ -321,7 +346,7 @@ class HttpTransport {
     const encoded = encodeResponse(response, cmd, this.context.current().settings.maxDepth, this.context.logger);
     if (this.context.invocations) this.outcomes.set(res, encoded.outcome);
     if (encoded.bytes !== undefined) return this.send(res, 200, BYTES_TYPE, encoded.bytes, cors, TAURI_OK);
-    if (!encoded.ok) return this.send(res, encoded.status, JSON_TYPE, encoded.json, cors, TAURI_ERROR);
+    if (!encoded.ok) return this.send(res, encoded.status, JSON_TYPE, encoded.json, cors, withRejectionHeaders(TAURI_ERROR, response as Rejection));
     const text = encoded.json;
     if (cors !== undefined || this.closing) return this.send(res, 200, JSON_TYPE, text, cors, TAURI_OK);
     // The common case, without building headers from parts.
@@ -334,7 +359,7 @@ class HttpTransport {
    * to an invocation, it is a document of the gateway's like the others: not to be framed.
    */
   private reject(res: ServerResponse, rejection: Rejection, isInvoke: boolean, cors: string | undefined, extra?: Record<string, string>): void {
-    const headers = isInvoke ? { ...TAURI_ERROR, ...extra } : { ...NOT_FRAMED, ...extra };
+    const headers = withRejectionHeaders(isInvoke ? { ...TAURI_ERROR, ...extra } : { ...NOT_FRAMED, ...extra }, rejection);
     const encoded = encodeRejection(rejection);
     if (isInvoke && this.context.invocations) this.outcomes.set(res, encoded.outcome);
     this.send(res, rejection.status, JSON_TYPE, encoded.json, cors, headers);
@@ -403,7 +428,7 @@ class HttpTransport {
     };
     if (cors !== undefined) {
       headers["access-control-allow-origin"] = cors;
-      headers["access-control-expose-headers"] = "Tauri-Response";
+      headers["access-control-expose-headers"] = "Tauri-Response, Retry-After";
       headers.vary = "Origin";
     }
     if (this.closing) headers.connection = "close";
@@ -451,6 +476,19 @@ const NO_CACHE_DOCUMENT = { ...NOT_FRAMED, "cache-control": "no-cache" };
 const TAURI_ERROR = { "tauri-response": "error" };
 
 /**
+ * A refusal's own headers: 429 says when to come back (whole seconds, at least 1; the value's
+ * `retryAfter` has the milliseconds), 401 which scheme it wants (RFC 6750).
+ */
+function withRejectionHeaders(headers: Record<string, string>, rejection: Rejection): Record<string, string> {
+  if (rejection.status === 429 && !rejection.fromHandler) {
+    const ms = (rejection.error as { retryAfter?: unknown }).retryAfter;
+    return { ...headers, "retry-after": String(Math.max(1, Math.ceil((typeof ms === "number" ? ms : 1000) / 1000))) };
+  }
+  if (rejection.status === 401) return { ...headers, "www-authenticate": 'Bearer realm="ipc-gateway"' };
+  return headers;
+}
+
+/**
  * One invocation over HTTP while its body is read and its handler runs: the body's chunks, the
  * answer's destination (a ResponseSink for the pipeline), and the caller's
  * signal for the pipeline (the response closing before it finished means the caller went away):
@@ -471,6 +509,8 @@ class BodyReading implements CallerSignal, ResponseSink {
     readonly raw: boolean,
     readonly cors: string | undefined,
     readonly limit: number,
+    /** Who calls, or the authentication still running. */
+    public auth: AuthOutcome | Promise<AuthOutcome>,
   ) {}
 
   get aborted(): boolean {

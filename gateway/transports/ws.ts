@@ -16,6 +16,9 @@ import type { RefusalHints } from "./hints.ts";
 import type { InvokeResponse } from "../runtime/types.ts";
 import { elapsedMs } from "../runtime/logger.ts";
 import { invokedName } from "./invoked-name.ts";
+import type { AuthOutcome } from "../access/authenticate.ts";
+import { credentialsOf } from "./credentials.ts";
+import type { Caller } from "../access/principal.ts";
 
 /** A page that answers no ping for this long is dropped (its listeners and channels with it). */
 const PING_INTERVAL_MS = 30_000;
@@ -63,12 +66,27 @@ export class WebSocketTransport {
       this.hints.refusedOrigin(origin);
       return endSocketWith(socket, rejections.forbiddenOrigin(origin));
     }
-    // Browsers cannot set Authorization on a WebSocket: the token may come as ?token=.
-    if (!this.guard.authorized(req.headers.authorization, url.searchParams.get("token"))) return endSocketWith(socket, rejections.unauthorized());
     const label = url.searchParams.get("window") || "main";
+    // Who the page is, checked once for the connection. Browsers cannot set Authorization on a
+    // WebSocket: the credential may come as ?token= (or in auth.jwt's cookie).
+    const auth = this.context.access.authenticate(this.context.current(), credentialsOf(req, this.guard, this.context.current().settings.trustProxy, label, url.searchParams.get("token")));
+    if (auth instanceof Promise) {
+      auth.then(
+        (outcome) => this.accept(req, socket, head, label, origin, outcome),
+        (error: unknown) => {
+          this.context.logger.error("gateway: authenticating a page's WebSocket failed", error);
+          endSocketWith(socket, rejections.internal("(gateway)"));
+        },
+      );
+    } else this.accept(req, socket, head, label, origin, auth);
+  }
+
+  private accept(req: IncomingMessage, socket: Socket, head: Buffer, label: string, origin: string | undefined, auth: AuthOutcome): void {
+    if (!auth.ok) return endSocketWith(socket, auth);
+    if (socket.destroyed) return;
     // Read when the connection is made: a reload's new body limit applies to the pages that connect after it.
     this.server.options.maxPayload = this.context.current().settings.bodyLimit + FRAME_ALLOWANCE_BYTES;
-    this.server.handleUpgrade(req, socket, head, (ws) => this.connected(ws, label, origin));
+    this.server.handleUpgrade(req, socket, head, (ws) => this.connected(ws, label, origin, auth.caller));
   }
 
   /** Close every page's socket (the gateway is stopping). */
@@ -77,8 +95,8 @@ export class WebSocketTransport {
     for (const ws of this.server.clients) ws.close(1001, "gateway stopping");
   }
 
-  private connected(ws: WebSocket, label: string, origin: string | undefined): void {
-    const page = new Page(ws, label, origin);
+  private connected(ws: WebSocket, label: string, origin: string | undefined, caller: Caller): void {
+    const page = new Page(ws, label, origin, caller);
     const registered = this.context.pages.add(page);
     this.pageOf.set(ws, page);
     this.alive.add(ws);
@@ -145,7 +163,7 @@ export class WebSocketTransport {
     });
     const started = this.context.invocations ? performance.now() : 0;
     page.invocationStarted();
-    const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page });
+    const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page, caller: page.caller });
     if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started, frame.headers));
     else reply(page, frame.rid, response, frame.cmd, this.context, started, frame.headers);
   }

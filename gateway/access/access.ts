@@ -1,0 +1,140 @@
+// Access control for a running gateway: who calls (authenticate), and whether a call or an event
+// action is let through (capabilities, limits). One object per gateway; what it decides with
+// comes from the current generation, so an edit of `auth:`, `capabilities:` or `limits:` (or of
+// a Tauri capability file) applies at the next call, over every transport and on sockets already
+// open. What must outlive a reload does: verified tokens, JWKS, and every rate-limit bucket.
+import { timingSafeEqual } from "node:crypto";
+import { rejections, type Rejection } from "../runtime/errors.ts";
+import type { Generation } from "../runtime/generation.ts";
+import type { Logger } from "../runtime/logger.ts";
+import { Authenticator, type AuthOutcome, type Credentials } from "./authenticate.ts";
+import { LocalBuckets, RateLimits, type SharedBuckets } from "./limits.ts";
+import { isPrincipalInput, makePrincipal, type Caller, type Principal } from "./principal.ts";
+import type { Action } from "./capabilities.ts";
+import type { AuthSpec } from "./spec.ts";
+
+/** The dev console's "call as" header: honoured under `gateway dev` only (JSON `{ id, roles }`). */
+export const DEV_PRINCIPAL_HEADER = "gateway-principal";
+
+export class AccessControl {
+  private authenticator: { key: string; value: Authenticator } | undefined;
+  private readonly limits = new WeakMap<Generation, RateLimits>();
+  private readonly buckets = new LocalBuckets();
+  /** With server.bus: buckets in Redis, shared by every instance. */
+  shared: SharedBuckets | undefined;
+  private sharedDown = false;
+
+  constructor(
+    private readonly options: { dev: boolean; logger: Logger },
+  ) {}
+
+  /**
+   * Who is calling: a Caller, or the 401 (or, for an auth handler's own mistake, 500) to answer.
+   * Synchronous unless a JWT must be verified or an auth handler runs.
+   */
+  authenticate(generation: Generation, credentials: Credentials): AuthOutcome | Promise<AuthOutcome> {
+    const token = generation.settings.token;
+    if (token !== undefined) return sharedToken(token, credentials);
+    const auth = generation.access?.spec.auth;
+    if (this.options.dev) {
+      const asked = devPrincipal(credentials);
+      if (asked !== undefined) return asked;
+    }
+    if (auth === undefined) return anonymous(credentials);
+    return this.authenticatorFor(auth).authenticate(credentials, generation.access!.authHandler);
+  }
+
+  /** Whether this caller may call `command` from `window` now: undefined (yes), or the refusal. */
+  admitCall(generation: Generation, caller: Caller, window: string, command: string): Rejection | undefined | Promise<Rejection | undefined> {
+    if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) return rejections.unauthorized("the token has expired");
+    const capabilities = generation.access?.capabilities;
+    if (capabilities !== undefined) {
+      const decision = capabilities.decide("call", command, caller, window);
+      if (!decision.allowed) return rejections.forbidden(command, this.who(caller, window), this.options.dev ? decision.why : undefined);
+    }
+    const limits = this.limitsOf(generation);
+    if (limits === undefined) return undefined;
+    const hit = limits.take(command, caller);
+    if (hit === undefined) return undefined;
+    if (!(hit instanceof Promise)) return rejections.rateLimited(command, hit.limit, hit.retryAfterMs);
+    return hit.then((h) => (h === undefined ? undefined : rejections.rateLimited(command, h.limit, h.retryAfterMs)));
+  }
+
+  /** Whether this caller may listen to or emit `event` (capabilities only; the gateway's own events may always be heard). */
+  admitEvent(generation: Generation, caller: Caller, window: string, action: Exclude<Action, "call">, event: string): Rejection | undefined {
+    if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) return rejections.unauthorized("the token has expired");
+    const capabilities = generation.access?.capabilities;
+    if (capabilities === undefined) return undefined;
+    if (action === "listen" && event.startsWith("gateway://")) return undefined;
+    const decision = capabilities.decide(action, event, caller, window);
+    if (decision.allowed) return undefined;
+    return rejections.eventForbidden(event, action, this.who(caller, window), this.options.dev ? decision.why : undefined);
+  }
+
+  /** Under `serve` a refusal names the caller only; under `dev` its roles and window too. */
+  private who(caller: Caller, window: string): string {
+    const p = caller.principal;
+    if (!this.options.dev) return p === null ? "an anonymous caller" : `principal "${p.id}"`;
+    const roles = p && p.roles.length > 0 ? ` (roles: ${p.roles.join(", ")})` : "";
+    return `${p === null ? "an anonymous caller" : `principal "${p.id}"${roles}`} in window "${window}"${caller.origin ? ` from ${caller.origin}` : ""}`;
+  }
+
+  private authenticatorFor(auth: AuthSpec): Authenticator {
+    // The same configuration (a reload that did not touch auth:) keeps its remembered tokens and keys.
+    const key = JSON.stringify({ tokens: auth.tokens, jwt: auth.jwt && { ...auth.jwt, at: undefined } });
+    if (this.authenticator?.key !== key) this.authenticator = { key, value: new Authenticator(auth, this.options.logger) };
+    return this.authenticator.value;
+  }
+
+  private limitsOf(generation: Generation): RateLimits | undefined {
+    const specs = generation.access?.spec.limits;
+    if (specs === undefined || specs.length === 0) return undefined;
+    let limits = this.limits.get(generation);
+    if (limits === undefined) {
+      limits = new RateLimits(specs, this.buckets, this.shared, (error) => this.sharedFailed(error));
+      this.limits.set(generation, limits);
+    }
+    return limits;
+  }
+
+  private sharedFailed(error: unknown): void {
+    if (this.sharedDown) return;
+    this.sharedDown = true;
+    this.options.logger.warn(`gateway: rate limits are counted per instance while the bus cannot answer (${(error as Error)?.message ?? error})`);
+    setTimeout(() => (this.sharedDown = false), 30_000).unref();
+  }
+}
+
+function anonymous(credentials: Credentials): AuthOutcome {
+  const caller: Caller = { principal: null, local: credentials.local };
+  if (credentials.origin !== undefined) caller.origin = credentials.origin;
+  if (credentials.ip !== undefined) caller.ip = credentials.ip;
+  return { ok: true, caller };
+}
+
+/** server.token: one shared token, no principal. */
+function sharedToken(token: string, credentials: Credentials): AuthOutcome {
+  const authorization = credentials.headers.authorization;
+  const given = typeof authorization === "string" && authorization.startsWith("Bearer ") ? authorization.slice(7) : (credentials.queryToken ?? undefined);
+  if (given === undefined) return rejections.unauthorized();
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b) ? anonymous(credentials) : rejections.unauthorized();
+}
+
+/** `gateway dev`: the console's "call as" choice, a principal made up for trying capabilities. */
+function devPrincipal(credentials: Credentials): AuthOutcome | undefined {
+  const text = credentials.headers[DEV_PRINCIPAL_HEADER];
+  if (typeof text !== "string") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return rejections.badRequest(`header ${DEV_PRINCIPAL_HEADER} must be JSON: { "id": "...", "roles": [...] } or null`);
+  }
+  if (value === null) return anonymous(credentials);
+  if (!isPrincipalInput(value)) return rejections.badRequest(`header ${DEV_PRINCIPAL_HEADER} must be { "id": "...", "roles": [...] } or null`);
+  const outcome = anonymous(credentials) as { ok: true; caller: Caller };
+  outcome.caller.principal = makePrincipal(value) as Principal;
+  return outcome;
+}

@@ -1,0 +1,229 @@
+// Who is calling (`auth:`): a static token, a JWT, or the app's own auth handler, tried in that
+// order. A credential that is present and not valid is 401 every time, never anonymous. Verified
+// JWTs are remembered until they expire, so a connection's or a client's repeated calls pay for
+// the signature once.
+import { createHash } from "node:crypto";
+import { rejections, type Rejection } from "../runtime/errors.ts";
+import { describeThrown } from "../runtime/codec.ts";
+import { isInvokeError } from "../runtime/invoke-error.ts";
+import type { Logger } from "../runtime/logger.ts";
+import { anyGlob } from "./glob.ts";
+import { isPrincipalInput, makePrincipal, type Caller, type Principal } from "./principal.ts";
+import type { AuthHandler, AuthRequest } from "./policy.ts";
+import type { AuthSpec, JwtSpec } from "./spec.ts";
+import { JwtVerifier, TokenRefused } from "./jwt.ts";
+
+/** What a transport knows of a request when it asks who is calling. */
+export interface Credentials {
+  /** Lower-cased header names (Node's `req.headers`, or a frame's headers). */
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** `?token=` on the WebSocket upgrade (browsers cannot set Authorization there). */
+  queryToken?: string | null;
+  origin?: string;
+  local: boolean;
+  ip?: string;
+  url: string;
+  /** The window label the request claims (checked against the token's windows claim). */
+  window: string;
+}
+
+export type AuthOutcome = { ok: true; caller: Caller } | Rejection;
+
+/** Remembered verifications (valid and refused), at most this many. */
+const CACHE_LIMIT = 10_000;
+/** A verified token is re-verified after this long even if it has no exp (a rotated-out key). */
+const CACHE_MS = 5 * 60_000;
+/** A refused token is refused from memory for this long (a flood of one bad token costs one check). */
+const REFUSED_CACHE_MS = 30_000;
+
+interface Remembered {
+  until: number;
+  outcome: { principal: Principal; windows?: readonly string[]; expiresAt?: number } | { refused: string };
+}
+
+export class Authenticator {
+  /** SHA-256 of each static token -> its principal (a lookup by digest leaks nothing of the tokens' bytes through timing). */
+  private readonly tokens = new Map<string, Principal>();
+  private readonly jwt: JwtVerifier | undefined;
+  private readonly remembered = new Map<string, Remembered>();
+
+  constructor(
+    private readonly spec: AuthSpec,
+    private readonly logger: Logger,
+  ) {
+    for (const t of spec.tokens) this.tokens.set(digest(t.token), makePrincipal({ id: t.id, roles: t.roles }));
+    this.jwt = spec.jwt ? new JwtVerifier(spec.jwt) : undefined;
+  }
+
+  /** The caller, or 401: synchronously when no JWT has to be verified and no auth handler runs. */
+  authenticate(credentials: Credentials, handler: AuthHandler | undefined): AuthOutcome | Promise<AuthOutcome> {
+    const found = this.credential(credentials);
+    if (found !== undefined) {
+      const principal = this.tokens.get(digest(found.value));
+      if (principal !== undefined) return caller(credentials, principal);
+      if (this.jwt !== undefined && looksLikeJwt(found.value)) return this.fromJwt(found.value, credentials, this.spec.jwt!);
+    }
+    if (handler !== undefined) return this.fromHandler(handler, credentials);
+    if (found !== undefined) return rejections.unauthorized(this.jwt ? "the bearer credential is neither a known token nor a JWT" : "the bearer token is not known");
+    return caller(credentials, null);
+  }
+
+  /** Authorization wins over ?token=, which wins over the cookie. */
+  private credential(credentials: Credentials): { value: string } | undefined {
+    const authorization = header(credentials.headers, "authorization");
+    if (authorization !== undefined) {
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (bearer) return { value: bearer[1]! };
+    }
+    if (credentials.queryToken) return { value: credentials.queryToken };
+    const cookieName = this.spec.jwt?.cookie;
+    if (cookieName !== undefined) {
+      const value = parseCookies(header(credentials.headers, "cookie"))[cookieName];
+      if (value) return { value };
+    }
+    return undefined;
+  }
+
+  private fromJwt(token: string, credentials: Credentials, spec: JwtSpec): AuthOutcome | Promise<AuthOutcome> {
+    const now = Date.now();
+    const known = this.remembered.get(token);
+    if (known !== undefined && known.until > now) return this.outcome(known.outcome, credentials);
+    return this.jwt!.verify(token).then(
+      (verified) => {
+        const outcome = principalFromClaims(verified.claims, spec, verified.expiresAt);
+        const until = "refused" in outcome ? now + REFUSED_CACHE_MS : Math.min(verified.expiresAt ?? Infinity, now + CACHE_MS);
+        this.remember(token, { until, outcome });
+        return this.outcome(outcome, credentials);
+      },
+      (error: unknown) => {
+        if (!(error instanceof TokenRefused)) {
+          // The keys could not be had (a JWKS URL down, a key file gone): the gateway's fault, not the caller's.
+          this.logger.error(`gateway: a JWT could not be checked: ${describeThrown(error)}`);
+          return rejections.unauthorized("the token could not be checked (the gateway's keys are not available); try again shortly");
+        }
+        this.remember(token, { until: now + REFUSED_CACHE_MS, outcome: { refused: error.message } });
+        return rejections.unauthorized(error.message);
+      },
+    );
+  }
+
+  private outcome(outcome: Remembered["outcome"], credentials: Credentials): AuthOutcome {
+    if ("refused" in outcome) return rejections.unauthorized(outcome.refused);
+    if (outcome.expiresAt !== undefined && outcome.expiresAt <= Date.now()) return rejections.unauthorized("the token has expired");
+    if (outcome.windows !== undefined && !anyGlob(outcome.windows)(credentials.window)) {
+      return rejections.unauthorized(`the token does not allow window "${credentials.window}" (it allows: ${outcome.windows.join(", ") || "none"})`);
+    }
+    return caller(credentials, outcome.principal, outcome.windows, outcome.expiresAt);
+  }
+
+  private remember(token: string, entry: Remembered): void {
+    if (this.remembered.size >= CACHE_LIMIT) {
+      // The oldest go first (a Map keeps insertion order).
+      let drop = this.remembered.size - CACHE_LIMIT + 1;
+      for (const key of this.remembered.keys()) {
+        this.remembered.delete(key);
+        if (--drop === 0) break;
+      }
+    }
+    this.remembered.set(token, entry);
+  }
+
+  private async fromHandler(handler: AuthHandler, credentials: Credentials): Promise<AuthOutcome> {
+    const request: AuthRequest = {
+      headers: plainHeaders(credentials.headers),
+      cookies: parseCookies(header(credentials.headers, "cookie")),
+      origin: credentials.origin,
+      ip: credentials.ip,
+      url: credentials.url,
+    };
+    let value: unknown;
+    try {
+      value = await handler(request);
+    } catch (thrown) {
+      if (isInvokeError(thrown)) return { ok: false, status: 401, error: (thrown as { value: unknown }).value, fromHandler: true };
+      this.logger.error("gateway: auth.handler threw", thrown);
+      return rejections.internal("(auth.handler)");
+    }
+    if (value === null || value === undefined) {
+      // A credential nobody accepted is refused, not taken as anonymous.
+      return this.credential(credentials) !== undefined ? rejections.unauthorized("the credential is not valid") : caller(credentials, null);
+    }
+    if (!isPrincipalInput(value)) {
+      this.logger.error(`gateway: auth.handler returned ${describeThrown(value)}; it must return { id: string, roles?: string[], claims?: object } or null`);
+      return rejections.internal("(auth.handler)");
+    }
+    return caller(credentials, makePrincipal(value));
+  }
+}
+
+function caller(credentials: Credentials, principal: Principal | null, windows?: readonly string[], expiresAt?: number): AuthOutcome {
+  const result: Caller = { principal, local: credentials.local };
+  if (credentials.origin !== undefined) result.origin = credentials.origin;
+  if (credentials.ip !== undefined) result.ip = credentials.ip;
+  if (windows !== undefined) result.windows = windows;
+  if (expiresAt !== undefined) result.expiresAt = expiresAt;
+  return { ok: true, caller: result };
+}
+
+/** The principal a JWT's claims name, or why they name none. */
+function principalFromClaims(claims: Record<string, unknown>, spec: JwtSpec, expiresAt: number | undefined): Remembered["outcome"] {
+  const id = claims[spec.id];
+  if (typeof id !== "string" || id === "") return { refused: `the token has no "${spec.id}" claim naming its principal` };
+  const roles = asList(claims[spec.roles]);
+  const windows = spec.windows !== undefined && claims[spec.windows] !== undefined ? asList(claims[spec.windows]) : undefined;
+  return {
+    principal: makePrincipal({ id, roles, claims }),
+    ...(windows !== undefined ? { windows } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+  };
+}
+
+/** A claim as a list of strings: an array's strings, or a space-separated string (as OAuth's `scope`). */
+function asList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
+  if (typeof value === "string") return value.split(/\s+/).filter(Boolean);
+  return [];
+}
+
+function looksLikeJwt(value: string): boolean {
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(value);
+}
+
+function digest(token: string): string {
+  return createHash("sha256").update(token).digest("base64");
+}
+
+function header(headers: Credentials["headers"], name: string): string | undefined {
+  const value = headers[name];
+  return typeof value === "string" ? value : Array.isArray(value) ? value.join(", ") : undefined;
+}
+
+function plainHeaders(headers: Credentials["headers"]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries(headers)) {
+    const text = typeof value === "string" ? value : Array.isArray(value) ? value.join(", ") : undefined;
+    if (text !== undefined) out[name.toLowerCase()] = text;
+  }
+  return Object.freeze(out);
+}
+
+/** `a=1; b=2` -> { a: "1", b: "2" } (first wins; values percent-decoded when they can be). */
+export function parseCookies(text: string | undefined): Record<string, string> {
+  const cookies: Record<string, string> = Object.create(null);
+  if (!text) return cookies;
+  for (const part of text.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    if (name === "" || name in cookies) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      // kept as sent
+    }
+    cookies[name] = value;
+  }
+  return cookies;
+}
