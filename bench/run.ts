@@ -6,6 +6,7 @@ import { benchScale } from "./scale.ts";
 import { benchBrowser } from "./browser.ts";
 import { benchStreams } from "./streams.ts";
 import { benchBus } from "./bus.ts";
+import { benchAccess } from "./access.ts";
 import { formatFigure, type Figure } from "./measure.ts";
 
 const suites: Record<string, () => Promise<Figure[]>> = {
@@ -16,6 +17,7 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   scale: benchScale,
   browser: benchBrowser,
   bus: benchBus,
+  access: benchAccess,
 };
 
 const only = process.argv.slice(2);

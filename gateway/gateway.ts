@@ -210,22 +210,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
-      const window = invokeOptions?.window;
-      const run = (caller: Caller | undefined): Promise<T> => {
-        const settle = new Settle<T>();
-        const response = pipeline.execute({ cmd, body, window, headers: invokeOptions?.headers, signal: invokeOptions?.signal, caller }, settle);
-        if (response === undefined) return settle.promise;
-        return response.ok ? Promise.resolve(response.value as T) : Promise.reject(response.error);
-      };
       if (invokeOptions?.principal !== undefined) {
         const principal = invokeOptions.principal;
-        return run({ principal: principal === null ? null : makePrincipal(principal), local: true });
+        return invokeAs<T>(pipeline, cmd, body, invokeOptions, { principal: principal === null ? null : makePrincipal(principal), local: true });
       }
       // With auth:, a credential in the headers is checked as over HTTP (server.token guards transports only).
-      if (invokeOptions?.headers === undefined || current.access?.spec.auth === undefined) return run(undefined);
-      const auth = access.authenticate(current, { headers: normalizeHeaders(invokeOptions.headers), local: true, url: `/ipc/${cmd}`, window: window || "main" });
-      const go = (outcome: Awaited<typeof auth>) => (outcome.ok ? run(outcome.caller) : Promise.reject(outcome.error));
-      return auth instanceof Promise ? auth.then(go) : go(auth);
+      if (invokeOptions?.headers === undefined || current.access?.spec.auth === undefined) return invokeAs<T>(pipeline, cmd, body, invokeOptions, undefined);
+      const auth = access.authenticate(current, { headers: normalizeHeaders(invokeOptions.headers), local: true, url: `/ipc/${cmd}`, window: invokeOptions.window || "main" });
+      if (!(auth instanceof Promise)) return auth.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, auth.caller) : Promise.reject(auth.error);
+      return auth.then((outcome) => (outcome.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, outcome.caller) : Promise.reject(outcome.error)));
     },
     invokeHandler: pipeline.invokeHandler,
     get generation() {
@@ -350,6 +343,14 @@ function describeChanges(changed: string[], generation: Generation): string {
   if (changed.length === 0) return "";
   const shown = changed.slice(0, 3).map((f) => relativeTo(generation, f));
   return `: ${shown.join(", ")}${changed.length > 3 ? ` and ${changed.length - 3} more` : ""}`;
+}
+
+/** An in-process call through the pipeline, as `caller` (a function, not a closure per call: see Settle). */
+function invokeAs<T>(pipeline: ReturnType<typeof createPipeline>, cmd: string, body: unknown, options: InvokeOptions | undefined, caller: Caller | undefined): Promise<T> {
+  const settle = new Settle<T>();
+  const response = pipeline.execute({ cmd, body, window: options?.window, headers: options?.headers, signal: options?.signal, caller }, settle);
+  if (response === undefined) return settle.promise;
+  return response.ok ? Promise.resolve(response.value as T) : Promise.reject(response.error);
 }
 
 let capturedResolve: ((value: never) => void) | undefined;

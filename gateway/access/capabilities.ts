@@ -33,7 +33,6 @@ const VERB: Record<Action, string> = { call: "call", listen: "listen to", emit: 
 export class CapabilitySet {
   private readonly compiled: Compiled[];
   private cache = new Map<string, Decision>();
-  private readonly principalKeys = new WeakMap<Principal, string>();
 
   /** `authConfigured`: with `auth:`, `*` is any authenticated principal; without, every caller. */
   constructor(
@@ -55,11 +54,10 @@ export class CapabilitySet {
     return decision;
   }
 
+  /** Roles and id decide; principals are often made per call (in-process), so nothing is kept per object. */
   private keyOf(principal: Principal | null): string {
     if (principal === null) return "";
-    let key = this.principalKeys.get(principal);
-    if (key === undefined) this.principalKeys.set(principal, (key = `${principal.id}\u0001${principal.roles.join("\u0001")}`));
-    return key;
+    return principal.roles.length === 0 ? principal.id : `${principal.id}\u0001${principal.roles.join("\u0001")}`;
   }
 
   private decideNow(action: Action, name: string, caller: Caller, window: string): Decision {

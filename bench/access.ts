@@ -1,0 +1,116 @@
+// What identity and capabilities cost (issue 19): the example app's `greet` called with a JWT
+// principal, three capabilities and a rate limit, against the same app without them; in-process
+// and over HTTP (autocannon), same run, alternating rounds. Target: at most 5% slower. A verified
+// token is remembered until it expires and a capability decision is cached per caller, so the
+// cost per call is a few Map lookups and one bucket update.
+import { rmSync, writeFileSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { SignJWT } from "jose";
+// @ts-expect-error -- autocannon ships no type declarations; the little used here is typed below.
+import untypedAutocannon from "autocannon";
+import { createGateway } from "../gateway/index.ts";
+import { measureRate, median, type Figure } from "./measure.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const EXAMPLE = `${ROOT}gateway.yaml`;
+/** Beside the example manifest: its relative paths (handlers/, schemas/) must resolve the same. */
+const WITH_ACCESS = `${ROOT}.bench-access.gateway.yaml`;
+const SECRET = "bench-secret-that-is-at-least-32-bytes-long";
+const BODY = { name: "Ada" };
+
+/** The example manifest with auth:, three capabilities and a limit no call reaches. */
+function accessManifest(): string {
+  const example = readFileSync(EXAMPLE, "utf8").replace(/^\s*token: .*$/m, "");
+  return `${example}
+auth:
+  jwt:
+    secret: ${SECRET}
+capabilities:
+  viewers:
+    principals: [role:viewer]
+    commands: { allow: [greet, shout], deny: [reverse] }
+  editors:
+    principals: [role:editor]
+    commands: { allow: ["*"] }
+    events: { listen: [announcement] }
+  scripts:
+    principals: [anonymous]
+    commands: { allow: [add] }
+limits:
+  everyone: { commands: ["*"], per: principal, rate: 100000000/s }
+`;
+}
+
+type AutocannonResult = { requests: { average: number }; non2xx: number; errors: number };
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = untypedAutocannon as Autocannon;
+
+export async function benchAccess(): Promise<Figure[]> {
+  writeFileSync(WITH_ACCESS, accessManifest());
+  const token = await new SignJWT({ roles: ["viewer"] }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setExpirationTime("1h").sign(new TextEncoder().encode(SECRET));
+  const headers = { authorization: `Bearer ${token}` };
+  const plain = await createGateway({ config: EXAMPLE, cacheDir: false, env: {} });
+  const guarded = await createGateway({ config: WITH_ACCESS, cacheDir: false, env: {} });
+  try {
+    // Both answer, and the guarded one really checks: a bad token is refused, another command denied.
+    await plain.invoke("greet", BODY);
+    const who = await guarded.invoke("greet", BODY, { headers });
+    if ((who as { message?: string }).message !== "Hello, Ada!") throw new Error(`access bench: greet answered ${JSON.stringify(who)}`);
+    const refused = await guarded.invoke("greet", BODY, { headers: { authorization: "Bearer x.y.z" } }).then(() => "ok", (e: { kind?: string }) => e.kind);
+    const denied = await guarded.invoke("reverse", new Uint8Array(1), { headers }).then(() => "ok", (e: { kind?: string }) => e.kind);
+    if (refused !== "unauthorized" || denied !== "forbidden") throw new Error(`access bench: expected unauthorized and forbidden, got ${refused} and ${denied}`);
+
+    const rates = await measureRate({
+      none: () => plain.invoke("greet", BODY),
+      access: () => guarded.invoke("greet", BODY, { headers }),
+    });
+    const http = await httpRates(plain, guarded, headers);
+    const inProcessRatio = rates.access / rates.none;
+    return [
+      { name: "access: in-process greet, no access (median)", value: rates.none, unit: "calls/s" },
+      { name: "access: in-process greet, JWT + 3 capabilities + a limit", value: rates.access, unit: "calls/s" },
+      { name: "access: in-process with / without", value: inProcessRatio, unit: "ratio", target: ">= 0.95", pass: inProcessRatio >= 0.95 },
+      { name: "access: http greet, no access (median)", value: http.none, unit: "req/s" },
+      { name: "access: http greet, JWT + 3 capabilities + a limit", value: http.access, unit: "req/s" },
+      { name: "access: http with / without (median of paired rounds)", value: http.ratio, unit: "ratio", target: ">= 0.95", pass: http.ratio >= 0.95 },
+    ];
+  } finally {
+    await Promise.all([plain.close(), guarded.close()]);
+    rmSync(WITH_ACCESS, { force: true });
+  }
+}
+
+/** Both gateways over HTTP in this process, autocannon taking turns (10 rounds of 2 s each). */
+async function httpRates(plain: Awaited<ReturnType<typeof createGateway>>, guarded: typeof plain, headers: Record<string, string>) {
+  const servers = [await plain.listen({ port: 0, host: "127.0.0.1" }), await guarded.listen({ port: 0, host: "127.0.0.1" })];
+  const run = async (url: string, extra: Record<string, string>, duration: number) => {
+    const result = await autocannon({
+      url: `${url}/ipc/greet`,
+      method: "POST",
+      headers: { "content-type": "application/json", ...extra },
+      body: JSON.stringify(BODY),
+      connections: 50,
+      duration,
+    });
+    if (result.non2xx || result.errors) throw new Error(`access bench: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+    return result.requests.average;
+  };
+  try {
+    await run(servers[0]!.url, {}, 2);
+    await run(servers[1]!.url, headers, 2);
+    const none: number[] = [];
+    const access: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      if (round % 2 === 0) {
+        none.push(await run(servers[0]!.url, {}, 2));
+        access.push(await run(servers[1]!.url, headers, 2));
+      } else {
+        access.push(await run(servers[1]!.url, headers, 2));
+        none.push(await run(servers[0]!.url, {}, 2));
+      }
+    }
+    return { none: median(none), access: median(access), ratio: median(access.map((a, i) => a / none[i]!)) };
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+  }
+}
