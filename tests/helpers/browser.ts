@@ -3,7 +3,7 @@
 import { build } from "esbuild";
 import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { gatewayFor } from "./app.ts";
 import type { Listening } from "../../gateway/index.ts";
 
@@ -37,8 +37,8 @@ export interface PageServer {
 }
 
 /**
- * A second origin serving /?window=<label>[&transport=http]: an HTML page that loads the
- * gateway's script, then the @tauri-apps/api bundle.
+ * A second origin serving /?window=<label>[&transport=http][&token=<credential>]: an HTML page
+ * that loads the gateway's script, then the @tauri-apps/api bundle.
  */
 export async function startPageServer(): Promise<PageServer> {
   const script = await pageBundle();
@@ -56,9 +56,12 @@ export async function startPageServer(): Promise<PageServer> {
     const label = url.searchParams.get("window") ?? "main";
     // ?transport=http is passed on to tauri.js: invocations then all go over HTTP.
     const transport = url.searchParams.get("transport") === "http" ? "&transport=http" : "";
+    // ?token= too: tauri.js sends it on the socket's URL and as Authorization over HTTP.
+    const token = url.searchParams.get("token");
+    const credential = token ? `&token=${encodeURIComponent(token)}` : "";
     res.writeHead(200, { "content-type": "text/html" });
     res.end(`<!doctype html><html><head>
-<script src="${gateway}/__gateway/tauri.js?window=${encodeURIComponent(label)}${transport}"></script>
+<script src="${gateway}/__gateway/tauri.js?window=${encodeURIComponent(label)}${transport}${credential}"></script>
 <script src="/app.js"></script></head><body><div id="out"></div></body></html>`);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -75,8 +78,11 @@ export async function startPageServer(): Promise<PageServer> {
   };
 }
 
-/** Open a page (the window label in its URL) and wait until @tauri-apps/api and the gateway's socket are ready. */
-export async function openPage(browser: Browser, url: string): Promise<Page> {
+/**
+ * Open a page (the window label in its URL) and wait until @tauri-apps/api and the gateway's socket
+ * are ready. A Browser opens it in a context of its own; a BrowserContext shares its cookies.
+ */
+export async function openPage(browser: Browser | BrowserContext, url: string): Promise<Page> {
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(String(error)));
