@@ -126,6 +126,9 @@ function sharedToken(token: string, credentials: Credentials): AuthOutcome {
 function devPrincipal(credentials: Credentials): AuthOutcome | undefined {
   const text = credentials.headers[DEV_PRINCIPAL_HEADER];
   if (typeof text !== "string") return undefined;
+  // Only the gateway's own pages (the console) and scripts without Origin may pick who they are:
+  // a page of another origin (even one server.origins allows) is authenticated as in production.
+  if (!credentials.local) return rejections.badRequest(`header ${DEV_PRINCIPAL_HEADER} is honoured only from the gateway's own pages (the dev console)`);
   let value: unknown;
   try {
     value = JSON.parse(text);
