@@ -53,6 +53,8 @@
   var replies = new Map(); // rid -> { resolve, reject }
   var readyWaiters = [];
   var retryMs = 250;
+  // Set while the gateway refuses this page's socket (its credential): { kind, message }.
+  var refused = null;
   // Listeners survive a reconnect: id the page knows -> { event, target, handler, serverId, active }.
   var listeners = new Map();
   var fromServerId = new Map();
@@ -71,9 +73,21 @@
         received(header, message.data.slice(4 + headerLength));
       }
     };
-    ws.onclose = function () {
+    ws.onclose = function (event) {
       pageId = null;
       if (socket !== ws) return;
+      // 4401/4403: the gateway refused who this page is (a missing, expired or wrong token, a
+      // window label the token does not allow). What waits for the socket fails now, with the
+      // gateway's reason; retries go on slowly, for a credential that may change (a cookie).
+      if (event && (event.code === 4401 || event.code === 4403)) {
+        refused = { kind: event.code === 4401 ? "unauthorized" : "forbidden", message: event.reason || "the gateway refused this page's connection" };
+        var waiting = readyWaiters;
+        readyWaiters = [];
+        waiting.forEach(function (waiter) {
+          waiter.reject(refused);
+        });
+        retryMs = 5000;
+      }
       // Never retried: the command may have run. The caller decides.
       replies.forEach(function (pending) {
         pending.reject({
@@ -92,11 +106,12 @@
       case "hello":
         pageId = frame.page;
         retryMs = 250;
+        refused = null;
         relisten();
         var waiters = readyWaiters;
         readyWaiters = [];
-        waiters.forEach(function (resolve) {
-          resolve();
+        waiters.forEach(function (waiter) {
+          waiter.resolve();
         });
         break;
       case "channel":
@@ -134,8 +149,9 @@
 
   function ready() {
     if (pageId !== null) return Promise.resolve();
-    return new Promise(function (resolve) {
-      readyWaiters.push(resolve);
+    if (refused !== null) return Promise.reject(refused);
+    return new Promise(function (resolve, reject) {
+      readyWaiters.push({ resolve: resolve, reject: reject });
     });
   }
 

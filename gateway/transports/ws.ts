@@ -82,8 +82,15 @@ export class WebSocketTransport {
   }
 
   private accept(req: IncomingMessage, socket: Socket, head: Buffer, label: string, origin: string | undefined, auth: AuthOutcome): void {
-    if (!auth.ok) return endSocketWith(socket, auth);
     if (socket.destroyed) return;
+    if (!auth.ok) {
+      // A browser cannot read the status of a refused upgrade (it sees a socket that failed, as
+      // when the gateway is down): a page (it sends Origin) gets the socket, closed at once with
+      // 4401/4403 and the reason, so tauri.js can tell its caller. Other clients get the HTTP answer.
+      if (origin === undefined || (auth.status !== 401 && auth.status !== 403)) return endSocketWith(socket, auth);
+      this.server.handleUpgrade(req, socket, head, (ws) => ws.close(4000 + auth.status, closeReason(auth)));
+      return;
+    }
     // Read when the connection is made: a reload's new body limit applies to the pages that connect after it.
     this.server.options.maxPayload = this.context.current().settings.bodyLimit + FRAME_ALLOWANCE_BYTES;
     this.server.handleUpgrade(req, socket, head, (ws) => this.connected(ws, label, origin, auth.caller));
@@ -215,6 +222,16 @@ function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: 
     // Only a logger that throws gets here; the page's promise must still settle.
     page.sendText(`{"type":"reply","rid":${JSON.stringify(rid)},"ok":false,"status":500,"error":${JSON.stringify(rejections.internal(cmd).error)}}`);
   }
+}
+
+/** A refusal's message as a close reason (at most 123 bytes of UTF-8, as RFC 6455 allows). */
+function closeReason(rejection: Rejection): string {
+  const error = rejection.error as { message?: unknown };
+  const reason = typeof error?.message === "string" ? error.message : "refused";
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = reason.slice(0, 120);
+  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }
 
 /** A frame the gateway cannot use, without a sound rid to answer. */

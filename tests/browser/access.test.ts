@@ -160,13 +160,15 @@ async function loadPage(browser: Browser, url: string): Promise<Page> {
 function socketOpens(page: Page, gateway: string, label: string, token: string): Promise<"open" | "refused"> {
   return page.evaluate(
     ([base, label, token]) =>
-      new Promise<"open" | "refused">((resolve) => {
+      new Promise<"open" | "refused">((resolve, reject) => {
         const ws = new WebSocket(`${base.replace(/^http/, "ws")}/ipc/ws?window=${encodeURIComponent(label)}&token=${encodeURIComponent(token)}`);
-        ws.onopen = () => {
+        // Open means registered (the gateway's hello); a refused page's socket is closed with 4401.
+        ws.onmessage = (message) => {
+          if (JSON.parse(message.data).type !== "hello") return;
           resolve("open");
           ws.close();
         };
-        ws.onclose = () => resolve("refused");
+        ws.onclose = (event) => (event.code === 4401 ? resolve("refused") : reject(new Error(`closed with ${event.code} ${event.reason}`)));
       }),
     [gateway, label, token] as const,
   );
@@ -360,6 +362,11 @@ describe("under serve (watch off)", () => {
             error: { kind: "unauthorized", message: 'the token does not allow window "admin" (it allows: main, settings-*)' },
           });
         }
+        // What needs the socket (a listener) is told why, rather than waiting for a socket that never comes.
+        expect(await listen(page, "todo-changed")).toEqual({
+          ok: false,
+          error: { kind: "unauthorized", message: 'the token does not allow window "admin" (it allows: main, settings-*)' },
+        });
       } finally {
         await page.close();
       }
