@@ -58,7 +58,8 @@ export class CapabilitySet {
   private keyOf(principal: Principal | null): string {
     if (principal === null) return "";
     let key = this.principalKeys.get(principal);
-    if (key === undefined) this.principalKeys.set(principal, (key = `${principal.id}\u0001${principal.roles.join("\u0001")}`));
+    // JSON, not a joined string: id "a\u0001admin" with roles [user] must not read as id "a" with roles [admin, user].
+    if (key === undefined) this.principalKeys.set(principal, (key = JSON.stringify([principal.id, principal.roles])));
     return key;
   }
 
