@@ -12,6 +12,7 @@ import { LocalBuckets, RateLimits, type SharedBuckets } from "./limits.ts";
 import { isPrincipalInput, makePrincipal, type Caller, type Principal } from "./principal.ts";
 import type { Action } from "./capabilities.ts";
 import type { AuthSpec } from "./spec.ts";
+import { anyGlob } from "./glob.ts";
 
 /** The dev console's "call as" header: honoured under `gateway dev` only (JSON `{ id, roles }`). */
 export const DEV_PRINCIPAL_HEADER = "gateway-principal";
@@ -46,7 +47,8 @@ export class AccessControl {
 
   /** Whether this caller may call `command` from `window` now: undefined (yes), or the refusal. */
   admitCall(generation: Generation, caller: Caller, window: string, command: string): Rejection | undefined | Promise<Rejection | undefined> {
-    if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) return rejections.unauthorized("the token has expired");
+    const stale = credentialRefusal(caller, window);
+    if (stale !== undefined) return stale;
     const capabilities = generation.access?.capabilities;
     if (capabilities !== undefined) {
       const decision = capabilities.decide("call", command, caller, window);
@@ -62,7 +64,8 @@ export class AccessControl {
 
   /** Whether this caller may listen to or emit `event` (capabilities only; the gateway's own events may always be heard). */
   admitEvent(generation: Generation, caller: Caller, window: string, action: Exclude<Action, "call">, event: string): Rejection | undefined {
-    if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) return rejections.unauthorized("the token has expired");
+    const stale = credentialRefusal(caller, window);
+    if (stale !== undefined) return stale;
     const capabilities = generation.access?.capabilities;
     if (capabilities === undefined) return undefined;
     if (action === "listen" && event.startsWith("gateway://")) return undefined;
@@ -105,6 +108,23 @@ export class AccessControl {
   }
 }
 
+/** Compiled auth.jwt.windows claims, per caller's list (a socket's caller keeps its list). */
+const windowMatchers = new WeakMap<readonly string[], (label: string) => boolean>();
+
+/**
+ * 401 for a credential that no longer holds: it expired (a socket outlives its token), or it does
+ * not let its holder claim this window. The window was checked where it was claimed too; this
+ * is where it is used, whichever way it was named (a Gateway-Page header's page, say).
+ */
+function credentialRefusal(caller: Caller, window: string): Rejection | undefined {
+  if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) return rejections.unauthorized("the token has expired");
+  const windows = caller.windows;
+  if (windows === undefined) return undefined;
+  let allows = windowMatchers.get(windows);
+  if (allows === undefined) windowMatchers.set(windows, (allows = anyGlob(windows)));
+  return allows(window) ? undefined : rejections.unauthorized(`the token does not allow window "${window}" (it allows: ${windows.join(", ") || "none"})`);
+}
+
 function anonymous(credentials: Credentials): AuthOutcome {
   const caller: Caller = { principal: null, local: credentials.local };
   if (credentials.origin !== undefined) caller.origin = credentials.origin;
@@ -122,13 +142,20 @@ function sharedToken(token: string, credentials: Credentials): AuthOutcome {
   return a.length === b.length && timingSafeEqual(a, b) ? anonymous(credentials) : rejections.unauthorized();
 }
 
-/** `gateway dev`: the console's "call as" choice, a principal made up for trying capabilities. */
+/**
+ * `gateway dev`: the console's "call as" choice, a principal made up for trying capabilities.
+ * Only from this machine (or in-process): `dev` may listen off loopback with auth: and
+ * capabilities:, and then anyone who can reach it could otherwise be anyone.
+ */
 function devPrincipal(credentials: Credentials): AuthOutcome | undefined {
   const text = credentials.headers[DEV_PRINCIPAL_HEADER];
   if (typeof text !== "string") return undefined;
   // Only the gateway's own pages (the console) and scripts without Origin may pick who they are:
   // a page of another origin (even one server.origins allows) is authenticated as in production.
   if (!credentials.local) return rejections.badRequest(`header ${DEV_PRINCIPAL_HEADER} is honoured only from the gateway's own pages (the dev console)`);
+  if (credentials.ip !== undefined && !isLoopbackAddress(credentials.ip)) {
+    return rejections.unauthorized(`header ${DEV_PRINCIPAL_HEADER} is honoured only from this machine`);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -140,4 +167,9 @@ function devPrincipal(credentials: Credentials): AuthOutcome | undefined {
   const outcome = anonymous(credentials) as { ok: true; caller: Caller };
   outcome.caller.principal = makePrincipal(value) as Principal;
   return outcome;
+}
+
+/** 127.0.0.0/8 and ::1 (an IPv4-mapped address arrives here already unwrapped, see client-ip.ts). */
+function isLoopbackAddress(ip: string): boolean {
+  return ip === "::1" || /^127\.\d+\.\d+\.\d+$/.test(ip);
 }

@@ -4,11 +4,11 @@
 // the signature once.
 import { createHash } from "node:crypto";
 import { rejections, type Rejection } from "../runtime/errors.ts";
-import { describeThrown } from "../runtime/codec.ts";
+import { describeThrown, toJson } from "../runtime/codec.ts";
 import { isInvokeError } from "../runtime/invoke-error.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { anyGlob } from "./glob.ts";
-import { isPrincipalInput, makePrincipal, type Caller, type Principal } from "./principal.ts";
+import { isPrincipalId, isPrincipalInput, makePrincipal, type Caller, type Principal } from "./principal.ts";
 import type { AuthHandler, AuthRequest } from "./policy.ts";
 import type { AuthSpec, JwtSpec } from "./spec.ts";
 import { JwtVerifier, TokenRefused } from "./jwt.ts";
@@ -35,6 +35,8 @@ const CACHE_LIMIT = 10_000;
 const CACHE_MS = 5 * 60_000;
 /** A refused token is refused from memory for this long (a flood of one bad token costs one check). */
 const REFUSED_CACHE_MS = 30_000;
+/** How deep an auth handler's refusal value may be (as server.maxDepth's default). */
+const REFUSAL_MAX_DEPTH = 128;
 
 interface Remembered {
   until: number;
@@ -58,22 +60,28 @@ export class Authenticator {
   /** The caller, or 401: synchronously when no JWT has to be verified and no auth handler runs. */
   authenticate(credentials: Credentials, handler: AuthHandler | undefined): AuthOutcome | Promise<AuthOutcome> {
     const found = this.credential(credentials);
-    if (found !== undefined) {
+    if (found !== undefined && found.value !== undefined) {
       const principal = this.tokens.get(digest(found.value));
       if (principal !== undefined) return caller(credentials, principal);
       if (this.jwt !== undefined && looksLikeJwt(found.value)) return this.fromJwt(found.value, credentials, this.spec.jwt!);
     }
+    // The handler may know credentials the gateway does not (a session id, another scheme).
     if (handler !== undefined) return this.fromHandler(handler, credentials);
-    if (found !== undefined) return rejections.unauthorized(this.jwt ? "the bearer credential is neither a known token nor a JWT" : "the bearer token is not known");
-    return caller(credentials, null);
+    if (found === undefined) return caller(credentials, null);
+    if (found.value === undefined) return rejections.unauthorized("the Authorization header must be: Bearer <token>");
+    return rejections.unauthorized(this.jwt ? "the bearer credential is neither a known token nor a JWT" : "the bearer token is not known");
   }
 
-  /** Authorization wins over ?token=, which wins over the cookie. */
-  private credential(credentials: Credentials): { value: string } | undefined {
+  /**
+   * Authorization wins over ?token=, which wins over the cookie. An Authorization header that is
+   * not `Bearer <token>` (another scheme, a token with spaces) is a credential all the same, just
+   * not one the gateway reads (`value` undefined): it is refused, never taken as anonymous.
+   */
+  private credential(credentials: Credentials): { value: string | undefined } | undefined {
     const authorization = header(credentials.headers, "authorization");
-    if (authorization !== undefined) {
-      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      if (bearer) return { value: bearer[1]! };
+    if (authorization !== undefined && authorization.trim() !== "") {
+      const bearer = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
+      return { value: bearer ? bearer[1] : undefined };
     }
     if (credentials.queryToken) return { value: credentials.queryToken };
     const cookieName = this.spec.jwt?.cookie;
@@ -101,7 +109,8 @@ export class Authenticator {
           this.logger.error(`gateway: a JWT could not be checked: ${describeThrown(error)}`);
           return rejections.unauthorized("the token could not be checked (the gateway's keys are not available); try again shortly");
         }
-        this.remember(token, { until: now + REFUSED_CACHE_MS, outcome: { refused: error.message } });
+        // A token not valid yet is refused from memory only until it becomes valid.
+        this.remember(token, { until: Math.min(now + REFUSED_CACHE_MS, error.validFrom ?? Infinity), outcome: { refused: error.message } });
         return rejections.unauthorized(error.message);
       },
     );
@@ -140,7 +149,14 @@ export class Authenticator {
     try {
       value = await handler(request);
     } catch (thrown) {
-      if (isInvokeError(thrown)) return { ok: false, status: 401, error: (thrown as { value: unknown }).value, fromHandler: true };
+      if (isInvokeError(thrown)) {
+        const refusal = (thrown as { value: unknown }).value;
+        // Its value is the 401's body, also on a bare socket (a refused upgrade): it must be JSON.
+        const json = toJson(refusal, REFUSAL_MAX_DEPTH);
+        if (json.ok) return { ok: false, status: 401, error: refusal, fromHandler: true };
+        this.logger.error(`gateway: auth.handler refused with an InvokeError whose value cannot be sent as JSON (${json.reason})`);
+        return rejections.internal("(auth.handler)");
+      }
       this.logger.error("gateway: auth.handler threw", thrown);
       return rejections.internal("(auth.handler)");
     }
@@ -169,6 +185,7 @@ function caller(credentials: Credentials, principal: Principal | null, windows?:
 function principalFromClaims(claims: Record<string, unknown>, spec: JwtSpec, expiresAt: number | undefined): Remembered["outcome"] {
   const id = claims[spec.id];
   if (typeof id !== "string" || id === "") return { refused: `the token has no "${spec.id}" claim naming its principal` };
+  if (!isPrincipalId(id)) return { refused: `the token's "${spec.id}" claim is not a usable principal id (at most 1024 characters, no control characters)` };
   const roles = asList(claims[spec.roles]);
   const windows = spec.windows !== undefined && claims[spec.windows] !== undefined ? asList(claims[spec.windows]) : undefined;
   return {

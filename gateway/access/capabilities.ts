@@ -33,6 +33,7 @@ const VERB: Record<Action, string> = { call: "call", listen: "listen to", emit: 
 export class CapabilitySet {
   private readonly compiled: Compiled[];
   private cache = new Map<string, Decision>();
+  private readonly principalKeys = new WeakMap<Principal, string>();
 
   /** `authConfigured`: with `auth:`, `*` is any authenticated principal; without, every caller. */
   constructor(
@@ -54,10 +55,12 @@ export class CapabilitySet {
     return decision;
   }
 
-  /** Roles and id decide; principals are often made per call (in-process), so nothing is kept per object. */
   private keyOf(principal: Principal | null): string {
     if (principal === null) return "";
-    return principal.roles.length === 0 ? principal.id : `${principal.id}\u0001${principal.roles.join("\u0001")}`;
+    let key = this.principalKeys.get(principal);
+    // JSON, not a joined string: id "a\u0001admin" with roles [user] must not read as id "a" with roles [admin, user].
+    if (key === undefined) this.principalKeys.set(principal, (key = JSON.stringify([principal.id, principal.roles])));
+    return key;
   }
 
   private decideNow(action: Action, name: string, caller: Caller, window: string): Decision {

@@ -19,7 +19,10 @@ export interface VerifiedToken {
 }
 
 /** Why a token is refused, in a sentence for the 401's message. */
-export class TokenRefused extends Error {}
+export class TokenRefused extends Error {
+  /** A token refused as not valid yet (nbf): when it becomes valid (ms since the epoch). */
+  validFrom?: number;
+}
 
 const HMAC = ["HS256", "HS384", "HS512"];
 const RSA = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
@@ -52,9 +55,10 @@ export class JwtVerifier {
     };
     try {
       const { payload } = await this.key.verify(lib, token, options);
-      return { claims: payload, ...(typeof payload.exp === "number" ? { expiresAt: payload.exp * 1000 } : {}) };
+      // The tolerance jose granted at verification holds for as long as the token is used.
+      return { claims: payload, ...(typeof payload.exp === "number" ? { expiresAt: payload.exp * 1000 + options.clockTolerance * 1000 } : {}) };
     } catch (error) {
-      throw new TokenRefused(describeJoseError(lib, error));
+      throw refusal(lib, error, options.clockTolerance);
     }
   }
 }
@@ -108,6 +112,8 @@ class PublicKeyFile implements KeySource {
 class Jwks implements KeySource {
   private keys: JWTVerifyGetKey | undefined;
   private fetchedAt = 0;
+  /** When a token's unknown kid last made the set be fetched again. */
+  private refetchedForKidAt = -Infinity;
   private maxAgeMs = JWKS_MAX_AGE_MS;
   private fileStamp = "";
   private loading: Promise<JWTVerifyGetKey> | undefined;
@@ -126,8 +132,10 @@ class Jwks implements KeySource {
     try {
       return await lib.jwtVerify(token, keys, options);
     } catch (error) {
-      // A key the set does not have yet (rotation): fetch again, unless that was just done.
-      if (!(error instanceof lib.errors.JWKSNoMatchingKey) || !this.isUrl || Date.now() - this.fetchedAt < JWKS_REFETCH_MS) throw error;
+      // A key the set does not have yet (rotation): fetch again, at most every 30 s, so that tokens
+      // naming made-up kids cannot make the gateway hammer the issuer. (A file is re-read as it changes.)
+      if (!(error instanceof lib.errors.JWKSNoMatchingKey) || !this.isUrl || Date.now() - this.refetchedForKidAt < JWKS_REFETCH_MS) throw error;
+      this.refetchedForKidAt = Date.now();
       this.keys = undefined;
       return lib.jwtVerify(token, await this.current(lib), options);
     }
@@ -179,6 +187,15 @@ class Jwks implements KeySource {
     this.fetchedAt = Date.now();
     return this.keys;
   }
+}
+
+/** jose's error as a TokenRefused; anything not about the token is thrown again. */
+function refusal(lib: Jose, error: unknown, clockTolerance: number): TokenRefused {
+  const refused = new TokenRefused(describeJoseError(lib, error));
+  if (error instanceof lib.errors.JWTClaimValidationFailed && error.claim === "nbf" && typeof error.payload.nbf === "number") {
+    refused.validFrom = (error.payload.nbf - clockTolerance) * 1000;
+  }
+  return refused;
 }
 
 /** jose's errors as one sentence a caller may see (no key material, no stack). */

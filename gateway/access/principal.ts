@@ -54,11 +54,22 @@ export function makePrincipal(input: PrincipalInput): Principal {
   });
 }
 
+/** The longest principal id taken (ids go into logs, messages and cache keys). */
+const MAX_ID_LENGTH = 1024;
+
+/**
+ * Whether a principal id is usable: a non-empty string of at most 1024 characters without control
+ * characters (an id is written to logs: a newline in it could forge a log line).
+ */
+export function isPrincipalId(id: unknown): id is string {
+  return typeof id === "string" && id !== "" && id.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f-\u009f]/.test(id);
+}
+
 /** Whether a value is a principal an auth handler or an embedder may return: `{ id: string, roles?: string[] }`. */
 export function isPrincipalInput(value: unknown): value is PrincipalInput {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
-  if (typeof v.id !== "string" || v.id === "" || v.id.length > 256) return false;
+  if (!isPrincipalId(v.id)) return false;
   if (v.roles !== undefined && !(Array.isArray(v.roles) && v.roles.every((r) => typeof r === "string"))) return false;
   return v.claims === undefined || (typeof v.claims === "object" && v.claims !== null && !Array.isArray(v.claims));
 }
