@@ -20,7 +20,8 @@ import type { BusSettings, Env } from "./config/manifest.ts";
 import type { Bus } from "./runtime/bus.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./runtime/types.ts";
 import { AccessControl } from "./access/access.ts";
-import { makePrincipal, type Caller, type PrincipalInput } from "./access/principal.ts";
+import { isPrincipalInput, makePrincipal, type Caller, type PrincipalInput } from "./access/principal.ts";
+import { rejections } from "./runtime/errors.ts";
 import { normalizeHeaders } from "./runtime/codec.ts";
 
 /** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
@@ -212,6 +213,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
       if (invokeOptions?.principal !== undefined) {
         const principal = invokeOptions.principal;
+        if (principal !== null && !isPrincipalInput(principal)) {
+          return Promise.reject(rejections.badRequest("invoke's principal option must be { id: string, roles?: string[], claims?: object } or null").error);
+        }
         return invokeAs<T>(pipeline, cmd, body, invokeOptions, { principal: principal === null ? null : makePrincipal(principal), local: true });
       }
       // With auth:, a credential in the headers is checked as over HTTP (server.token guards transports only).

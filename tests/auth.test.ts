@@ -851,6 +851,47 @@ export default async function authenticate(request: any) {
   });
 });
 
+describe("auth.handler that does not answer", () => {
+  let ctx: Ctx;
+  beforeAll(async () => {
+    ctx = await serve({
+      "gateway.yaml": `version: 1
+server:
+  timeout: 300ms
+discover:
+  handlers: handlers
+auth:
+  handler: handlers/auth.ts
+${EVERYONE}`,
+      "handlers/whoami.ts": WHOAMI,
+      "handlers/auth.ts": `export default (request: any) => (request.headers["x-hang"] ? new Promise(() => {}) : { id: "u1" });`,
+    });
+  });
+  afterAll(() => stop(ctx));
+
+  test("is given up at server.timeout (at most 10 s): 504, logged, and the next call is answered", async () => {
+    const hung = await invokeJson(ctx.server.url, "whoami", {}, { "x-hang": "1" });
+    expect({ status: hung.status, body: hung.json() }).toEqual({ status: 504, body: { kind: "timeout", message: '"(auth.handler)" did not finish within 300 ms', command: "(auth.handler)", limit: 300 } });
+    expect(ctx.logger.lines.some((line) => line.includes("auth.handler did not answer within 300 ms"))).toBe(true);
+    const next = await invokeJson(ctx.server.url, "whoami", {});
+    expect({ status: next.status, id: next.json().id }).toEqual({ status: 200, id: "u1" });
+  });
+});
+
+describe("in-process principal option", () => {
+  let ctx: Ctx;
+  beforeAll(async () => {
+    ctx = await serve({ "gateway.yaml": `version: 1\ndiscover:\n  handlers: handlers\n${EVERYONE}`, "handlers/whoami.ts": WHOAMI });
+  });
+  afterAll(() => stop(ctx));
+
+  test.each([[{ id: 42 }], [{ id: "" }], [{ id: "a", roles: "admin" }], ["alice"]])("a malformed principal %j is refused as bad-request, and nothing runs", async (principal) => {
+    await expect(ctx.gw.invoke("whoami", {}, { principal: principal as never })).rejects.toMatchObject({ kind: "bad-request" });
+    expect(calls()).toBe(0);
+    await expect(ctx.gw.invoke("whoami", {}, { principal: { id: "a", roles: ["r"] } })).resolves.toMatchObject({ id: "a" });
+  });
+});
+
 describe("auth.jwt.clockTolerance", () => {
   let ctx: Ctx;
   beforeAll(async () => {

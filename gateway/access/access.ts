@@ -42,7 +42,7 @@ export class AccessControl {
       if (asked !== undefined) return asked;
     }
     if (auth === undefined) return anonymous(credentials);
-    return this.authenticatorFor(auth).authenticate(credentials, generation.access!.authHandler);
+    return this.authenticatorFor(auth).authenticate(credentials, generation.access!.authHandler, generation.settings.timeoutMs);
   }
 
   /** Whether this caller may call `command` from `window` now: undefined (yes), or the refusal. */

@@ -27,6 +27,11 @@ export interface Credentials {
   window: string;
 }
 
+/** The longest auth.handler may take (server.timeout, when shorter, applies) before the call is answered 504 `timeout`. */
+const AUTH_HANDLER_TIMEOUT_MS = 10_000;
+
+class AuthHandlerTimeout extends Error {}
+
 export type AuthOutcome = { ok: true; caller: Caller } | Rejection;
 
 /** Remembered verifications (valid and refused), at most this many. */
@@ -58,7 +63,7 @@ export class Authenticator {
   }
 
   /** The caller, or 401: synchronously when no JWT has to be verified and no auth handler runs. */
-  authenticate(credentials: Credentials, handler: AuthHandler | undefined): AuthOutcome | Promise<AuthOutcome> {
+  authenticate(credentials: Credentials, handler: AuthHandler | undefined, handlerTimeoutMs = AUTH_HANDLER_TIMEOUT_MS): AuthOutcome | Promise<AuthOutcome> {
     const found = this.credential(credentials);
     if (found !== undefined && found.value !== undefined) {
       const principal = this.tokens.get(digest(found.value));
@@ -66,7 +71,7 @@ export class Authenticator {
       if (this.jwt !== undefined && looksLikeJwt(found.value)) return this.fromJwt(found.value, credentials, this.spec.jwt!);
     }
     // The handler may know credentials the gateway does not (a session id, another scheme).
-    if (handler !== undefined) return this.fromHandler(handler, credentials);
+    if (handler !== undefined) return this.fromHandler(handler, credentials, Math.min(handlerTimeoutMs, AUTH_HANDLER_TIMEOUT_MS));
     if (found === undefined) return caller(credentials, null);
     if (found.value === undefined) return rejections.unauthorized("the Authorization header must be: Bearer <token>");
     return rejections.unauthorized(this.jwt ? "the bearer credential is neither a known token nor a JWT" : "the bearer token is not known");
@@ -137,7 +142,7 @@ export class Authenticator {
     this.remembered.set(token, entry);
   }
 
-  private async fromHandler(handler: AuthHandler, credentials: Credentials): Promise<AuthOutcome> {
+  private async fromHandler(handler: AuthHandler, credentials: Credentials, timeoutMs: number): Promise<AuthOutcome> {
     const request: AuthRequest = {
       headers: plainHeaders(credentials.headers),
       cookies: parseCookies(header(credentials.headers, "cookie")),
@@ -146,9 +151,18 @@ export class Authenticator {
       url: credentials.url,
     };
     let value: unknown;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      value = await handler(request);
+      // A handler that never answers (a session store that hangs) must not hold the request or the upgrade.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new AuthHandlerTimeout()), timeoutMs);
+      });
+      value = await Promise.race([handler(request), late]).finally(() => clearTimeout(timer));
     } catch (thrown) {
+      if (thrown instanceof AuthHandlerTimeout) {
+        this.logger.error(`gateway: auth.handler did not answer within ${timeoutMs} ms`);
+        return rejections.timeout("(auth.handler)", timeoutMs);
+      }
       if (isInvokeError(thrown)) {
         const refusal = (thrown as { value: unknown }).value;
         // Its value is the 401's body, also on a bare socket (a refused upgrade): it must be JSON.
