@@ -151,6 +151,11 @@ function write(builder: GenerationBuilder, generation: Generation, outDir: strin
     schemaFiles: [...generation.schemaFiles].map(([url, json]) => [portableUrl(url, rootUrl), json]),
     static: generation.settings.static !== undefined,
   };
+  const access = generation.access?.spec;
+  if (access?.capabilityFolder !== undefined) {
+    // As read: serve --from needs neither the folder nor a TOML reader.
+    description.capabilities = (access.capabilities ?? []).filter((c) => c.file !== generation.manifestFile).map((c) => ({ ...c, file: rel(c.file) }));
+  }
   const statics = generation.settings.static;
   if (statics) {
     // Files the gateway would not serve (dotfiles, unless server.static.dotfiles) are not copied

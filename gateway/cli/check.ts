@@ -20,6 +20,8 @@ ${CONFIG_DETAIL}
   async run(values) {
     const config = values.config as string;
     const builder = new GenerationBuilder(resolve(config));
+    // What the app has that the gateway ignores (a Tauri permission it does not know): not a mistake.
+    builder.warnTo((warning) => console.error(`warning: ${formatProblem(warning)}`));
     const result = await builder.build();
     await builder.cache.flush();
     if (!result.ok) {
