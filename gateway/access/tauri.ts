@@ -66,7 +66,7 @@ export async function readTauriCapabilities(
 
   const taken = new Map<string, string>();
   for (const capability of manifest.access.capabilities ?? []) taken.set(capability.name, `${displayPath(manifest.file, manifest.dir)} (capabilities.${capability.name})`);
-  const reader = new Reader(manifest, known, problems, warn);
+  const reader = new Reader(known, problems, warn);
   const specs: CapabilitySpec[] = [];
   for (const name of names) {
     const file = join(dir, name);
@@ -90,15 +90,14 @@ export async function readTauriCapabilities(
 /** One file's text as a value, with a way to say where a part of it was written. */
 interface Parsed {
   value: unknown;
-  /** Where the value at `path` was written; undefined when not known (TOML, or JSON the YAML reader refuses). */
-  at(path: JsonPath): Position | undefined;
+  /** Where the value at `path` (or its key) was written; undefined when not known (TOML, or JSON the YAML reader refuses). */
+  at(path: JsonPath, key?: boolean): Position | undefined;
 }
 
 class Reader {
   private toml: typeof import("smol-toml") | undefined;
 
   constructor(
-    private readonly manifest: Manifest,
     private readonly known: KnownNames,
     private readonly problems: Problems,
     private readonly warn: Warn,
@@ -116,7 +115,7 @@ class Reader {
     // The whole file is checked before any of it applies: half a file is not what its author meant.
     const shapeMistake = found.list.map(({ value, path }) => shapeOf(value, path)).find((m) => m !== undefined);
     if (shapeMistake !== undefined) {
-      this.problems.add({ file, ...parsed.at(shapeMistake.path), message: `not a Tauri capability: ${shapeMistake.message}` });
+      this.problems.add({ file, ...spread(parsed.at(shapeMistake.path, shapeMistake.key)), message: `not a Tauri capability: ${shapeMistake.message}` });
       return [];
     }
     const specs: { spec: CapabilitySpec; at: () => Position | undefined }[] = [];
@@ -154,18 +153,25 @@ class Reader {
         return undefined;
       }
     }
+    // JSON is YAML: the YAML reader says where each part was written, parsed only if asked.
+    const source = new SourceDoc(file, text);
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
       const message = (error as Error).message;
-      const at = jsonParseErrorPosition(message, text);
-      this.problems.add({ file, ...(at ?? {}), message: `not valid JSON: ${firstLine(message).replace(/ in JSON at position \d+.*$/, "")}` });
+      // V8 says where only for some mistakes; the YAML reader finds most of the others.
+      const at = jsonParseErrorPosition(message, text) ?? source.syntaxErrors()[0]?.at;
+      const what = firstLine(message)
+        .replace(/ in JSON at position \d+.*$/, "")
+        .replace(/, (?:\.\.\.)?".*$/, "");
+      this.problems.add({ file, ...spread(at), message: `not valid JSON: ${what}` });
       return undefined;
     }
-    // JSON is YAML: the YAML reader says where each part was written, parsed only if asked.
-    const source = new SourceDoc(file, text);
-    return { value, at: (path) => (source.doc.errors.length === 0 ? source.valuePosition(path) : undefined) };
+    return {
+      value,
+      at: (path, key) => (source.doc.errors.length > 0 ? undefined : key ? source.keyPosition(path) : source.valuePosition(path)),
+    };
   }
 
   private capability(file: string, raw: Raw, path: JsonPath, parsed: Parsed): CapabilitySpec {
@@ -287,13 +293,13 @@ function capabilityList(value: unknown): { ok: true; list: { value: unknown; pat
 }
 
 /** The first thing wrong with a capability's shape, and where. */
-function shapeOf(value: unknown, path: JsonPath): { message: string; path: JsonPath } | undefined {
-  const at = (sub: JsonPath, message: string) => ({ message, path: [...path, ...sub] });
+function shapeOf(value: unknown, path: JsonPath): { message: string; path: JsonPath; key?: boolean } | undefined {
+  const at = (sub: JsonPath, message: string, key = false) => ({ message, path: [...path, ...sub], key });
   if (!isObject(value)) return at([], "each capability must be an object");
   for (const key of Object.keys(value)) {
     if (KEYS.includes(key)) continue;
     const guess = closest(key, KEYS);
-    return at([key], `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ""}`);
+    return at([key], `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ""}`, true);
   }
   if (typeof value.identifier !== "string" || value.identifier === "") return at(value.identifier === undefined ? [] : ["identifier"], '"identifier" must be a non-empty string');
   const id = `capability "${value.identifier}": `;

@@ -38,10 +38,12 @@ export interface BuildSummary {
 
 export type BuildOutcome = { ok: true; summary: BuildSummary } | { ok: false; problems: Problem[] };
 
-export async function buildApp(manifestFile: string, outDir: string, env: Env = process.env): Promise<BuildOutcome> {
+/** `warn`: what the app has that the gateway ignores (a Tauri permission it does not know), once each. */
+export async function buildApp(manifestFile: string, outDir: string, env: Env = process.env, warn?: (warning: Problem) => void): Promise<BuildOutcome> {
   const release = holdCompiler();
   try {
     const builder = new GenerationBuilder(manifestFile, env);
+    if (warn) builder.warnTo(warn);
     builder.schemas.keepCode = true;
     const result = await builder.build();
     await builder.cache.flush();

@@ -10,7 +10,9 @@ export const check: Verb = {
   summary: "check the manifest and everything it names, then exit 0 or 1",
   synopsis: "check [--config gateway.yaml] [--types]",
   details: `Prints a summary on stdout and exits 0, or prints one path:line:col: message line per
-mistake on stderr (all of them, in one run) and exits 1.
+mistake on stderr (all of them, in one run) and exits 1. What the gateway ignores (a Tauri
+permission it does not know, such as core:default) is printed as a warning: line on stderr and
+is not a mistake.
 
 ${CONFIG_DETAIL}
       --types           also type-check every TypeScript handler against its command's schemas
