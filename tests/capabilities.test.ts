@@ -374,6 +374,10 @@ describe("gateway build, then serve --from without the sources: capabilities and
     app = tempApp({
       ...FILES,
       "gateway.yaml": `${MANIFEST}auth:
+  tokens:
+    ci:
+      token: \${BOT_TOKEN}
+      roles: [editor]
   handler: auth/session.ts
 capabilities:
   editors:
@@ -388,11 +392,11 @@ export default ({ headers }: { headers: Record<string, string> }) => {
 `,
       "auth/roles.ts": 'export const roleOf = (user: string) => (user === "ann" ? "editor" : "viewer");\n',
     });
-    const built = await runGateway(["build"], { cwd: app.dir });
+    const built = await runGateway(["build"], { cwd: app.dir, env: { BOT_TOKEN: "the-token-at-build-time" } });
     expect(built.code).toBe(0);
     expect(built.stderr.trimEnd().split("\n")).toEqual(WARNINGS.map((w) => `warning: ${w}`));
     for (const part of ["handlers", "auth", "src-tauri"]) rmSync(app.path(part), { recursive: true });
-    gw = await createGateway({ from: join(app.dir, ".gateway"), logger: memoryLogger() });
+    gw = await createGateway({ from: join(app.dir, ".gateway"), logger: memoryLogger(), env: { BOT_TOKEN: "the-token-at-start" } });
     const listening = await gw.listen({ port: 0, host: "127.0.0.1" });
     base = listening.url;
     stop = async () => {
@@ -421,5 +425,11 @@ export default ({ headers }: { headers: Record<string, string> }) => {
     expect((await call("admin_reset", "main")).status).toBe(403);
     // Tauri capabilities are for everyone, signed in or not.
     expect((await call("greet", "main", "bob")).status).toBe(200);
+  });
+
+  test("auth.tokens' \${VAR}s are the environment's at start, not at build time", async () => {
+    const withToken = (token: string) => invokeJson(base, "admin_reset", {}, { "gateway-window": "main", authorization: `Bearer ${token}` });
+    expect((await withToken("the-token-at-start")).status).toBe(200);
+    expect((await withToken("the-token-at-build-time")).status).toBe(401);
   });
 });
