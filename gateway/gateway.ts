@@ -140,6 +140,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const logger =
     options.logger ?? createLogger({ level: options.logLevel ?? current.settings.log ?? (options.watch ? "info" : "warn"), format: options.logFormat });
   builder?.cache.logTo((level, message) => (level === "warn" ? logger.warn(message) : logger.debug?.(message)));
+  builder?.warnTo((warning) => logger.warn(`gateway: ${formatProblem(warning, dirname(builder.manifestFile))}`));
   let lastError: string | null = current.notReady ?? null;
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import type { EventSource } from "../config/manifest.ts";
+import type { CapabilitySpec } from "../access/spec.ts";
 import type { ExportShape } from "../reload/export-shape.ts";
 
 export const BUILD_FORMAT = 1;
@@ -37,7 +38,16 @@ export interface BuildDescription {
   schemaFiles: [url: string, json: unknown][];
   /** server.static's folder, copied into the build's STATIC_COPY (the page is part of what is deployed). */
   static: boolean;
+  /**
+   * With discover.capabilities: the capabilities its Tauri files gave, as read at build time (the
+   * folder need not be deployed). The manifest's own `auth:`, `capabilities:` and `limits:` are
+   * read from its copy at start, so their ${VAR}s are the environment's then.
+   */
+  capabilities?: BuiltCapability[];
 }
+
+/** A capability from a Tauri file; `file` relative to the app's folder. */
+export type BuiltCapability = CapabilitySpec;
 
 export interface BuiltFile {
   /** Its path in the build folder. */

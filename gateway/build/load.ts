@@ -5,13 +5,14 @@
 // evaluates them (at their first call, unless they have setup/dispose). Nothing is written.
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadManifest, type Env } from "../config/manifest.ts";
+import { loadManifest, type Env, type Manifest } from "../config/manifest.ts";
 import { packageVersion } from "../config/package-info.ts";
 import { Problems, type Problem } from "../config/problems.ts";
 import { readRegularFile } from "../config/regular-file.ts";
 import { validatorFromCode, type Validator } from "../config/schemas.ts";
 import { replaceOnFirstCall } from "../reload/export-shape.ts";
-import { describeLoadFailure, ModuleGraph } from "../reload/module-graph.ts";
+import { describeLoadFailure, ModuleGraph, type GraphBuild } from "../reload/module-graph.ts";
+import { buildPolicy, type AuthHandler, type GenerationAccess } from "../access/policy.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, LoadedModule, ValueSpec } from "../runtime/generation.ts";
 import type { Handler } from "../runtime/types.ts";
 import { BuiltStore } from "./built-store.ts";
@@ -109,12 +110,43 @@ export async function loadBuild(dir: string, env: Env = process.env): Promise<Lo
     commands.set(command.name, command);
     handlerFiles.push(file);
   }
+  const access = await accessOf(manifest, build, root, modules, problems);
   if (problems.size > 0) {
     modules.discard();
     return { ok: false, problems: problems.list };
   }
-  const records = modules.commit(handlerFiles);
-  return { ok: true, generation: generationOf(build, root, rootUrl, settings, commands, spec, records) };
+  const authFile = manifest.access.auth?.handler?.file;
+  const records = modules.commit(authFile !== undefined ? [...handlerFiles, authFile] : handlerFiles);
+  const generation = generationOf(build, root, rootUrl, settings, commands, spec, records);
+  if (access !== undefined) generation.access = access;
+  return { ok: true, generation };
+}
+
+/**
+ * The access policy as builder.ts makes it: the manifest copy's `auth:`, `capabilities:` and
+ * `limits:` (read now, with the environment's ${VAR}s), the Tauri capabilities as the build read
+ * them, and auth.handler from the build's modules.
+ */
+async function accessOf(manifest: Manifest, build: BuildDescription, root: string, modules: GraphBuild, problems: Problems): Promise<GenerationAccess | undefined> {
+  const spec = { ...manifest.access };
+  if (spec.auth === undefined && spec.capabilities === undefined && spec.limits.length === 0 && spec.capabilityFolder === undefined) return undefined;
+  if (spec.capabilityFolder !== undefined) {
+    const fromTauri = (build.capabilities ?? []).map((c) => ({ ...c, file: resolve(root, c.file) }));
+    spec.capabilities = [...(spec.capabilities ?? []), ...fromTauri];
+  }
+  let authHandler: AuthHandler | undefined;
+  const ref = spec.auth?.handler;
+  if (ref !== undefined) {
+    const loaded = await modules.load(ref.file);
+    if (!loaded.ok) problems.add({ file: ref.file, message: describeLoadFailure(loaded.failure, ref.file) });
+    else {
+      const handler = loaded.module.exportFor(ref.exportName);
+      if (typeof handler === "function") authHandler = handler as AuthHandler;
+      else problems.add({ file: ref.file, message: `has no function as the export "${ref.exportName}" (auth.handler): run gateway build again` });
+    }
+  }
+  const events = build.events.map((e) => e.name);
+  return buildPolicy(spec, { commands: build.commands.map((c) => c.name), events }, problems, authHandler);
 }
 
 function generationOf(

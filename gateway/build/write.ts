@@ -38,10 +38,12 @@ export interface BuildSummary {
 
 export type BuildOutcome = { ok: true; summary: BuildSummary } | { ok: false; problems: Problem[] };
 
-export async function buildApp(manifestFile: string, outDir: string, env: Env = process.env): Promise<BuildOutcome> {
+/** `warn`: what the app has that the gateway ignores (a Tauri permission it does not know), once each. */
+export async function buildApp(manifestFile: string, outDir: string, env: Env = process.env, warn?: (warning: Problem) => void): Promise<BuildOutcome> {
   const release = holdCompiler();
   try {
     const builder = new GenerationBuilder(manifestFile, env);
+    if (warn) builder.warnTo(warn);
     builder.schemas.keepCode = true;
     const result = await builder.build();
     await builder.cache.flush();
@@ -151,6 +153,11 @@ function write(builder: GenerationBuilder, generation: Generation, outDir: strin
     schemaFiles: [...generation.schemaFiles].map(([url, json]) => [portableUrl(url, rootUrl), json]),
     static: generation.settings.static !== undefined,
   };
+  const access = generation.access?.spec;
+  if (access?.capabilityFolder !== undefined) {
+    // As read: serve --from needs neither the folder nor a TOML reader.
+    description.capabilities = (access.capabilities ?? []).filter((c) => c.file !== generation.manifestFile).map((c) => ({ ...c, file: rel(c.file) }));
+  }
   const statics = generation.settings.static;
   if (statics) {
     // Files the gateway would not serve (dotfiles, unless server.static.dotfiles) are not copied

@@ -32,7 +32,7 @@ ${CONFIG_DETAIL}
     const obstacle = values.out !== undefined ? inspectTarget(outDir, `.${process.pid}.tmp`.length).obstacle : undefined;
     if (obstacle !== undefined) throw new Refusal(`${obstacleLine(obstacle)}; nothing was written`);
     const started = performance.now();
-    const outcome = await buildApp(resolve(config), outDir);
+    const outcome = await buildApp(resolve(config), outDir, process.env, (warning) => console.error(`warning: ${formatProblem(warning)}`));
     if (!outcome.ok) {
       for (const problem of outcome.problems) console.error(formatProblem(problem));
       return 1;

@@ -10,7 +10,9 @@ export const check: Verb = {
   summary: "check the manifest and everything it names, then exit 0 or 1",
   synopsis: "check [--config gateway.yaml] [--types]",
   details: `Prints a summary on stdout and exits 0, or prints one path:line:col: message line per
-mistake on stderr (all of them, in one run) and exits 1.
+mistake on stderr (all of them, in one run) and exits 1. What the gateway ignores (a Tauri
+permission it does not know, such as core:default) is printed as a warning: line on stderr and
+is not a mistake.
 
 ${CONFIG_DETAIL}
       --types           also type-check every TypeScript handler against its command's schemas
@@ -20,6 +22,8 @@ ${CONFIG_DETAIL}
   async run(values) {
     const config = values.config as string;
     const builder = new GenerationBuilder(resolve(config));
+    // What the app has that the gateway ignores (a Tauri permission it does not know): not a mistake.
+    builder.warnTo((warning) => console.error(`warning: ${formatProblem(warning)}`));
     const result = await builder.build();
     await builder.cache.flush();
     if (!result.ok) {

@@ -7,6 +7,7 @@ import { stopCompiler } from "../reload/compile.ts";
 import { build } from "./build.ts";
 import { check } from "./check.ts";
 import { docs } from "./docs.ts";
+import { explain } from "./explain.ts";
 import { init } from "./init.ts";
 import { newVerb } from "./new.ts";
 import { dev, serveVerb } from "./serve.ts";
@@ -15,7 +16,7 @@ import { fileErrorLine, isFileError, Refusal } from "./file-errors.ts";
 import { nearest } from "./nearest.ts";
 import { UsageError, type Verb } from "./verb.ts";
 
-const VERBS: Verb[] = [dev, serveVerb, build, check, typesVerb, init, newVerb, docs];
+const VERBS: Verb[] = [dev, serveVerb, build, check, explain, typesVerb, init, newVerb, docs];
 
 function overview(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));

@@ -87,6 +87,25 @@ export class GenerationBuilder {
   /** Counts builds: only the newest may record what it built. */
   private attempts = 0;
 
+  private warnings: { sink?: (warning: Problem) => void; said: Set<string>; waiting: Problem[] } = { said: new Set(), waiting: [] };
+
+  /**
+   * Where builds say what they ignore (a Tauri permission the gateway does not know): each thing
+   * once per builder, that is once per gateway, not at every reload. What was said before (the
+   * first build runs before the gateway has its logger) is passed on now.
+   */
+  warnTo(sink: (warning: Problem) => void): void {
+    this.warnings.sink = sink;
+    for (const warning of this.warnings.waiting.splice(0)) sink(warning);
+  }
+
+  private warnOnce(key: string, warning: () => Problem): void {
+    if (this.warnings.said.has(key)) return;
+    this.warnings.said.add(key);
+    if (this.warnings.sink) this.warnings.sink(warning());
+    else this.warnings.waiting.push(warning());
+  }
+
   /**
    * Build a generation. `changed`: the files the watcher saw change since the last build; files
    * not in it are taken as read before. Without it everything is read (and checked) again.
@@ -209,7 +228,8 @@ export class GenerationBuilder {
     if (spec.auth === undefined && spec.capabilities === undefined && spec.limits.length === 0 && spec.capabilityFolder === undefined) return undefined;
     if (spec.capabilityFolder !== undefined) {
       files.add(spec.capabilityFolder.dir);
-      const fromTauri = await readTauriCapabilities(spec.capabilityFolder.dir, problems, files, manifest, commands);
+      const known = { commands, events: [...events.keys()] };
+      const fromTauri = await readTauriCapabilities(spec.capabilityFolder.dir, problems, files, manifest, known, (key, warning) => this.warnOnce(key, warning));
       spec.capabilities = [...(spec.capabilities ?? []), ...fromTauri];
     }
     let authHandler: AuthHandler | undefined;
