@@ -50,12 +50,13 @@ permissions = [
 ]
 `;
 
-/** The list form: a capability for every window (not the remote ones), and one for a remote page. */
+/** The list form: a capability for every window (not the remote ones), and one for a remote page only (`local: false`). */
 const LIST_JSON = `[
   { "identifier": "everywhere", "windows": ["*"], "permissions": ["allow-purge"] },
   {
     "identifier": "web",
     "windows": ["main"],
+    "local": false,
     "remote": { "urls": ["https://app.example.com/app/*"] },
     "permissions": ["allow-remote-ping", "core:event:allow-listen"]
   }
@@ -431,5 +432,41 @@ export default ({ headers }: { headers: Record<string, string> }) => {
     const withToken = (token: string) => invokeJson(base, "admin_reset", {}, { "gateway-window": "main", authorization: `Bearer ${token}` });
     expect((await withToken("the-token-at-start")).status).toBe(200);
     expect((await withToken("the-token-at-build-time")).status).toBe(401);
+  });
+});
+
+describe("remote.urls with local left at its default (true), as in Tauri", () => {
+  let app: TempApp;
+  let gw: Gateway;
+  let base: string;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    app = tempApp({
+      "gateway.yaml": MANIFEST,
+      "handlers/remote-ping.ts": "export default () => 'pong';\n",
+      "src-tauri/capabilities/web.json": `{ "identifier": "web", "windows": ["main"], "remote": { "urls": ["https://app.example.com"] }, "permissions": ["allow-remote-ping"] }\n`,
+    });
+    gw = await createGateway({ config: app.path("gateway.yaml"), logger: memoryLogger() });
+    const listening = await gw.listen({ port: 0, host: "127.0.0.1" });
+    base = listening.url;
+    close = async () => {
+      await listening.close();
+      await gw.close();
+    };
+  });
+  afterAll(async () => {
+    await close?.();
+    app?.remove();
+  });
+
+  test("applies to those origins and to the gateway's own pages, not to other origins", async () => {
+    const status = async (origin?: string) => (await invokeJson(base, "remote-ping", {}, { "gateway-window": "main", ...(origin ? { origin } : {}) })).status;
+    expect({ remote: await status("https://app.example.com"), own: await status(base), noOrigin: await status(), other: await status("https://evil.example.com") }).toEqual({
+      remote: 200,
+      own: 200,
+      noOrigin: 200,
+      other: 403,
+    });
   });
 });

@@ -132,6 +132,7 @@ function principalMatcher(entries: readonly string[], authConfigured: boolean): 
 function originTest(spec: CapabilitySpec): (caller: Caller) => boolean {
   if (spec.origins !== undefined) {
     const matchers = spec.origins.map(originMatcher);
+    if (spec.alsoLocal) return (caller) => caller.local || (caller.origin !== undefined && matchers.some((m) => m(caller.origin!)));
     return (caller) => caller.origin !== undefined && matchers.some((m) => m(caller.origin!));
   }
   if (spec.localOnly) return (caller) => caller.local;

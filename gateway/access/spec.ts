@@ -65,6 +65,8 @@ export interface CapabilitySpec {
   origins?: string[];
   /** Tauri files without `remote`: only the gateway's own pages and requests without Origin. */
   localOnly?: boolean;
+  /** Tauri files with `remote` and `local` (the default): those origins and the gateway's own pages. */
+  alsoLocal?: boolean;
   commands: { allow: NamedAt[]; deny: NamedAt[] };
   events: { listen: NamedAt[]; emit: NamedAt[] };
   /** The manifest, or the Tauri capability file it came from. */

@@ -201,6 +201,8 @@ class Reader {
         } else origins.push(origin);
       }
       spec.origins = origins;
+      // As in Tauri, `local` (default true) keeps the app's own pages too.
+      if (raw.local !== false) spec.alsoLocal = true;
     } else if (raw.local === false) {
       this.warn(`nowhere:${file}:${name}`, () => ({ file, ...spread(where(["local"])), message: `capability "${name}" has local: false and no remote: it applies to no page` }));
     } else spec.localOnly = true;
