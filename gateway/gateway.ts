@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { EventHub } from "./runtime/events.ts";
 import { GenerationBuilder, notReadyGeneration, type BuildResult } from "./reload/builder.ts";
 import { buildCatalog, catalogJson, type Catalog } from "./describe/catalog.ts";
+import { principalsDocument } from "./describe/access.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
 import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
@@ -264,6 +265,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             // Their generators load on the first request: most runs never ask.
             "/__gateway/openapi.json": async () => (await import("./describe/openapi.ts")).openApiDocument(current, catalogOf(current), { addresses: [...servers] }),
             "/__gateway/asyncapi.json": async () => (await import("./describe/asyncapi.ts")).asyncApiDocument(current, catalogOf(current), { addresses: [...servers] }),
+            // The dev console's "call as" choices (principal ids and roles, never a token): under dev only.
+            ...(feed ? { "/__gateway/principals.json": () => principalsDocument(current) } : {}),
           },
           clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
           consoleDir: feed ? CONSOLE_DIR : undefined, // the dev console at /__gateway/, under dev only

@@ -90,6 +90,8 @@ describe("the example app's OpenAPI document", () => {
       expect(operation.responses["422"] !== undefined).toBe(def.body.kind === "json" && def.body.schema !== undefined);
       for (const status of ["403", "404", "408", "413", "415", "431", "500", "503", "504"]) expect(operation.responses[status]).toBeDefined();
       expect(operation.parameters).toContainEqual({ $ref: "#/components/parameters/GatewayWindow" });
+      // No auth:, capabilities: or limits: nothing about them.
+      expect([operation.security, operation["x-capabilities"], operation.responses["401"], operation.responses["429"]]).toEqual([undefined, undefined, undefined, undefined]);
     }
     const reverse = openapi.paths["/ipc/reverse"].post;
     expect(reverse.requestBody.content["application/octet-stream"]).toEqual({});
@@ -250,6 +252,129 @@ test("with server.token: bearer security in both, the routes need it, and the to
   } finally {
     await gw.close();
   }
+});
+
+describe("with auth:, capabilities: and limits:", () => {
+  const CI = "ci-token-0123456789";
+  const files = {
+    "gateway.yaml": `version: 1
+auth:
+  tokens:
+    ci: { token: ${CI}, roles: [bot] }
+  jwt:
+    secret: \${JWT_SECRET}
+    cookie: session
+capabilities:
+  public:
+    principals: [anonymous]
+    commands: { allow: [hello] }
+  users:
+    principals: ["*"]
+    commands: { allow: [hello, save] }
+    events: { emit: [chat] }
+  admins:
+    principals: [role:admin]
+    windows: [admin]
+    origins: [http://localhost:5173]
+    commands: { allow: ["*"] }
+  no-purge:
+    commands: { deny: [purge] }
+limits:
+  saves: { commands: [save], per: principal, rate: 1/m }
+commands:
+  hello: { handler: h.ts }
+  save: { handler: h.ts }
+  purge: { handler: h.ts }
+events:
+  chat: { from: [frontend] }
+`,
+    "h.ts": "export default () => 'done';\n",
+  };
+  const env = { JWT_SECRET: "a-secret-of-at-least-32-bytes-long!!" };
+  let app: ReturnType<typeof tempApp>;
+  let open: Json;
+  let async: Json;
+  beforeAll(async () => {
+    app = tempApp(files);
+    ({ openapi: open, asyncapi: async } = documentsOf(await generationOf(app.path("gateway.yaml"), env)));
+  });
+  afterAll(() => app?.remove());
+  const operation = (cmd: string) => open.paths[`/ipc/${encodeURIComponent(cmd)}`].post;
+
+  test("valid for both parsers; bearer (JWT) and the cookie as security schemes", async () => {
+    expect(await openApiProblems(open)).toEqual([]);
+    expect((await asyncApiProblems(async)).problems).toEqual([]);
+    expect(open.components.securitySchemes).toEqual({
+      bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: expect.stringContaining("a static token of auth.tokens or a JWT") },
+      cookie: { type: "apiKey", in: "cookie", name: "session", description: expect.any(String) },
+    });
+    expect(open.security).toBeUndefined(); // per operation
+    expect(Object.keys(async.components.securitySchemes)).toEqual(["bearer", "queryToken", "cookie"]);
+    expect(async.components.securitySchemes.cookie).toMatchObject({ type: "httpApiKey", in: "cookie", name: "session" });
+    expect(async.servers.gateway.security).toHaveLength(3);
+    expect(async.channels.socket.bindings.ws.query.properties.token).toBeDefined();
+  });
+
+  test("per operation: security (optional where an anonymous caller may call), x-capabilities, and why in words", () => {
+    const credential = [{ bearer: [] }, { cookie: [] }];
+    expect(operation("hello").security).toEqual([...credential, {}]);
+    expect(operation("save").security).toEqual(credential);
+    expect(operation("purge").security).toEqual(credential);
+    expect(operation("hello")["x-capabilities"]).toEqual(["public", "users", "admins"]);
+    expect(operation("save")["x-capabilities"]).toEqual(["users", "admins"]);
+    expect(operation("purge")["x-capabilities"]).toEqual(["admins"]);
+    expect(operation("save").description).toContain("Allowed by capabilities `users` (*), `admins` (role:admin; windows admin; origins http://localhost:5173); other callers get 403 forbidden.");
+    expect(operation("purge").description).toContain("Denied by `no-purge` (*), which wins over any allow.");
+    expect(operation("save").description).toContain("Limit `saves`: 1/m per principal, bursts of 1; past it 429 rate-limited with Retry-After.");
+    // The event plugin's emit: who may emit is decided per event, so a credential is optional.
+    expect(operation("plugin:event|emit").security).toEqual([...credential, {}]);
+    expect(JSON.stringify(operation("plugin:event|emit").responses["403"])).toContain("events.emit");
+  });
+
+  test("401 with WWW-Authenticate, 403 forbidden, 429 with Retry-After where a limit counts the command; each what the gateway answers", async () => {
+    for (const cmd of ["hello", "save", "purge"]) {
+      expect(operation(cmd).responses["401"]).toEqual({ $ref: "#/components/responses/Unauthorized" });
+      expect(operation(cmd).responses["403"]).toEqual({ $ref: "#/components/responses/Forbidden" });
+    }
+    expect(operation("save").responses["429"]).toEqual({ $ref: "#/components/responses/RateLimited" });
+    expect(operation("hello").responses["429"]).toBeUndefined();
+    const { Unauthorized, Forbidden, RateLimited } = open.components.responses;
+    expect(Unauthorized.headers["WWW-Authenticate"]).toEqual({ $ref: "#/components/headers/WWWAuthenticate" });
+    expect(RateLimited.headers["Retry-After"]).toEqual({ $ref: "#/components/headers/RetryAfter" });
+    expect(open.components.headers.RetryAfter.schema).toEqual({ type: "integer", minimum: 1 });
+    expect(Forbidden.content["application/json"].schema.allOf[1].properties.kind.enum).toEqual(["forbidden", "forbidden-origin", "forbidden-host"]);
+
+    const gw = await createGateway({ config: app.path("gateway.yaml"), env, logger: memoryLogger() });
+    try {
+      const { url } = await gw.listen({ port: 0 });
+      const ajv = new Ajv2020({ strict: false });
+      ajv.addSchema({ $id: "urn:ipc-gateway:access", components: { schemas: open.components.schemas } });
+      const check = (response: Json, value: unknown) => {
+        const schema = JSON.parse(JSON.stringify(response.content["application/json"].schema).replaceAll('"#/components/', '"urn:ipc-gateway:access#/components/'));
+        const validate = ajv.compile(schema);
+        return validate(value) || ajv.errorsText(validate.errors);
+      };
+      const post = (cmd: string, headers: Record<string, string>) => fetch(`${url}/ipc/${cmd}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
+      const ci = { authorization: `Bearer ${CI}` };
+
+      const refused = await post("hello", { authorization: "Bearer not-a-token" });
+      expect([refused.status, refused.headers.get("www-authenticate")]).toEqual([401, 'Bearer realm="ipc-gateway"']);
+      expect(check(Unauthorized, await refused.json())).toBe(true);
+      const forbidden = await post("purge", ci);
+      expect(forbidden.status).toBe(403);
+      expect(check(Forbidden, await forbidden.json())).toBe(true);
+      expect((await post("save", ci)).status).toBe(200);
+      const limited = await post("save", ci);
+      expect(limited.status).toBe(429);
+      const value = (await limited.json()) as Json;
+      expect(check(RateLimited, value)).toBe(true);
+      expect(Number(limited.headers.get("retry-after"))).toBe(Math.max(1, Math.ceil(value.retryAfter / 1000)));
+      expect(value).toMatchObject({ kind: "rate-limited", limit: "saves", retryAfter: expect.any(Number) });
+      expect(check(Forbidden, value)).not.toBe(true); // kinds are per status
+    } finally {
+      await gw.close();
+    }
+  });
 });
 
 test("odd apps stay valid: encoded names, a clashing GatewayError, draft-07 tuples, binary channels, port 0, windows", async () => {

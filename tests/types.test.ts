@@ -65,6 +65,9 @@ export async function correct(): Promise<void> {
     if ("code" in error && error.code === "division-by-zero") console.log(error.message);
     const gateway = error as GatewayError;
     if (gateway.kind === "invalid-body") console.log(gateway.message);
+    // Refusals by auth:, capabilities: and limits: are kinds like the others; a 429 says when to retry.
+    if (gateway.kind === "unauthorized" || gateway.kind === "forbidden") console.log(gateway.message);
+    if (gateway.kind === "rate-limited") setTimeout(() => undefined, gateway.retryAfter ?? 1000);
   }
   const bytes: ArrayBuffer = await commands.reverse(new TextEncoder().encode("abc"));
   await commands.reverse([1, 2, 3]);
@@ -111,6 +114,11 @@ export async function mistakes(): Promise<void> {
   // @ts-expect-error a declared error's code is a literal
   const wrong: CommandError<"divide"> = { code: "other", message: "x" };
   console.log(wrong);
+  const refused = wrong as GatewayError;
+  // @ts-expect-error kinds are a union of literals: a misspelt one is no kind
+  if (refused.kind === "rate-limit") console.log(refused.message);
+  // @ts-expect-error retryAfter is a number of milliseconds
+  console.log(refused.retryAfter?.toUpperCase());
 }
 `;
 
@@ -169,6 +177,9 @@ describe("the example app's types", () => {
     expect(generated).toContain("  chatHistory: (body?: unknown, options?: InvokeOptions): Promise<ChatHistoryReturns> =>");
     expect(generated).toContain("  reverse: (body: Uint8Array | ArrayBuffer | number[], options?: InvokeOptions): Promise<ArrayBuffer> =>");
     expect(generated).toContain('export type CommandError<C extends CommandName> = CommandTypes[C]["error"] | GatewayError;');
+    // What auth:, capabilities: and limits: refuse with is in the union (it is ERROR_STATUS's), retryAfter typed.
+    for (const kind of ["unauthorized", "forbidden", "rate-limited", "event-not-allowed"]) expect(generated).toMatch(new RegExp(`^  \\| "${kind}"$`, "m"));
+    expect(generated).toContain("  retryAfter?: number;\n  [field: string]: unknown;\n};");
     expect(generated).toContain("  divide: { body: DivideBody; returns: DivideReturns; error: DivideError };");
     expect(generated).toContain('    settle(commands.divide(body, options)),');
     // announcement is from: [backend]: pages listen, never emit.

@@ -1,6 +1,7 @@
 // What the console reads from the gateway besides @tauri-apps/api: the gateway's browser script
 // (loaded as any page loads it, with this window's label), and the JSON documents under
-// /__gateway/ (the schema catalog, health).
+// /__gateway/ (the schema catalog, health, the principals to "call as"); and the calls made as
+// another principal, which go over HTTP (see invokeAs).
 import type { JsonSchema } from "./schema.ts";
 
 /** A value's schema in the catalog: raw bytes, any JSON (no schema), or a named definition. */
@@ -33,7 +34,24 @@ export interface Invocation {
   status: number;
   outcome: string;
   ms: number;
+  /** The caller's principal id; null when anonymous. */
+  principal: string | null;
 }
+
+/** GET /__gateway/principals.json (gateway dev only): what "call as" offers. */
+export interface Principals {
+  /** The manifest has auth:. */
+  auth: boolean;
+  /** The capabilities' names; null without any. */
+  capabilities: string[] | null;
+  /** auth.tokens' principals (with their roles) and the ids capabilities name. */
+  principals: { id: string; roles: string[]; from: string }[];
+  /** Every role a token has or a capability names. */
+  roles: string[];
+}
+
+/** Whom the console's own calls are made as: null for anonymous, or a principal. */
+export type CallAs = null | { id: string; roles: string[] };
 
 /** gateway://error: a broken edit (`line`/`column` null for a mistake without a place). */
 export interface BrokenEdit {
@@ -67,9 +85,44 @@ export function loadGatewayScript(): Promise<void> {
 }
 
 /** A JSON document under /__gateway/ (with the token when the console's URL has one). */
-export async function fetchDocument<T>(name: "catalog.json" | "health"): Promise<T> {
+export async function fetchDocument<T>(name: "catalog.json" | "health" | "principals.json"): Promise<T> {
   const response = await fetch(`/__gateway/${name}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, cache: "no-store" });
   if (response.status === 401) throw new Error("this gateway has a token (server.token): open the console as /__gateway/?token=<the token>");
   if (!response.ok && !(name === "health" && response.status === 503)) throw new Error(`/__gateway/${name} answered ${response.status}`);
   return (await response.json()) as T;
+}
+
+/**
+ * A call as another principal, for trying capabilities: `POST /ipc/<cmd>` with the
+ * `Gateway-Principal` header, which the gateway honours under `gateway dev` only. Over HTTP
+ * because the console's WebSocket is one connection with one caller, fixed when it opened; a
+ * header on an invoke frame does not change who calls. Resolves or rejects as `invoke` does.
+ */
+export async function invokeAs(cmd: string, args: unknown, as: CallAs): Promise<unknown> {
+  const headers: Record<string, string> = { "gateway-window": WINDOW_LABEL, "gateway-principal": JSON.stringify(as) };
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: BodyInit;
+  // Tauri's rules, as tauri.js applies them: bytes (and number arrays) are the raw body.
+  if (args instanceof ArrayBuffer || ArrayBuffer.isView(args) || Array.isArray(args)) {
+    headers["content-type"] = "application/octet-stream";
+    body = Array.isArray(args) ? new Uint8Array(args as number[]) : (args as BodyInit);
+  } else {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(args ?? {});
+  }
+  let response: Response;
+  try {
+    response = await fetch(`/ipc/${encodeURIComponent(cmd)}`, { method: "POST", headers, body, cache: "no-store" });
+  } catch (error) {
+    throw { kind: "unreachable", message: `the gateway could not be reached (${String(error)}); "${cmd}" may or may not have run` };
+  }
+  const isJson = (response.headers.get("content-type") ?? "").startsWith("application/json");
+  const value: unknown = isJson ? await response.json() : await response.arrayBuffer();
+  if ((response.headers.get("tauri-response") ?? (response.ok ? "ok" : "error")) === "ok") return value;
+  throw value;
+}
+
+/** `emit(event, payload)` as another principal: the event plugin's emit over HTTP (see invokeAs). */
+export async function emitAs(event: string, payload: unknown, as: CallAs): Promise<void> {
+  await invokeAs("plugin:event|emit", { event, payload }, as);
 }

@@ -5,15 +5,26 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type { ComponentChildren } from "preact";
 import { useEffect, useErrorBoundary, useRef, useState } from "preact/hooks";
-import { fetchDocument, type BrokenEdit, type Catalog, type Health, type Invocation, type Reload } from "./api.ts";
+import { fetchDocument, type BrokenEdit, type Catalog, type Health, type Invocation, type Principals, type Reload } from "./api.ts";
+import { CallAsControl } from "./call-as.tsx";
 import { addLog, brief, LogPanel } from "./log.tsx";
 import { ChannelView, CommandView, EventView, formatMs } from "./views.tsx";
 
 type Problem = BrokenEdit["problems"][number];
 
+/** Whether the app decides who calls (auth: or capabilities:): then an anonymous caller is named in the log too. */
+let accessConfigured = false;
+
+/** Who made an invocation, for its log line: nothing in an app where everyone is anonymous. */
+function byWhom(principal: string | null | undefined): string {
+  if (principal !== null && principal !== undefined) return ` · as ${principal}`;
+  return accessConfigured ? " · as anonymous" : "";
+}
+
 export function App() {
   const [catalog, setCatalog] = useState<Catalog>();
   const [health, setHealth] = useState<Health>();
+  const [principals, setPrincipals] = useState<Principals>();
   const [failure, setFailure] = useState<string>();
   const [problems, setProblems] = useState<Problem[]>([]);
   const [flash, setFlash] = useState<string>();
@@ -23,9 +34,15 @@ export function App() {
   useEffect(() => {
     const load = async (): Promise<Health | undefined> => {
       try {
-        const [nextCatalog, nextHealth] = await Promise.all([fetchDocument<Catalog>("catalog.json"), fetchDocument<Health>("health")]);
+        const [nextCatalog, nextHealth, nextPrincipals] = await Promise.all([
+          fetchDocument<Catalog>("catalog.json"),
+          fetchDocument<Health>("health"),
+          fetchDocument<Principals>("principals.json"),
+        ]);
+        accessConfigured = nextPrincipals.auth || nextPrincipals.capabilities !== null;
         setCatalog(nextCatalog);
         setHealth(nextHealth);
+        setPrincipals(nextPrincipals);
         setFailure(undefined);
         return nextHealth;
       } catch (error) {
@@ -38,7 +55,7 @@ export function App() {
     let flashTimer: ReturnType<typeof setTimeout> | undefined;
     const unlisten = [
       listen<Invocation>("gateway://invocation", ({ payload: p }) =>
-        addLog("invocation", p.cmd, `${p.outcome} · ${p.status} · ${formatMs(p.ms)} · window ${p.window} (${p.transport})`, p.outcome !== "ok"),
+        addLog("invocation", p.cmd, `${p.outcome} · ${p.status} · ${formatMs(p.ms)} · window ${p.window} (${p.transport})${byWhom(p.principal)}`, p.outcome !== "ok"),
       ),
       listen<Reload>("gateway://reload", ({ payload }) => {
         addLog("reload", `generation ${payload.generation}`, payload.changed.join(", "));
@@ -80,6 +97,7 @@ export function App() {
           window <code>{getCurrentWindow().label}</code>
         </span>
         {flash && <span class="flash">{flash}</span>}
+        {principals && (principals.auth || principals.capabilities !== null) && <CallAsControl principals={principals} />}
         <nav>
           <a href="/__gateway/catalog.json">catalog.json</a>
           <a href="/__gateway/manifest.json">manifest.json</a>
@@ -205,7 +223,13 @@ function useListeners(topics: string[]): void {
       void unlisten.then((off) => off());
     }
     for (const topic of wanted) {
-      if (!active.current.has(topic)) active.current.set(topic, listen(topic, (event) => addLog("event", topic, brief(event.payload))));
+      if (active.current.has(topic)) continue;
+      const listening = listen(topic, (event) => addLog("event", topic, brief(event.payload))).catch((error: unknown) => {
+        // A capability may not let the console hear it: said once in the log, nothing to unlisten.
+        addLog("event", topic, `not listening: ${brief(error)}`, true);
+        return () => undefined;
+      });
+      active.current.set(topic, listening);
     }
   }, [key]);
   useEffect(() => () => active.current.forEach((unlisten) => void unlisten.then((off) => off())), []);

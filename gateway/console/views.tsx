@@ -1,9 +1,11 @@
 // One command, event or channel: its schemas, and for commands and events a form to try it
-// through the real @tauri-apps/api (invoke with Channels; emit).
+// through the real @tauri-apps/api (invoke with Channels; emit), or over HTTP as the principal
+// "call as" names (call-as.tsx).
 import { Channel, invoke, type InvokeArgs } from "@tauri-apps/api/core";
 import { emit } from "@tauri-apps/api/event";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { Catalog, Slot } from "./api.ts";
+import { emitAs, invokeAs, type CallAs, type Catalog, type Slot } from "./api.ts";
+import { currentCallAs, describeCallAs, useCallAs } from "./call-as.tsx";
 import { findInvalid, initialFor, ValueForm, ValueView } from "./form.tsx";
 import { addLog, brief, useLog } from "./log.tsx";
 import { referencedNames, refName, type Definitions } from "./schema.ts";
@@ -17,6 +19,8 @@ interface ChannelMessage {
 /** One invocation from the form: running, then its answer or error, and what its channels sent. */
 interface Run {
   id: number;
+  /** Made as this principal (call as); undefined: as the console itself. */
+  as?: CallAs;
   done?: { ok: boolean; value: unknown; ms: number };
   /** The form could not be sent (a field holds no value). */
   refused?: string;
@@ -40,7 +44,22 @@ export function CommandView({ name, catalog }: { name: string; catalog: Catalog 
     const update = (change: (run: Run) => Run) => setRun((current) => (current?.id === id ? change(current) : current));
     const invalid = findInvalid(body);
     if (invalid) return setRun({ id, refused: invalid.reason, messages: [], received: 0 });
-    setRun({ id, messages: [], received: 0 });
+    const as = currentCallAs();
+    if (as !== undefined && channelFields.length > 0) {
+      // The gateway streams a page's channels only to calls of that page's own principal.
+      return setRun({ id, refused: `"${name}" streams on a Channel to this console's connection, so it can only be called as the console itself (choose "this console" under call as)`, messages: [], received: 0 });
+    }
+    setRun({ id, messages: [], received: 0, ...(as !== undefined ? { as } : {}) });
+    if (as !== undefined) {
+      const started = performance.now();
+      try {
+        const value = await invokeAs(name, body, as);
+        update((r) => ({ ...r, done: { ok: true, value, ms: performance.now() - started } }));
+      } catch (error) {
+        update((r) => ({ ...r, done: { ok: false, value: error, ms: performance.now() - started } }));
+      }
+      return;
+    }
 
     let args: unknown = body;
     for (const [field, channelName] of channelFields) {
@@ -104,6 +123,11 @@ function RunView({ run, channels }: { run: Run; channels: Record<string, string>
     <div class={`outcome ${done ? (done.ok ? "ok" : "error") : "running"}`} data-outcome={done ? (done.ok ? "ok" : "error") : "running"} data-run={run.id}>
       <div class="outcome-head">
         <strong>{done ? (done.ok ? "answer" : "rejected with") : "running…"}</strong>
+        {run.as !== undefined && (
+          <span class="as" data-as={describeCallAs(run.as)}>
+            as {describeCallAs(run.as)}
+          </span>
+        )}
         {done && <span class="ms">{formatMs(done.ms)}</span>}
       </div>
       {done && <ValueView value={done.value} />}
@@ -134,9 +158,10 @@ export function EventView({ name, catalog, listening, onListen }: { name: string
   const defs = catalog.$defs;
   const canEmit = event.from.includes("frontend");
   const [payload, setPayload] = useState(() => initialFor(event.payload, defs));
-  const [sent, setSent] = useState<{ ok: boolean; value: unknown; ms: number } | { refused: string }>();
+  const [sent, setSent] = useState<{ ok: boolean; value: unknown; ms: number; as?: CallAs } | { refused: string }>();
+  const callAs = useCallAs();
   const received = useLog()
-    .filter((e) => e.kind === "event" && e.title === name)
+    .filter((e) => e.kind === "event" && e.title === name && !e.failed) // not a refused listen
     .slice(0, 8);
 
   const submit = async (e: Event) => {
@@ -144,12 +169,15 @@ export function EventView({ name, catalog, listening, onListen }: { name: string
     const invalid = findInvalid(payload);
     if (invalid) return setSent({ refused: invalid.reason });
     const started = performance.now();
-    addLog("emit", name, brief(payload)); // before it comes back to our own listener
+    const as = currentCallAs();
+    const who = as === undefined ? {} : { as };
+    addLog("emit", name, brief(payload) + (as === undefined ? "" : ` · as ${describeCallAs(as)}`)); // before it comes back to our own listener
     try {
-      await emit(name, payload);
-      setSent({ ok: true, value: null, ms: performance.now() - started });
+      if (as === undefined) await emit(name, payload);
+      else await emitAs(name, payload, as);
+      setSent({ ok: true, value: null, ms: performance.now() - started, ...who });
     } catch (error) {
-      setSent({ ok: false, value: error, ms: performance.now() - started });
+      setSent({ ok: false, value: error, ms: performance.now() - started, ...who });
       addLog("emit", name, `refused: ${brief(error)}`, true);
     }
   };
@@ -182,12 +210,14 @@ export function EventView({ name, catalog, listening, onListen }: { name: string
           <div class={`outcome ${sent.ok ? "ok" : "error"}`} data-outcome={sent.ok ? "ok" : "error"}>
             <div class="outcome-head">
               <strong>{sent.ok ? "emitted" : "refused"}</strong>
+              {sent.as !== undefined && <span class="as">as {describeCallAs(sent.as)}</span>}
               <span class="ms">{formatMs(sent.ms)}</span>
             </div>
             {!sent.ok && <ValueView value={sent.value} />}
           </div>
         ))}
       <section class="listen">
+        {callAs !== undefined && <p class="note">The console listens as itself (its own connection); call as applies to what it emits.</p>}
         <label>
           <input type="checkbox" name="listen" checked={listening} onChange={(e) => onListen(e.currentTarget.checked)} /> listen (what arrives goes to the log)
         </label>

@@ -7,6 +7,7 @@
 // its `channel` and `channel-end` frames). All of them travel on the one socket, so every
 // channel's address is /ipc/ws; `x-event` / `x-channel` name the manifest's.
 import type { Generation } from "../runtime/generation.ts";
+import type { AuthSpec } from "../access/spec.ts";
 import { type Catalog, type JsonSchema, type Slot, pascal } from "./catalog.ts";
 import {
   accepts,
@@ -55,6 +56,8 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
   const eventTarget = names.take("EventTarget");
   const errorRef = REF + gatewayError;
   const tokened = generation.settings.token !== undefined;
+  const auth = generation.access?.spec.auth;
+  const schemes = securitySchemes(tokened, auth);
   const slotSchema = (slot: Slot): JsonSchema => (slot.kind === "ref" ? { $ref: REF + slot.name } : {});
 
   const messages: Record<string, Json> = {};
@@ -141,7 +144,7 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
     address: ADDRESS,
     title: "The page's WebSocket",
     description:
-      "One connection per page (`?window=<label>`, and `?token=` when the gateway has a token). Text frames are JSON objects with a `type`; binary frames are `[u32 big-endian header length][header JSON][bytes]`.",
+      "One connection per page (`?window=<label>`, and `?token=` when the gateway has a token or `auth:`). Text frames are JSON objects with a `type`; binary frames are `[u32 big-endian header length][header JSON][bytes]`.",
     messages: refs(socketMessages),
     bindings: {
       ws: {
@@ -151,6 +154,7 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
           properties: {
             window: { type: "string", default: "main", description: "the page's window label" },
             ...(tokened ? { token: { type: "string", description: "server.token (browsers cannot set Authorization on a WebSocket)" } } : {}),
+            ...(!tokened && schemes.queryToken ? { token: { type: "string", description: "a static token or JWT of auth: (browsers cannot set Authorization on a WebSocket); checked once, at the upgrade" } } : {}),
           },
         },
         bindingVersion: "0.1.0",
@@ -330,7 +334,7 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
           host: address.authority,
           protocol: "ws",
           ...(address.variables ? { variables: Object.fromEntries(Object.entries(address.variables).map(([k, v]) => [k, { default: v.default, description: v.description }])) } : {}),
-          ...(tokened ? { security: [{ $ref: "#/components/securitySchemes/bearer" }, { $ref: "#/components/securitySchemes/queryToken" }] } : {}),
+          ...(Object.keys(schemes).length > 0 ? { security: Object.keys(schemes).map((name) => ({ $ref: `#/components/securitySchemes/${name}` })) } : {}),
         },
       ]),
     ),
@@ -349,16 +353,30 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
         },
       }),
       messages,
-      ...(tokened
-        ? {
-            securitySchemes: {
-              bearer: { type: "http", scheme: "bearer", description: "server.token as `Authorization: Bearer <token>` (clients that can set headers)" },
-              queryToken: { type: "httpApiKey", name: "token", in: "query", description: "server.token as `?token=` (browsers)" },
-            },
-          }
-        : {}),
+      ...(Object.keys(schemes).length > 0 ? { securitySchemes: schemes } : {}),
     },
   };
+}
+
+/**
+ * How a page's connection says who it is: server.token, or auth:'s bearer credential (a static
+ * token or a JWT) as a header, `?token=` or the JWT cookie; checked once, at the upgrade.
+ */
+function securitySchemes(tokened: boolean, auth: AuthSpec | undefined): Record<string, Json> {
+  if (tokened) {
+    return {
+      bearer: { type: "http", scheme: "bearer", description: "server.token as `Authorization: Bearer <token>` (clients that can set headers)" },
+      queryToken: { type: "httpApiKey", name: "token", in: "query", description: "server.token as `?token=` (browsers)" },
+    };
+  }
+  if (auth === undefined || (auth.tokens.length === 0 && auth.jwt === undefined)) return {};
+  const anonymous = " Without a credential the page is anonymous: its capabilities decide what it may call, hear and emit.";
+  const schemes: Record<string, Json> = {
+    bearer: { type: "http", scheme: "bearer", ...(auth.jwt ? { bearerFormat: "JWT" } : {}), description: `auth: a static token or JWT as \`Authorization: Bearer <credential>\` (clients that can set headers).${anonymous}` },
+    queryToken: { type: "httpApiKey", name: "token", in: "query", description: `auth: a static token or JWT as \`?token=\` (browsers).${anonymous}` },
+  };
+  if (auth.jwt?.cookie !== undefined) schemes.cookie = { type: "httpApiKey", name: auth.jwt.cookie, in: "cookie", description: "auth: the JWT in a cookie (a header or ?token= wins over it)" };
+  return schemes;
 }
 
 /** A name as a key ($ref-safe: letters, digits, . _ -). */

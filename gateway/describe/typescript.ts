@@ -87,6 +87,8 @@ export function frontendTypes(catalog: Catalog, options: GenerateOptions): strin
     "export type GatewayError = {",
     "  kind: GatewayErrorKind;",
     "  message: string;",
+    "  /** rate-limited: milliseconds until a call would pass (the Retry-After header has whole seconds). */",
+    "  retryAfter?: number;",
     "  [field: string]: unknown;",
     "};",
     "",

@@ -19,6 +19,8 @@ export interface InvocationLog {
   outcome: string;
   /** From the request's arrival to its answer, to 0.1 ms (elapsedMs). */
   ms: number;
+  /** Who called: the principal's id (`auth:`), or null for an anonymous caller (and one refused before it was known). */
+  principal: string | null;
 }
 
 /** Milliseconds since `started` (a performance.now()), to 0.1 ms: the digits past it are the clock's float noise. */
@@ -69,9 +71,17 @@ export function fromPino(log: Pino): Logger {
   if (log.isLevelEnabled("info")) {
     // The fields go under `invocation` for JSON consumers; the pretty line already says it all.
     logger.invocation = (entry) =>
-      log.info({ invocation: entry }, `${entry.cmd} ${entry.status} ${entry.outcome} ${entry.ms.toFixed(1)} ms (${entry.transport}, window ${entry.window})`);
+      log.info({ invocation: entry }, `${entry.cmd} ${entry.status} ${entry.outcome} ${entry.ms.toFixed(1)} ms${entry.principal === null ? "" : ` ${shownId(entry.principal)}`} (${entry.transport}, window ${entry.window})`);
   }
   return logger;
+}
+
+/**
+ * A principal's id in a pretty line: as it is when it is one plain word, else quoted as JSON. An
+ * id comes from a token's claim or an auth handler; a line break in it must not start a line.
+ */
+function shownId(id: string): string {
+  return /^[\x21-\x7e]+$/.test(id) && !id.startsWith('"') ? id : JSON.stringify(id);
 }
 
 /** For tests and embedders that want plain console output. */

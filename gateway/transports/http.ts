@@ -112,6 +112,8 @@ class HttpTransport {
   private inFlight = 0;
   /** Each answered invocation's outcome, for its log line (only while invocations are logged). */
   private readonly outcomes = new WeakMap<ServerResponse, string>();
+  /** Each invocation's principal id once authenticated, for its log line (only while invocations are logged). */
+  private readonly principals = new WeakMap<ServerResponse, string>();
   private readonly hints: RefusalHints;
   private idle: (() => void) | undefined;
   private closing = false;
@@ -287,6 +289,7 @@ class HttpTransport {
   private dispatchNow(reading: BodyReading, caller: Caller): void {
     const req = reading.req;
     const { res, cmd, cors } = reading;
+    if (caller.principal !== null && this.context.invocations) this.principals.set(res, caller.principal.id);
     const bytes = reading.chunks.length === 1 ? reading.chunks[0]! : Buffer.concat(reading.chunks);
     let body: unknown = bytes;
     if (!reading.raw) {
@@ -383,6 +386,7 @@ class HttpTransport {
         status: res.statusCode,
         outcome: this.outcomes.get(res) ?? (res.writableFinished ? "ok" : "caller-went-away"),
         ms: elapsedMs(started),
+        principal: this.principals.get(res) ?? null,
       });
     });
   }

@@ -213,7 +213,7 @@ function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: 
   if (started !== undefined) page.invocationFinished();
   try {
     const encoded = encodeResponse(response, cmd, context.current().settings.maxDepth, context.logger);
-    if (started) context.invocations!({ cmd: invokedName(cmd, headers), window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: elapsedMs(started) });
+    if (started) context.invocations!({ cmd: invokedName(cmd, headers), window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: elapsedMs(started), principal: page.principalId });
     const ridText = JSON.stringify(rid);
     if (encoded.bytes !== undefined) page.sendBinary({ type: "reply", rid, ok: true }, encoded.bytes);
     else if (encoded.ok) page.sendText(`{"type":"reply","rid":${ridText},"ok":true,"value":${encoded.json}}`);
