@@ -9,6 +9,8 @@ export type { Channel } from "./runtime/channels.ts";
 export type { SetupContext } from "./reload/lifecycle.ts";
 export { GatewayError } from "./runtime/errors.ts";
 export type { ListenOptions, Listening } from "./transports/http.ts";
+export type { Principal, PrincipalClaims, PrincipalInput } from "./access/principal.ts";
+export type { AuthHandler, AuthRequest } from "./access/policy.ts";
 export type {
   AppHandle,
   BodyOf,

@@ -183,11 +183,24 @@ class HttpTransport {
     const document = Object.hasOwn(this.context.documents, path) ? this.context.documents[path] : undefined;
     if (document !== undefined) {
       if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
-      Promise.resolve()
-        .then(document)
+      const generation = this.context.current();
+      // With auth: under serve, the API's description (its capabilities, roles, windows) is for
+      // signed-in callers only; under dev the console reads it as the gateway's own page.
+      const signedIn =
+        this.context.consoleDir === undefined && generation.access?.spec.auth !== undefined
+          ? Promise.resolve(this.context.access.authenticate(generation, credentialsOf(req, this.guard, generation.settings.trustProxy, "main"))).then((outcome) =>
+              !outcome.ok ? outcome : outcome.caller.principal === null ? rejections.unauthorized("the API's documents need a signed-in caller (auth:)") : undefined,
+            )
+          : Promise.resolve(undefined);
+      signedIn
+        .then((refused) => {
+          if (refused !== undefined) throw refused;
+          return document();
+        })
         .then(
           (value) => this.send(res, 200, JSON_TYPE, JSON.stringify(value), cors, NO_STORE_DOCUMENT),
           (error: unknown) => {
+            if (isRejection(error)) return this.reject(res, error, false, cors);
             this.context.logger.error(`gateway: ${path} failed`, error);
             this.reject(res, rejections.internal("(gateway)"), false, cors);
           },
@@ -478,6 +491,10 @@ const NOT_FRAMED = { "x-frame-options": "DENY", "content-security-policy": "fram
 const NO_STORE_DOCUMENT = { ...NOT_FRAMED, "cache-control": "no-store" };
 const NO_CACHE_DOCUMENT = { ...NOT_FRAMED, "cache-control": "no-cache" };
 const TAURI_ERROR = { "tauri-response": "error" };
+
+function isRejection(value: unknown): value is Rejection {
+  return typeof value === "object" && value !== null && (value as Rejection).ok === false && typeof (value as Rejection).status === "number";
+}
 
 /**
  * A refusal's own headers: 429 says when to come back (whole seconds, at least 1; the value's
