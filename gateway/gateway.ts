@@ -145,6 +145,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // server.bus applies at start (like server.port): instances join the bus before they serve.
   const bus = await startBus(current.manifestFile, current.settings.bus, events, pages, logger, () => current.settings.maxDepth);
   const access = new AccessControl({ dev: options.dev ?? options.watch ?? false, logger });
+  // With server.bus a limit is one budget for every instance, counted in Redis (here while it is away).
+  if (bus !== undefined) access.shared = bus.buckets();
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger, access });
   const servers = new Set<Listening>();
   // Each answered invocation: a log line (a page's event-plugin calls only at debug level) and,
