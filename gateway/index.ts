@@ -28,5 +28,6 @@ export type {
   InvokeHeaders,
   InvokeRequest,
   InvokeResponse,
+  PrincipalTarget,
   WindowHandle,
 } from "./runtime/types.ts";

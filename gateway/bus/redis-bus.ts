@@ -257,6 +257,7 @@ class RedisBus implements Bus {
     const fields: Fields = { k: "e", ev: event.event, pl: event.payloadText };
     if (event.to) fields.to = JSON.stringify(event.to);
     if (event.targets) fields.tg = JSON.stringify(event.targets);
+    if (event.principal !== undefined) fields.pr = event.principal;
     this.append(fields);
   }
 
@@ -770,7 +771,9 @@ class RedisBus implements Bus {
         const to = m.to === undefined ? undefined : decodeTarget(m.to.toString());
         const targets = m.tg === undefined ? undefined : decodeTargets(m.tg.toString());
         if ((m.to !== undefined && to === undefined) || (m.tg !== undefined && targets === undefined)) throw new Error("its target is malformed");
-        this.host.deliverEvent({ event: text(m, "ev"), payloadText, payload: parsed.value, to, targets });
+        const principal = m.pr?.toString();
+        if (principal === "") throw new Error("its principal is empty");
+        this.host.deliverEvent({ event: text(m, "ev"), payloadText, payload: parsed.value, to, targets, ...(principal !== undefined ? { principal } : {}) });
         return;
       }
       case "x":

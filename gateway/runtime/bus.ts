@@ -15,6 +15,8 @@ export interface BusEvent {
   to?: EventTarget;
   /** emitFilter's answer: the listener targets (cluster-wide) that the filter accepted. */
   targets?: EventTarget[];
+  /** `emitTo({ principal })`: only the pages connected as this principal (whatever their listeners' targets). */
+  principal?: string;
   /** The payload parsed (on the receiving side, for handlers' listeners). */
   payload?: unknown;
 }
