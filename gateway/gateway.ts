@@ -148,6 +148,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // server.bus applies at start (like server.port): instances join the bus before they serve.
   const bus = await startBus(current.manifestFile, current.settings.bus, events, pages, logger, () => current.settings.maxDepth);
   const access = new AccessControl({ dev: options.dev ?? options.watch ?? false, logger });
+  // With server.bus a limit is one budget for every instance, counted in Redis (here while it is away).
+  if (bus !== undefined) access.shared = bus.buckets();
+  // A page's listener hears an event only while its owner may listen to it: a capability revoked
+  // by a reload, or a credential that expired, ends its deliveries (decided once per listener and generation).
+  events.guard = {
+    policy: () => current.access,
+    mayListen: (owner, event) => access.admitEvent(current, owner.caller, owner.window, "listen", event) === undefined,
+  };
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger, access });
   const servers = new Set<Listening>();
   // Each answered invocation: a log line (a page's event-plugin calls only at debug level) and,

@@ -30,5 +30,6 @@ export type {
   InvokeHeaders,
   InvokeRequest,
   InvokeResponse,
+  PrincipalTarget,
   WindowHandle,
 } from "./runtime/types.ts";

@@ -20,8 +20,17 @@ export interface LimitHit {
 
 /** Buckets kept in Redis (server.bus): `take` answers for every instance at once. */
 export interface SharedBuckets {
-  /** Take one token; resolves with 0 when it passed, else the ms until the next would. Rejects when Redis cannot answer. */
+  /**
+   * Take one token; resolves with 0 when it passed, else the ms until the next would. Rejects
+   * when Redis cannot answer (within a bound: a Redis that hangs must not hold calls).
+   */
   take(key: string, emissionMs: number, toleranceMs: number): Promise<number>;
+  /**
+   * Why Redis cannot be asked right now (not connected, or it stopped answering and has not
+   * answered since), or undefined when it can. While it cannot, calls are counted here without
+   * waiting for it.
+   */
+  unavailable(): string | undefined;
 }
 
 /** Above this many keys the local buckets sweep those that are full again (they hold nothing). */
@@ -96,7 +105,9 @@ export class RateLimits {
   take(command: string, caller: Caller): LimitHit | undefined | Promise<LimitHit | undefined> {
     const limits = this.limitsFor(command);
     if (limits.length === 0) return undefined;
-    if (this.shared === undefined) {
+    const away = this.shared?.unavailable();
+    if (away !== undefined) this.sharedFailed(new Error(away)); // logged once; the call is counted here, synchronously
+    if (this.shared === undefined || away !== undefined) {
       for (const limit of limits) {
         const wait = this.local.take(keyOf(limit, caller), limit.emissionMs, limit.toleranceMs);
         if (wait > 0) return { limit: limit.spec.name, retryAfterMs: wait };

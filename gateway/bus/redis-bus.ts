@@ -15,6 +15,7 @@
 //   <prefix>:targets           listener targets in use on any instance (for emitFilter), scored by
 //                              when an instance last had a listener with it.
 //   <prefix>:epoch             changes when Redis loses its data (a restart without persistence).
+//   <prefix>:limit:<bucket>    a rate-limit bucket shared by every instance (see redis-buckets.ts).
 //
 // Every entry an instance writes to the events stream carries its number in that instance's
 // sequence: a receiver that sees a number skipped knows entries were lost (the stream was trimmed
@@ -41,6 +42,8 @@ import type { EventTarget } from "../runtime/types.ts";
 import type { BusSettings } from "../config/manifest.ts";
 import { BusUnavailable, targetKey, type Bus, type BusEvent, type BusHost, type BusStatus } from "../runtime/bus.ts";
 import { Inflow } from "./inflow.ts";
+import { RedisBuckets } from "./redis-buckets.ts";
+import type { SharedBuckets } from "../access/limits.ts";
 import { RemotePage } from "./remote-page.ts";
 
 /** Events waiting for Redis (an outage, or a burst faster than Redis) beyond which the oldest are dropped. */
@@ -176,6 +179,7 @@ class RedisBus implements Bus {
   private readonly inflow: Inflow;
   private heartbeat: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
+  private sharedBuckets: RedisBuckets | undefined;
 
   constructor(
     redis: typeof import("redis"),
@@ -253,6 +257,7 @@ class RedisBus implements Bus {
     const fields: Fields = { k: "e", ev: event.event, pl: event.payloadText };
     if (event.to) fields.to = JSON.stringify(event.to);
     if (event.targets) fields.tg = JSON.stringify(event.targets);
+    if (event.principal !== undefined) fields.pr = event.principal;
     this.append(fields);
   }
 
@@ -300,6 +305,10 @@ class RedisBus implements Bus {
     this.append({ k: "g", p: page.id });
   }
 
+  buckets(): SharedBuckets {
+    return (this.sharedBuckets ??= new RedisBuckets(this.main, `${this.settings.prefix}:limit:`));
+  }
+
   status(): BusStatus {
     let frames = 0;
     for (const page of this.remotePages.values()) for (const frame of page.unacked) if (frame.seq > page.sentSeq) frames++;
@@ -319,6 +328,7 @@ class RedisBus implements Bus {
     if (this.closing) return;
     clearInterval(this.heartbeat);
     clearTimeout(this.retryTimer);
+    this.sharedBuckets?.close();
     this.stopping = true;
     // This instance's pages go with it: the others forget them.
     for (const page of this.host.localPages()) this.pageClosed(page);
@@ -761,7 +771,9 @@ class RedisBus implements Bus {
         const to = m.to === undefined ? undefined : decodeTarget(m.to.toString());
         const targets = m.tg === undefined ? undefined : decodeTargets(m.tg.toString());
         if ((m.to !== undefined && to === undefined) || (m.tg !== undefined && targets === undefined)) throw new Error("its target is malformed");
-        this.host.deliverEvent({ event: text(m, "ev"), payloadText, payload: parsed.value, to, targets });
+        const principal = m.pr?.toString();
+        if (principal === "") throw new Error("its principal is empty");
+        this.host.deliverEvent({ event: text(m, "ev"), payloadText, payload: parsed.value, to, targets, ...(principal !== undefined ? { principal } : {}) });
         return;
       }
       case "x":

@@ -4,6 +4,7 @@
 // no bus: one instance, everything in-process.
 import type { Page, PageLink } from "./pages.ts";
 import type { EventTarget } from "./types.ts";
+import type { SharedBuckets } from "../access/limits.ts";
 
 /** An emit, as it travels to the other instances. */
 export interface BusEvent {
@@ -14,6 +15,8 @@ export interface BusEvent {
   to?: EventTarget;
   /** emitFilter's answer: the listener targets (cluster-wide) that the filter accepted. */
   targets?: EventTarget[];
+  /** `emitTo({ principal })`: only the pages connected as this principal (whatever their listeners' targets). */
+  principal?: string;
   /** The payload parsed (on the receiving side, for handlers' listeners). */
   payload?: unknown;
 }
@@ -84,6 +87,8 @@ export interface Bus {
   pageOpened(page: Page): Promise<void> | undefined;
   pageClosed(page: Page): void;
   status(): BusStatus;
+  /** Rate-limit buckets shared by every instance on this bus (limits:), over the bus's own connection. */
+  buckets(): SharedBuckets;
   close(): Promise<void>;
 }
 

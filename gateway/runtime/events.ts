@@ -4,7 +4,16 @@
 // (`listen` from @tauri-apps/api, through the built-in `plugin:event|*` commands).
 //
 // Only topics declared in the manifest's `events:` may be emitted, by the sides its `from:`
-// names, with payloads that match its schema. Listening is open to any name.
+// names, with payloads that match its schema. Listening is open to any name unless
+// `capabilities:` says otherwise; that is asked when a page adds a listener (the pipeline's
+// `admit`) and again when an event is delivered to it (the DeliveryGuard), so a capability
+// revoked by a reload, or a credential that expired, stops what a page hears at once.
+//
+// Beyond Tauri: `app.emitTo({ principal }, ...)` reaches the pages connected as that principal
+// (auth:), every listener of theirs for the event whatever its target, on every instance. It is
+// addressed to people, not to windows: a listener with target `Any` on another principal's page
+// does not receive it, and neither do handlers' own listeners (`app.listen`): the backend emitted
+// it, and a handler that wants to act on it has the principal and payload at hand already.
 import { raise, rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
 import { toJson } from "./codec.ts";
 import { DEFAULT_MAX_DEPTH } from "../config/manifest.ts";
@@ -13,7 +22,8 @@ import type { EventDef } from "./generation.ts";
 import type { Logger } from "./logger.ts";
 import type { PageLink, Pages } from "./pages.ts";
 import { targetKey, type Bus, type BusEvent, type BusGap } from "./bus.ts";
-import type { AppHandle, EventCallback, EventTarget, InvokeResponse, WindowHandle } from "./types.ts";
+import type { AppHandle, EventCallback, EventTarget, InvokeResponse, PrincipalTarget, WindowHandle } from "./types.ts";
+import type { Caller } from "../access/principal.ts";
 
 /** Prefix of the gateway's own events (`gateway://reload`, `gateway://error`): emitted by it alone. */
 export const GATEWAY_EVENT_PREFIX = "gateway://";
@@ -28,12 +38,45 @@ interface Listener {
   /** ... a page and the callback id it registered (transformCallback). */
   page?: PageLink;
   handler?: number;
+  /** A page's listener: who added it, from which window (asked again at delivery: see DeliveryGuard). */
+  who?: ListenerOwner;
+  /** The policy `admitted` was decided under (NOT_DECIDED before the first delivery). */
+  decidedUnder?: unknown;
+  admitted?: boolean;
 }
+
+/** Who added a page's listener: the caller (its principal, origin, credential's expiry) and the window it claimed. */
+export interface ListenerOwner {
+  caller: Caller;
+  window: string;
+}
+
+/**
+ * Asked before an event reaches a page's listener: may its owner still listen to it? A decision
+ * is kept on the listener while `policy()` returns the same object (the current generation's
+ * access policy), so a delivery costs a comparison; a reload decides each listener once again.
+ * A listener refused (or whose credential expired) is removed: it hears nothing more.
+ */
+export interface DeliveryGuard {
+  /** What decisions are made from now; any object (or undefined), compared by identity. */
+  policy(): unknown;
+  mayListen(owner: ListenerOwner, event: string): boolean;
+}
+
+const NOT_DECIDED = Symbol("not decided");
 
 type Source = "frontend" | "backend";
 
 export function targetOf(target: EventTarget | string): EventTarget {
   return typeof target === "string" ? { kind: "AnyLabel", label: target } : target;
+}
+
+/** `{ principal: "u42" }` (emitTo's own target kind); throws for a principal that is not a non-empty string. */
+function principalOf(target: EventTarget | string | PrincipalTarget): string | undefined {
+  if (typeof target !== "object" || target === null || !("principal" in target)) return undefined;
+  const { principal } = target;
+  if (typeof principal !== "string" || principal === "") throw new TypeError("emitTo({ principal }) takes a principal's id, a non-empty string");
+  return principal;
 }
 
 /** A target from a page: only the fields Tauri defines (its schema allows others). */
@@ -63,6 +106,8 @@ export class EventHub {
   private readonly windows = new Map<string, WindowHandle>();
   /** With server.bus: emits, window.eval and listener targets also go to the other instances. */
   bus: Bus | undefined;
+  /** Asked before each delivery to a page's listener (capabilities:, a credential's expiry); none: every listener hears. */
+  guard: DeliveryGuard | undefined;
 
   constructor(
     private readonly declared: () => ReadonlyMap<string, EventDef>,
@@ -75,7 +120,11 @@ export class EventHub {
   /** The `app` every handler receives. Refused emits throw a GatewayError. */
   readonly app: AppHandle = {
     emit: (event, payload) => this.backendEmit(event, payload, undefined),
-    emitTo: (target, event, payload) => this.backendEmit(event, payload, targetOf(target)),
+    emitTo: (target, event, payload) => {
+      const principal = principalOf(target);
+      if (principal !== undefined) this.principalEmit(event, payload, principal);
+      else this.backendEmit(event, payload, targetOf(target as EventTarget | string));
+    },
     emitFilter: (event, payload, filter) => this.backendEmit(event, payload, undefined, filter),
     listen: (event, handler) => this.add({ event, target: { kind: "App" }, once: false, deliver: handler as EventCallback }),
     once: (event, handler) => this.add({ event, target: { kind: "App" }, once: true, deliver: handler as EventCallback }),
@@ -115,6 +164,7 @@ export class EventHub {
 
   /** An emit from another instance (already checked there): to the matching listeners here. */
   receive(event: BusEvent): void {
+    if (event.principal !== undefined) return this.deliver(event.event, event.payload, event.payloadText, noTarget, undefined, event.principal);
     const { to, targets } = event;
     const accepted = targets && new Set(targets.map(targetKey));
     const filter = to ? (t: EventTarget) => addressedTo(t, to) : accepted ? (t: EventTarget) => accepted.has(targetKey(t)) : () => true;
@@ -131,7 +181,14 @@ export class EventHub {
    * The built-in `plugin:event|<command>` commands pages call (through any transport). `admit`:
    * the caller's capabilities, asked before a listener is added or an emit goes out.
    */
-  command(command: string, args: unknown, page: PageLink | undefined, admit?: (action: "listen" | "emit", event: string) => Rejection | undefined): InvokeResponse {
+  command(
+    command: string,
+    args: unknown,
+    page: PageLink | undefined,
+    admit?: (action: "listen" | "emit", event: string) => Rejection | undefined,
+    /** Who is calling (kept with a listener, for the DeliveryGuard). */
+    who?: ListenerOwner,
+  ): InvokeResponse {
     if (!isEventPluginCommand(command)) return rejections.unknownCommand(`plugin:event|${command}`);
     const decoded = decodeEventArgs(command, args);
     if (!decoded.ok) return rejections.badRequest(decoded.message, { field: decoded.field });
@@ -141,7 +198,9 @@ export class EventHub {
         if (!page) return rejections.badRequest("listen needs the page's WebSocket (load /__gateway/tauri.js)");
         const refused = admit?.("listen", a.event);
         if (refused) return refused;
-        return { ok: true, value: this.add({ event: a.event, target: a.target ? pageTarget(a.target) : { kind: "Any" }, once: false, page, handler: a.handler }) };
+        const listener: Omit<Listener, "id"> = { event: a.event, target: a.target ? pageTarget(a.target) : { kind: "Any" }, once: false, page, handler: a.handler };
+        if (who !== undefined) listener.who = who;
+        return { ok: true, value: this.add(listener) };
       }
       case "unlisten": {
         const listener = this.listeners.get(a.eventId);
@@ -183,6 +242,17 @@ export class EventHub {
     else this.bus.publishEvent({ event, payloadText: text.text, targets: this.targetsAccepted(filter) });
   }
 
+  /** emitTo({ principal }): to that principal's pages here and on every instance. */
+  private principalEmit(event: string, payload: unknown, principal: string): void {
+    const value = payload ?? null;
+    const refused = this.check(event, value, "backend");
+    if (refused) raise(refused);
+    const text = toJson(value, this.maxDepth());
+    if (!text.ok) raise(rejections.invalidPayload(event, unsendable(text.reason)));
+    this.deliver(event, value, text.text, noTarget, undefined, principal);
+    this.bus?.publishEvent({ event, payloadText: text.text, principal });
+  }
+
   /** The distinct targets of the listeners here (other than Any). */
   liveTargets(): EventTarget[] {
     const targets = new Map<string, EventTarget>();
@@ -218,6 +288,7 @@ export class EventHub {
 
   private add(spec: Omit<Listener, "id">): number {
     const listener: Listener = { id: this.nextId++, ...spec };
+    if (listener.who !== undefined) listener.decidedUnder = NOT_DECIDED;
     this.listeners.set(listener.id, listener);
     let set = this.byEvent.get(listener.event);
     if (!set) this.byEvent.set(listener.event, (set = new Set()));
@@ -236,17 +307,29 @@ export class EventHub {
     if (set?.size === 0) this.byEvent.delete(listener.event);
   }
 
-  /** `payloadText`: the payload as JSON (toJson's), spliced into every page's frame. */
-  private deliver(event: string, payload: unknown, payloadText: string, filter: (target: EventTarget) => boolean, only?: PageLink): void {
+  /**
+   * `payloadText`: the payload as JSON (toJson's), spliced into every page's frame. `only`: that
+   * page's listeners alone; `principal`: the listeners of pages connected as that principal
+   * alone, whatever their targets (`filter` is not asked).
+   */
+  private deliver(event: string, payload: unknown, payloadText: string, filter: (target: EventTarget) => boolean, only?: PageLink, principal?: string): void {
     const set = this.byEvent.get(event);
     if (!set) return this.logDelivery(event, payloadText, 0);
     // The frame differs per listener only in two numbers: serialize the rest once per emit.
     let head: string | undefined;
     let tail: string | undefined;
     let reached = 0;
+    let guard: { now: number; policy: unknown } | undefined; // read once per delivery, when a page's listener needs it
     for (const listener of [...set]) {
       if (only !== undefined && listener.page !== only) continue;
-      if (listener.target.kind !== "Any" && !filter(listener.target)) continue;
+      if (principal !== undefined) {
+        if (listener.page === undefined || listener.page.principalId !== principal) continue;
+      } else if (listener.target.kind !== "Any" && !filter(listener.target)) continue;
+      if (listener.who !== undefined && this.guard !== undefined && !this.stillHears(listener, (guard ??= { now: Date.now(), policy: this.guard.policy() }))) {
+        this.remove(listener.id);
+        this.logger.debug?.(`event ${event}: dropped listener ${listener.id} of page ${listener.page?.id} (no longer allowed to listen)`);
+        continue;
+      }
       if (listener.once) this.remove(listener.id);
       reached++;
       if (listener.page) {
@@ -264,6 +347,17 @@ export class EventHub {
     this.logDelivery(event, payloadText, reached);
   }
 
+  /** May a page listener's owner still listen: its credential has not expired, and the current policy allows it. */
+  private stillHears(listener: Listener, { now, policy }: { now: number; policy: unknown }): boolean {
+    const who = listener.who!;
+    if (who.caller.expiresAt !== undefined && who.caller.expiresAt <= now) return false;
+    if (listener.decidedUnder !== policy) {
+      listener.decidedUnder = policy;
+      listener.admitted = this.guard!.mayListen(who, listener.event);
+    }
+    return listener.admitted === true;
+  }
+
   /** At debug level, each event and how many listeners here it reached (gateway://invocation follows every call, whose own line says it). */
   private logDelivery(event: string, payloadText: string, listeners: number): void {
     if (this.logger.debug && event !== INVOCATION_EVENT) this.logger.debug(`event ${event} to ${listeners} listener(s) here`, { event, listeners, bytes: payloadText.length });
@@ -271,6 +365,9 @@ export class EventHub {
 }
 
 const INVOCATION_EVENT = `${GATEWAY_EVENT_PREFIX}invocation`;
+
+/** The filter of a principal's emit: no listener is chosen by its target. */
+const noTarget = () => false;
 
 function unsendable(reason: string) {
   return [{ instancePath: "", keyword: "json", message: `cannot be sent as JSON: ${reason}`, params: {} }];

@@ -174,7 +174,8 @@ export function createPipeline(host: PipelineHost): Pipeline {
     const caller = request.caller ?? ANONYMOUS_LOCAL;
     const window = request.window || "main";
     const admit = generation.access === undefined ? undefined : (action: "listen" | "emit", event: string) => host.access.admitEvent(generation, caller, window, action, event);
-    return host.events.command(command, args, request.page, admit);
+    // The caller and window go with a page's listener: asked again when events are delivered to it.
+    return host.events.command(command, args, request.page, admit, { caller, window });
   }
 
   return {

@@ -21,6 +21,14 @@ export type EventTarget =
   | { kind: "Webview"; label: string }
   | { kind: "WebviewWindow"; label: string };
 
+/**
+ * `app.emitTo({ principal: "u42" }, ...)`: every page connected as that principal (`auth:`), on
+ * every instance, whatever target its listeners gave; no other page, and no handler's listener.
+ */
+export interface PrincipalTarget {
+  principal: string;
+}
+
 export interface EventMessage<T = unknown> {
   event: string;
   id: number;
@@ -41,7 +49,8 @@ export interface WindowHandle {
 /** The application: events in every direction. */
 export interface AppHandle {
   emit(event: string, payload?: unknown): void;
-  emitTo(target: EventTarget | string, event: string, payload?: unknown): void;
+  /** To listeners with that target (a string is `AnyLabel`), or to one principal's pages (`{ principal }`). */
+  emitTo(target: EventTarget | string | PrincipalTarget, event: string, payload?: unknown): void;
   emitFilter(event: string, payload: unknown, filter: (target: EventTarget) => boolean): void;
   listen<T = unknown>(event: string, handler: EventCallback<T>): number;
   once<T = unknown>(event: string, handler: EventCallback<T>): number;

@@ -19,8 +19,10 @@ export interface TestPage {
   close(): Promise<void>;
 }
 
-export async function connectPage(gatewayUrl: string, label = "main", headers: Record<string, string> = {}): Promise<TestPage> {
-  const ws = new WebSocket(`${gatewayUrl.replace(/^http/, "ws")}/ipc/ws?window=${encodeURIComponent(label)}`, { headers });
+/** `query`: more of the socket URL's query (`{ token }`: a credential as browsers send one). */
+export async function connectPage(gatewayUrl: string, label = "main", headers: Record<string, string> = {}, query: Record<string, string> = {}): Promise<TestPage> {
+  const search = new URLSearchParams({ window: label, ...query });
+  const ws = new WebSocket(`${gatewayUrl.replace(/^http/, "ws")}/ipc/ws?${search}`, { headers });
   const frames: Frame[] = [];
   const waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   ws.on("message", (data: Buffer, isBinary: boolean) => {
