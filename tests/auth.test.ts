@@ -341,6 +341,19 @@ ${EVERYONE}commands:
     expect(calls()).toBe(10);
   });
 
+  test("under serve, the API's documents answer signed-in callers only (health stays open)", async () => {
+    const url = ctx.server.url;
+    for (const path of ["manifest.json", "catalog.json", "openapi.json", "asyncapi.json"]) {
+      const anonymous = await request(`${url}/__gateway/${path}`, { method: "GET" });
+      expect({ path, status: anonymous.status, kind: anonymous.json().kind }).toEqual({ path, status: 401, kind: "unauthorized" });
+      const wrong = await request(`${url}/__gateway/${path}`, { method: "GET", headers: { authorization: "Bearer not-a-token" } });
+      expect({ path, status: wrong.status }).toEqual({ path, status: 401 });
+      const signedIn = await request(`${url}/__gateway/${path}`, { method: "GET", headers: { authorization: "Bearer alice-static-token" } });
+      expect({ path, status: signedIn.status }).toEqual({ path, status: 200 });
+    }
+    expect((await request(`${url}/__gateway/health`, { method: "GET" })).status).toBe(200);
+  });
+
   test("a socket is who its upgrade said: a frame's own Authorization header changes nothing", async () => {
     const sock = await connect(ctx.server.url, { token: "alice-static-token" });
     const reply = await sock.call("whoami", {}, { authorization: "Bearer bot-static-token" });

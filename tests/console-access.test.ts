@@ -130,10 +130,12 @@ describe("the principal in the invocation log", () => {
     }
   });
 
-  test("an id that is not one plain word is quoted in the line (a line break cannot start a line of its own)", async () => {
-    const entry = await nextEntry("purge", () => call(url, "purge", as({ id: "ops-1\nFAKE 200 ok", roles: [] })));
-    expect(entry.invocation).toMatchObject({ status: 200, principal: "ops-1\nFAKE 200 ok" });
-    expect(entry.msg).toMatch(/^purge 200 ok \d+\.\d ms "ops-1\\nFAKE 200 ok" \(http, window main\)$/);
+  test("an id that is not one plain word is quoted in the line; one with a line break is no principal at all", async () => {
+    const entry = await nextEntry("purge", () => call(url, "purge", as({ id: "ops-1 FAKE 200 ok", roles: [] })));
+    expect(entry.invocation).toMatchObject({ status: 200, principal: "ops-1 FAKE 200 ok" });
+    expect(entry.msg).toMatch(/^purge 200 ok \d+\.\d ms "ops-1 FAKE 200 ok" \(http, window main\)$/);
+    const forged = await call(url, "purge", as({ id: "ops-1\nFAKE 200 ok", roles: [] }));
+    expect(forged.status).toBe(400);
   });
 });
 

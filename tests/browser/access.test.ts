@@ -555,11 +555,8 @@ describe("under gateway dev (watch on)", () => {
       });
     }, 60_000);
 
-    // KNOWN GAP (reported with issue 19): events are checked when a page listens, not when they
-    // are delivered, so a listener registered before the revoke keeps hearing the event (and so
-    // does one whose token has since expired). When delivery is re-checked this test starts
-    // failing: make it an ordinary test() then.
-    test.failing("the listener the page already had stops hearing the event", async () => {
+    // Delivery is checked too: a listener registered before the revoke hears nothing more.
+    test("the listener the page already had stops hearing the event", async () => {
       await dev.gw.invoke("add-todo", { text: "after the revoke" }, { principal: { id: "ops", roles: ["admin"] } });
       await flush(viewer!);
       expect(await seen(viewer!, "todo-changed")).toEqual([]);
