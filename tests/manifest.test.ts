@@ -38,7 +38,7 @@ describe("manifest mistakes", () => {
 
   test("unknown top-level key lists what is allowed", async () => {
     const found = await mistakes({ "gateway.yaml": "version: 1\nroutes: {}\n" });
-    expect(found).toEqual(['gateway.yaml:2:1: unknown key "routes" in the manifest (expected one of: version, server, discover, commands, channels, events)']);
+    expect(found).toEqual(['gateway.yaml:2:1: unknown key "routes" in the manifest (expected one of: version, server, discover, commands, channels, events, auth, capabilities, limits)']);
   });
 
   test("wrong type", async () => {
