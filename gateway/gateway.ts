@@ -193,6 +193,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           }
           if (JSON.stringify(next.settings.bus) !== JSON.stringify(old.settings.bus)) logger.warn("gateway: server.bus applies at the next start");
           current = next; // the one reference every new invocation reads
+          access.recheck(old, next, pages.values());
           lifecycle.activate(next);
           retireWhenIdle(old);
           lastError = null;

@@ -137,6 +137,8 @@ interface Sock {
   id: string;
   call(cmd: string, body?: unknown, headers?: Record<string, string>): Promise<Reply>;
   close(): Promise<void>;
+  /** Resolves when the gateway (or the test) closes the socket. */
+  closed: Promise<{ code: number; reason: string }>;
 }
 
 type Upgrade = { ok: true; sock: Sock } | { ok: false; status: number; body: any };
@@ -163,6 +165,7 @@ function upgrade(base: string, query: Record<string, string> = {}, headers: Reco
   opened.add(ws);
   const waiting = new Map<number, (reply: Reply) => void>();
   let rid = 0;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
   return new Promise<Upgrade>((resolve, reject) => {
     ws.on("message", (data: Buffer) => {
       const frame = JSON.parse(data.toString());
@@ -171,6 +174,7 @@ function upgrade(base: string, query: Record<string, string> = {}, headers: Reco
           ok: true,
           sock: {
             id: frame.page,
+            closed,
             call(cmd, body = {}, frameHeaders) {
               const id = ++rid;
               ws.send(JSON.stringify({ type: "invoke", rid: id, cmd, body, ...(frameHeaders ? { headers: frameHeaders } : {}) }));
@@ -1007,6 +1011,49 @@ commands:
     const http = await invokeJson(server.url, "whoami", {}, { authorization: "Bearer alice-static-token" });
     expect({ status: http.status, kind: http.json().kind }).toEqual({ status: 403, kind: "forbidden" });
     expect(calls()).toBe(before);
+  });
+});
+
+describe("auth: changed by an edit", () => {
+  let app: ReturnType<typeof tempApp>;
+  let gw: Gateway;
+  let server: Listening;
+  const manifest = (tokens: string) => `version: 1
+auth:
+  tokens:
+${tokens}
+capabilities:
+  everyone:
+    principals: ["*"]
+    commands: { allow: [whoami] }
+commands:
+  whoami: { handler: h.ts }
+`;
+  const BOTH = "    alice: { token: alice-static-token, roles: [user] }\n    bob: { token: bob-static-token, roles: [user] }";
+  beforeAll(async () => {
+    app = tempApp({ "gateway.yaml": manifest(BOTH), "h.ts": WHOAMI });
+    gw = await createGateway({ config: app.path("gateway.yaml"), watch: true, logger: memoryLogger() });
+    server = await gw.listen({ port: 0, host: "127.0.0.1" });
+    await gw.watching;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await gw?.close();
+    app.remove();
+  });
+
+  test("a removed token closes the sockets opened with it (4401 and why); another whose roles changed goes on with the new roles", async () => {
+    const alice = await connect(server.url, { token: "alice-static-token" });
+    const bob = await connect(server.url, { token: "bob-static-token" });
+    expect(await whoOnSocket(bob)).toMatchObject({ id: "bob", roles: ["user"] });
+
+    const generation = gw.generation.id;
+    app.write("gateway.yaml", manifest("    bob: { token: bob-static-token, roles: [user, editor] }"));
+    await until(() => gw.generation.id > generation, "the reload");
+
+    expect(await alice.closed).toEqual({ code: 4401, reason: "the bearer token is not known" });
+    expect(await whoOnSocket(bob)).toMatchObject({ id: "bob", roles: ["user", "editor"] });
+    expect((await refusedUpgrade(server.url, { token: "alice-static-token" })).status).toBe(401);
   });
 });
 

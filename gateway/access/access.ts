@@ -12,6 +12,7 @@ import { LocalBuckets, RateLimits, type SharedBuckets } from "./limits.ts";
 import { isPrincipalInput, makePrincipal, type Caller, type Principal } from "./principal.ts";
 import type { Action } from "./capabilities.ts";
 import type { AuthSpec } from "./spec.ts";
+import type { Page } from "../runtime/pages.ts";
 import { anyGlob } from "./glob.ts";
 
 /** The dev console's "call as" header: honoured under `gateway dev` only (JSON `{ id, roles }`). */
@@ -82,9 +83,40 @@ export class AccessControl {
     return `${p === null ? "an anonymous caller" : `principal "${p.id}"${roles}`} in window "${window}"${caller.origin ? ` from ${caller.origin}` : ""}`;
   }
 
+  /**
+   * After a reload that changed who is who (auth: tokens, JWT settings, the auth handler, or
+   * server.token), the open sockets are authenticated again from what they connected with: one
+   * whose credential no longer holds (a removed token) is closed with 4401 and the reason, one
+   * whose roles changed keeps going with the new ones.
+   */
+  recheck(old: Generation, next: Generation, pages: Iterable<Page>): void {
+    if (authKey(old) === authKey(next) && old.access?.authHandler === next.access?.authHandler) return;
+    for (const page of pages) {
+      const credentials = page.credentials;
+      if (credentials === undefined) continue;
+      Promise.resolve(this.authenticate(next, credentials)).then(
+        (outcome) => {
+          if (!page.open) return;
+          const before = page.caller.principal;
+          if (!outcome.ok) {
+            const message = String((outcome.error as { message?: unknown })?.message ?? "refused");
+            this.options.logger.info(`gateway: page ${page.id} (${before?.id ?? "anonymous"}) closed: its credential no longer holds after the reload (${message})`);
+            return page.close(4401, message);
+          }
+          const after = outcome.caller.principal;
+          if ((before?.id ?? null) !== (after?.id ?? null)) {
+            return page.close(4401, "the credential names another principal since the reload; connect again");
+          }
+          page.caller = outcome.caller;
+        },
+        (error: unknown) => this.options.logger.error(`gateway: authenticating page ${page.id} again after a reload failed`, error),
+      );
+    }
+  }
+
   private authenticatorFor(auth: AuthSpec): Authenticator {
     // The same configuration (a reload that did not touch auth:) keeps its remembered tokens and keys.
-    const key = JSON.stringify({ tokens: auth.tokens, jwt: auth.jwt && { ...auth.jwt, at: undefined } });
+    const key = authSpecKey(auth);
     if (this.authenticator?.key !== key) this.authenticator = { key, value: new Authenticator(auth, this.options.logger) };
     return this.authenticator.value;
   }
@@ -123,6 +155,16 @@ function credentialRefusal(caller: Caller, window: string): Rejection | undefine
   let allows = windowMatchers.get(windows);
   if (allows === undefined) windowMatchers.set(windows, (allows = anyGlob(windows)));
   return allows(window) ? undefined : rejections.unauthorized(`the token does not allow window "${window}" (it allows: ${windows.join(", ") || "none"})`);
+}
+
+/** What decides who is who, as text: two generations with the same key authenticate alike (the auth handler aside). */
+function authSpecKey(auth: AuthSpec): string {
+  return JSON.stringify({ tokens: auth.tokens, jwt: auth.jwt && { ...auth.jwt, at: undefined } });
+}
+
+function authKey(generation: Generation): string {
+  const auth = generation.access?.spec.auth;
+  return `${generation.settings.token ?? ""}\0${auth === undefined ? "" : authSpecKey(auth)}`;
 }
 
 function anonymous(credentials: Credentials): AuthOutcome {

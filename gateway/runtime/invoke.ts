@@ -22,7 +22,7 @@ import type { Logger } from "./logger.ts";
 import type { Validator } from "../config/schemas.ts";
 import type { PageLink } from "./pages.ts";
 import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
-import { ANONYMOUS_LOCAL, type Principal } from "../access/principal.ts";
+import { ANONYMOUS_LOCAL, type Caller, type Principal } from "../access/principal.ts";
 import type { AccessControl } from "../access/access.ts";
 
 /** pytauri's `pyInvoke(name, body)` calls this command with the function's name in header `pyfunc`. */
@@ -174,8 +174,12 @@ export function createPipeline(host: PipelineHost): Pipeline {
     const caller = request.caller ?? ANONYMOUS_LOCAL;
     const window = request.window || "main";
     const admit = generation.access === undefined ? undefined : (action: "listen" | "emit", event: string) => host.access.admitEvent(generation, caller, window, action, event);
-    // The caller and window go with a page's listener: asked again when events are delivered to it.
-    return host.events.command(command, args, request.page, admit, { caller, window });
+    // The caller and window go with a page's listener: asked again when events are delivered to
+    // it. A call on the page's own socket is the page's caller, which a reload may update (new
+    // roles: AccessControl.recheck), so the listener reads it from the page.
+    const page = request.page as { caller?: Caller } | undefined;
+    const owner = page !== undefined && page.caller === caller ? { get caller() { return page.caller!; }, window } : { caller, window };
+    return host.events.command(command, args, request.page, admit, owner);
   }
 
   return {

@@ -8,6 +8,7 @@
 // page that floods invocations without reading replies is thereby held back by TCP itself.
 import { randomBytes } from "node:crypto";
 import type { Caller } from "../access/principal.ts";
+import type { Credentials } from "../access/authenticate.ts";
 
 /**
  * The part of a `ws` WebSocket a page uses. Structural, so the runtime (and the package's public
@@ -129,8 +130,13 @@ export class Page extends PageLinkBase implements PageLink {
     readonly label: string,
     /** The Origin the page connected from, if any. */
     readonly origin: string | undefined,
-    /** Who the connection was authenticated as (checked once, when it connected). */
-    readonly caller: Caller = { principal: null, local: true },
+    /**
+     * Who the connection was authenticated as: checked when it connected, and again when a reload
+     * changes `auth:` (a removed token, new roles; see AccessControl.recheck).
+     */
+    public caller: Caller = { principal: null, local: true },
+    /** What it was authenticated from (its upgrade's headers, ?token=, window), for that check. */
+    readonly credentials?: Credentials,
   ) {
     super();
     socket.once("close", () => this.markClosed());
@@ -205,7 +211,7 @@ export class Page extends PageLinkBase implements PageLink {
   }
 
   close(code = 1001, reason = "gateway stopping"): void {
-    this.socket.close(code, reason);
+    this.socket.close(code, closeReason(reason));
   }
 
   private write(data: string | Buffer): boolean {
@@ -255,6 +261,14 @@ export class Page extends PageLinkBase implements PageLink {
     }
   }
 
+}
+
+/** A close reason as RFC 6455 allows it: at most 123 bytes of UTF-8 (longer ones are cut, with "…"). */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = reason.slice(0, 120);
+  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }
 
 /** Told when pages connect and go away (the bus keeps the cluster's page registry with it). */

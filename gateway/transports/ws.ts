@@ -8,7 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { rejections, type Rejection } from "../runtime/errors.ts";
 import { parseJson } from "../runtime/codec.ts";
 import { decodeBinaryFrame, decodeFrame, leadingRid, type InvokeFrame } from "../runtime/frames.ts";
-import { LOW_WATER_BYTES, Page } from "../runtime/pages.ts";
+import { closeReason, LOW_WATER_BYTES, Page } from "../runtime/pages.ts";
 import { encodeResponse, endSocketWith } from "./encode.ts";
 import type { HttpContext } from "./http.ts";
 import type { Guard } from "./guard.ts";
@@ -16,7 +16,7 @@ import type { RefusalHints } from "./hints.ts";
 import type { InvokeResponse } from "../runtime/types.ts";
 import { elapsedMs } from "../runtime/logger.ts";
 import { invokedName } from "./invoked-name.ts";
-import type { AuthOutcome } from "../access/authenticate.ts";
+import type { AuthOutcome, Credentials } from "../access/authenticate.ts";
 import { credentialsOf } from "./credentials.ts";
 import type { Caller } from "../access/principal.ts";
 
@@ -69,31 +69,32 @@ export class WebSocketTransport {
     const label = url.searchParams.get("window") || "main";
     // Who the page is, checked once for the connection. Browsers cannot set Authorization on a
     // WebSocket: the credential may come as ?token= (or in auth.jwt's cookie).
-    const auth = this.context.access.authenticate(this.context.current(), credentialsOf(req, this.guard, this.context.current().settings.trustProxy, label, url.searchParams.get("token")));
+    const credentials = credentialsOf(req, this.guard, this.context.current().settings.trustProxy, label, url.searchParams.get("token"));
+    const auth = this.context.access.authenticate(this.context.current(), credentials);
     if (auth instanceof Promise) {
       auth.then(
-        (outcome) => this.accept(req, socket, head, label, origin, outcome),
+        (outcome) => this.accept(req, socket, head, label, origin, outcome, credentials),
         (error: unknown) => {
           this.context.logger.error("gateway: authenticating a page's WebSocket failed", error);
           endSocketWith(socket, rejections.internal("(gateway)"));
         },
       );
-    } else this.accept(req, socket, head, label, origin, auth);
+    } else this.accept(req, socket, head, label, origin, auth, credentials);
   }
 
-  private accept(req: IncomingMessage, socket: Socket, head: Buffer, label: string, origin: string | undefined, auth: AuthOutcome): void {
+  private accept(req: IncomingMessage, socket: Socket, head: Buffer, label: string, origin: string | undefined, auth: AuthOutcome, credentials: Credentials): void {
     if (socket.destroyed) return;
     if (!auth.ok) {
       // A browser cannot read the status of a refused upgrade (it sees a socket that failed, as
       // when the gateway is down): a page (it sends Origin) gets the socket, closed at once with
       // 4401/4403 and the reason, so tauri.js can tell its caller. Other clients get the HTTP answer.
       if (origin === undefined || (auth.status !== 401 && auth.status !== 403)) return endSocketWith(socket, auth);
-      this.server.handleUpgrade(req, socket, head, (ws) => ws.close(4000 + auth.status, closeReason(auth)));
+      this.server.handleUpgrade(req, socket, head, (ws) => ws.close(4000 + auth.status, refusalReason(auth)));
       return;
     }
     // Read when the connection is made: a reload's new body limit applies to the pages that connect after it.
     this.server.options.maxPayload = this.context.current().settings.bodyLimit + FRAME_ALLOWANCE_BYTES;
-    this.server.handleUpgrade(req, socket, head, (ws) => this.connected(ws, label, origin, auth.caller));
+    this.server.handleUpgrade(req, socket, head, (ws) => this.connected(ws, label, origin, auth.caller, credentials));
   }
 
   /** Close every page's socket (the gateway is stopping). */
@@ -102,8 +103,8 @@ export class WebSocketTransport {
     for (const ws of this.server.clients) ws.close(1001, "gateway stopping");
   }
 
-  private connected(ws: WebSocket, label: string, origin: string | undefined, caller: Caller): void {
-    const page = new Page(ws, label, origin, caller);
+  private connected(ws: WebSocket, label: string, origin: string | undefined, caller: Caller, credentials: Credentials): void {
+    const page = new Page(ws, label, origin, caller, credentials);
     const registered = this.context.pages.add(page);
     this.pageOf.set(ws, page);
     this.alive.add(ws);
@@ -224,14 +225,10 @@ function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: 
   }
 }
 
-/** A refusal's message as a close reason (at most 123 bytes of UTF-8, as RFC 6455 allows). */
-function closeReason(rejection: Rejection): string {
+/** A refusal's message as a close reason. */
+function refusalReason(rejection: Rejection): string {
   const error = rejection.error as { message?: unknown };
-  const reason = typeof error?.message === "string" ? error.message : "refused";
-  if (Buffer.byteLength(reason) <= 123) return reason;
-  let cut = reason.slice(0, 120);
-  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
-  return `${cut}…`;
+  return closeReason(typeof error?.message === "string" ? error.message : "refused");
 }
 
 /** A frame the gateway cannot use, without a sound rid to answer. */
