@@ -1,6 +1,6 @@
 // What identity and capabilities cost (issue 19): the example app's `greet` called with a JWT
 // principal, three capabilities and a rate limit, against the same app without them; in-process
-// and over HTTP (autocannon), same run, alternating rounds. Target: at most 5% slower. A verified
+// and over HTTP (autocannon against `gateway serve` child processes), same run, alternating rounds. Target: at most 5% slower. A verified
 // token is remembered until it expires and a capability decision is cached per caller, so the
 // cost per call is a few Map lookups and one bucket update.
 import { rmSync, writeFileSync, readFileSync } from "node:fs";
@@ -10,6 +10,7 @@ import { SignJWT } from "jose";
 import untypedAutocannon from "autocannon";
 import { createGateway } from "../gateway/index.ts";
 import { measureRate, median, type Figure } from "./measure.ts";
+import { startGateway, stopQuietly, type Server } from "./http.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EXAMPLE = `${ROOT}gateway.yaml`;
@@ -64,7 +65,7 @@ export async function benchAccess(): Promise<Figure[]> {
       none: () => plain.invoke("greet", BODY),
       access: () => guarded.invoke("greet", BODY, { headers }),
     });
-    const http = await httpRates(plain, guarded, headers);
+    const http = await httpRates(headers);
     const inProcessRatio = rates.access / rates.none;
     return [
       { name: "access: in-process greet, no access (median)", value: rates.none, unit: "calls/s" },
@@ -80,9 +81,14 @@ export async function benchAccess(): Promise<Figure[]> {
   }
 }
 
-/** Both gateways over HTTP in this process, autocannon taking turns (10 rounds of 2 s each). */
-async function httpRates(plain: Awaited<ReturnType<typeof createGateway>>, guarded: typeof plain, headers: Record<string, string>) {
-  const servers = [await plain.listen({ port: 0, host: "127.0.0.1" }), await guarded.listen({ port: 0, host: "127.0.0.1" })];
+/**
+ * Both gateways served by `gateway serve` in child processes of their own (as bench/http.ts does),
+ * so that autocannon's cost of sending the Authorization header is not counted as the gateway's;
+ * autocannon takes turns on them (10 rounds of 2 s each).
+ */
+async function httpRates(headers: Record<string, string>) {
+  const started = await Promise.allSettled([startGateway("gateway.yaml", "plain"), startGateway(".bench-access.gateway.yaml", "access")]);
+  const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const run = async (url: string, extra: Record<string, string>, duration: number) => {
     const result = await autocannon({
       url: `${url}/ipc/greet`,
@@ -96,21 +102,23 @@ async function httpRates(plain: Awaited<ReturnType<typeof createGateway>>, guard
     return result.requests.average;
   };
   try {
-    await run(servers[0]!.url, {}, 2);
-    await run(servers[1]!.url, headers, 2);
+    for (const s of started) if (s.status === "rejected") throw s.reason;
+    const [plain, guarded] = servers as [Server, Server];
+    await run(plain.url, {}, 2);
+    await run(guarded.url, headers, 2);
     const none: number[] = [];
     const access: number[] = [];
     for (let round = 0; round < 10; round++) {
       if (round % 2 === 0) {
-        none.push(await run(servers[0]!.url, {}, 2));
-        access.push(await run(servers[1]!.url, headers, 2));
+        none.push(await run(plain.url, {}, 2));
+        access.push(await run(guarded.url, headers, 2));
       } else {
-        access.push(await run(servers[1]!.url, headers, 2));
-        none.push(await run(servers[0]!.url, {}, 2));
+        access.push(await run(guarded.url, headers, 2));
+        none.push(await run(plain.url, {}, 2));
       }
     }
     return { none: median(none), access: median(access), ratio: median(access.map((a, i) => a / none[i]!)) };
   } finally {
-    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all(servers.map(stopQuietly));
   }
 }

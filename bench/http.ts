@@ -41,7 +41,7 @@ type Autocannon = (options: {
 }) => Promise<AutocannonResult>;
 const autocannon = untypedAutocannon as Autocannon;
 
-interface Server {
+export interface Server {
   name: string;
   url: string;
   /** Resolves with the exit code, or the signal that ended the process. */
@@ -144,8 +144,9 @@ async function checkRoute(server: Server): Promise<void> {
   }
 }
 
-function startGateway(): Promise<Server> {
-  return startChild("gateway", ["bin/gateway.js", "serve", "--port", "0", "--config", "gateway.yaml"], /^gateway listening on (http:\/\/\S+)$/);
+/** `gateway serve` on a manifest (default the example's), as a child process of its own. */
+export function startGateway(config = "gateway.yaml", name = "gateway"): Promise<Server> {
+  return startChild(name, ["bin/gateway.js", "serve", "--port", "0", "--config", config], /^gateway listening on (http:\/\/\S+)$/);
 }
 
 function startFastify(): Promise<Server> {
@@ -209,7 +210,7 @@ async function stopChild(child: ChildProcess, exited: Promise<Exit>): Promise<Ex
 }
 
 /** Stops a server without throwing, so a failed stop cannot hide the error that ended the bench. */
-async function stopQuietly(server: Server): Promise<void> {
+export async function stopQuietly(server: Server): Promise<void> {
   const exit = await server.stop().catch((error: Error) => error.message);
   if (exit !== 0) console.error(`http bench: warning: ${server.name} did not exit cleanly on SIGTERM (exit: ${exit})`);
 }

@@ -23,7 +23,7 @@ import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./r
 import { AccessControl } from "./access/access.ts";
 import { isPrincipalInput, makePrincipal, type Caller, type PrincipalInput } from "./access/principal.ts";
 import { rejections } from "./runtime/errors.ts";
-import { normalizeHeaders } from "./runtime/codec.ts";
+import { normalizeHeaders, readHeader } from "./runtime/codec.ts";
 
 /** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
 export type GatewayOptions = GatewaySettings &
@@ -231,7 +231,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
       // With auth:, a credential in the headers is checked as over HTTP (server.token guards transports only).
       if (invokeOptions?.headers === undefined || current.access?.spec.auth === undefined) return invokeAs<T>(pipeline, cmd, body, invokeOptions, undefined);
-      const auth = access.authenticate(current, { headers: normalizeHeaders(invokeOptions.headers), local: true, url: `/ipc/${cmd}`, window: invokeOptions.window || "main" });
+      // What authentication reads of the headers; all of them only for an auth handler (or dev's call-as header).
+      const given = invokeOptions.headers;
+      const headers = current.access.authHandler !== undefined || (options.dev ?? options.watch) ? normalizeHeaders(given) : { authorization: readHeader(given, "authorization"), cookie: readHeader(given, "cookie") };
+      const auth = access.authenticate(current, { headers, local: true, url: `/ipc/${cmd}`, window: invokeOptions.window || "main" });
       if (!(auth instanceof Promise)) return auth.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, auth.caller) : Promise.reject(auth.error);
       return auth.then((outcome) => (outcome.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, outcome.caller) : Promise.reject(outcome.error)));
     },

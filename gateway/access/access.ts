@@ -19,7 +19,7 @@ import { anyGlob } from "./glob.ts";
 export const DEV_PRINCIPAL_HEADER = "gateway-principal";
 
 export class AccessControl {
-  private authenticator: { key: string; value: Authenticator } | undefined;
+  private authenticator: { key: string; spec: AuthSpec; value: Authenticator } | undefined;
   private readonly limits = new WeakMap<Generation, RateLimits>();
   private readonly buckets = new LocalBuckets();
   /** With server.bus: buckets in Redis, shared by every instance. */
@@ -108,6 +108,7 @@ export class AccessControl {
             return page.close(4401, "the credential names another principal since the reload; connect again");
           }
           page.caller = outcome.caller;
+          page.caller.stable = true;
         },
         (error: unknown) => this.options.logger.error(`gateway: authenticating page ${page.id} again after a reload failed`, error),
       );
@@ -115,9 +116,12 @@ export class AccessControl {
   }
 
   private authenticatorFor(auth: AuthSpec): Authenticator {
-    // The same configuration (a reload that did not touch auth:) keeps its remembered tokens and keys.
+    // The same spec object (most calls) is the same authenticator; an equal spec after a reload
+    // that did not touch auth: keeps its remembered tokens and keys.
+    if (this.authenticator?.spec === auth) return this.authenticator.value;
     const key = authSpecKey(auth);
-    if (this.authenticator?.key !== key) this.authenticator = { key, value: new Authenticator(auth, this.options.logger) };
+    if (this.authenticator?.key !== key) this.authenticator = { key, spec: auth, value: new Authenticator(auth, this.options.logger) };
+    else this.authenticator.spec = auth;
     return this.authenticator.value;
   }
 

@@ -46,6 +46,8 @@ const REFUSAL_MAX_DEPTH = 128;
 interface Remembered {
   until: number;
   outcome: { principal: Principal; windows?: readonly string[]; expiresAt?: number } | { refused: string };
+  /** The last answer made from it, and for what (a client calls from one place): reused as is. */
+  last?: { window: string; origin: string | undefined; ip: string | undefined; local: boolean; answer: AuthOutcome };
 }
 
 export class Authenticator {
@@ -64,11 +66,24 @@ export class Authenticator {
 
   /** The caller, or 401: synchronously when no JWT has to be verified and no auth handler runs. */
   authenticate(credentials: Credentials, handler: AuthHandler | undefined, handlerTimeoutMs = AUTH_HANDLER_TIMEOUT_MS): AuthOutcome | Promise<AuthOutcome> {
+    // A JWT verified before costs one lookup, by the Authorization header as sent (no parsing).
+    // Static tokens are never remembered, so the order tokens -> jwt -> handler holds.
+    const authorization = credentials.headers.authorization;
+    if (this.jwt !== undefined && typeof authorization === "string") {
+      const known = this.remembered.get(authorization);
+      if (known !== undefined && known.until > Date.now()) return this.answer(known, credentials);
+    }
     const found = this.credential(credentials);
     if (found !== undefined && found.value !== undefined) {
-      const principal = this.tokens.get(digest(found.value));
+      // The same token from another source (?token=, the cookie) is the same verification.
+      const known = this.jwt === undefined ? undefined : this.remembered.get(found.value);
+      if (known !== undefined && known.until > Date.now()) {
+        if (found.key !== found.value) this.remembered.set(found.key, known);
+        return this.answer(known, credentials);
+      }
+      const principal = this.tokens.size === 0 ? undefined : this.tokens.get(digest(found.value));
       if (principal !== undefined) return caller(credentials, principal);
-      if (this.jwt !== undefined && looksLikeJwt(found.value)) return this.fromJwt(found.value, credentials, this.spec.jwt!);
+      if (this.jwt !== undefined && looksLikeJwt(found.value)) return this.fromJwt(found.value, found.key, credentials, this.spec.jwt!);
     }
     // The handler may know credentials the gateway does not (a session id, another scheme).
     if (handler !== undefined) return this.fromHandler(handler, credentials, Math.min(handlerTimeoutMs, AUTH_HANDLER_TIMEOUT_MS));
@@ -82,30 +97,30 @@ export class Authenticator {
    * not `Bearer <token>` (another scheme, a token with spaces) is a credential all the same, just
    * not one the gateway reads (`value` undefined): it is refused, never taken as anonymous.
    */
-  private credential(credentials: Credentials): { value: string | undefined } | undefined {
+  private credential(credentials: Credentials): { value: string | undefined; key: string } | undefined {
     const authorization = header(credentials.headers, "authorization");
     if (authorization !== undefined && authorization.trim() !== "") {
       const bearer = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
-      return { value: bearer ? bearer[1] : undefined };
+      // Remembered by the header as sent too: the next call with it is found without parsing it.
+      return { value: bearer ? bearer[1] : undefined, key: authorization };
     }
-    if (credentials.queryToken) return { value: credentials.queryToken };
+    if (credentials.queryToken) return { value: credentials.queryToken, key: credentials.queryToken };
     const cookieName = this.spec.jwt?.cookie;
     if (cookieName !== undefined) {
       const value = parseCookies(header(credentials.headers, "cookie"))[cookieName];
-      if (value) return { value };
+      if (value) return { value, key: value };
     }
     return undefined;
   }
 
-  private fromJwt(token: string, credentials: Credentials, spec: JwtSpec): AuthOutcome | Promise<AuthOutcome> {
+  /** `key`: what the verification is also remembered under (the header as sent; see credential()). */
+  private fromJwt(token: string, key: string, credentials: Credentials, spec: JwtSpec): AuthOutcome | Promise<AuthOutcome> {
     const now = Date.now();
-    const known = this.remembered.get(token);
-    if (known !== undefined && known.until > now) return this.outcome(known.outcome, credentials);
     return this.jwt!.verify(token).then(
       (verified) => {
         const outcome = principalFromClaims(verified.claims, spec, verified.expiresAt);
         const until = "refused" in outcome ? now + REFUSED_CACHE_MS : Math.min(verified.expiresAt ?? Infinity, now + CACHE_MS);
-        this.remember(token, { until, outcome });
+        this.remember(token, key, { until, outcome });
         return this.outcome(outcome, credentials);
       },
       (error: unknown) => {
@@ -115,10 +130,28 @@ export class Authenticator {
           return rejections.unauthorized("the token could not be checked (the gateway's keys are not available); try again shortly");
         }
         // A token not valid yet is refused from memory only until it becomes valid.
-        this.remember(token, { until: Math.min(now + REFUSED_CACHE_MS, error.validFrom ?? Infinity), outcome: { refused: error.message } });
+        this.remember(token, key, { until: Math.min(now + REFUSED_CACHE_MS, error.validFrom ?? Infinity), outcome: { refused: error.message } });
         return rejections.unauthorized(error.message);
       },
     );
+  }
+
+  /**
+   * A remembered verification's answer for these credentials: the same Caller as last time when
+   * they come from the same window, origin and address (so what is cached per caller downstream,
+   * capability decisions, is found again).
+   */
+  private answer(known: Remembered, credentials: Credentials): AuthOutcome {
+    const last = known.last;
+    const outcome = known.outcome;
+    if (last !== undefined && last.window === credentials.window && last.origin === credentials.origin && last.ip === credentials.ip && last.local === credentials.local) {
+      if (!("refused" in outcome) && outcome.expiresAt !== undefined && outcome.expiresAt <= Date.now()) return rejections.unauthorized("the token has expired");
+      return last.answer;
+    }
+    const answer = this.outcome(outcome, credentials);
+    if (answer.ok) answer.caller.stable = true;
+    known.last = { window: credentials.window, origin: credentials.origin, ip: credentials.ip, local: credentials.local, answer };
+    return answer;
   }
 
   private outcome(outcome: Remembered["outcome"], credentials: Credentials): AuthOutcome {
@@ -130,7 +163,8 @@ export class Authenticator {
     return caller(credentials, outcome.principal, outcome.windows, outcome.expiresAt);
   }
 
-  private remember(token: string, entry: Remembered): void {
+  /** Under the token, and under the header it came in (`key`) when that differs. */
+  private remember(token: string, key: string, entry: Remembered): void {
     if (this.remembered.size >= CACHE_LIMIT) {
       // The oldest go first (a Map keeps insertion order).
       let drop = this.remembered.size - CACHE_LIMIT + 1;
@@ -140,6 +174,7 @@ export class Authenticator {
       }
     }
     this.remembered.set(token, entry);
+    if (key !== token) this.remembered.set(key, entry);
   }
 
   private async fromHandler(handler: AuthHandler, credentials: Credentials, timeoutMs: number): Promise<AuthOutcome> {

@@ -33,6 +33,8 @@ const VERB: Record<Action, string> = { call: "call", listen: "listen to", emit: 
 export class CapabilitySet {
   private readonly compiled: Compiled[];
   private cache = new Map<string, Decision>();
+  /** Decisions of stable callers (see Caller.stable), for the window they were first asked about. */
+  private readonly byCaller = new WeakMap<Caller, { window: string; calls: Map<string, Decision> }>();
   private readonly principalKeys = new WeakMap<Principal, string>();
 
   /** `authConfigured`: with `auth:`, `*` is any authenticated principal; without, every caller. */
@@ -45,6 +47,16 @@ export class CapabilitySet {
 
   /** May this caller, in this window, do `action` on `name` (a command, or an event)? */
   decide(action: Action, name: string, caller: Caller, window: string): Decision {
+    if (caller.stable === true && action === "call") {
+      // A caller used for many calls keeps its decisions with it, by command: no key to build.
+      let mine = this.byCaller.get(caller);
+      if (mine === undefined) this.byCaller.set(caller, (mine = { window, calls: new Map() }));
+      if (mine.window === window) {
+        let decision = mine.calls.get(name);
+        if (decision === undefined) mine.calls.set(name, (decision = this.decideNow(action, name, caller, window)));
+        return decision;
+      }
+    }
     const key = `${action}\0${name}\0${window}\0${caller.origin ?? (caller.local ? "" : "?")}\0${caller.local ? 1 : 0}\0${this.keyOf(caller.principal)}`;
     let decision = this.cache.get(key);
     if (decision === undefined) {

@@ -36,23 +36,36 @@ export interface SharedBuckets {
 /** Above this many keys the local buckets sweep those that are full again (they hold nothing). */
 const SWEEP_AT = 100_000;
 
-/** Buckets in this process. */
+/**
+ * Buckets in this process: per limit (and kind of key), per subject (a principal id, an address,
+ * an origin). Two levels, so a call builds no key string: the subject is a string the caller
+ * already holds.
+ */
 export class LocalBuckets {
-  private readonly tat = new Map<string, number>();
+  private readonly buckets = new Map<string, Map<string, number>>();
+  private size = 0;
 
   /** 0 when the call passes (and takes its token), else the ms until the next call would. */
-  take(key: string, emissionMs: number, toleranceMs: number, now = Date.now()): number {
-    const stored = this.tat.get(key);
+  take(bucket: string, subject: string, emissionMs: number, toleranceMs: number, now = Date.now()): number {
+    let tats = this.buckets.get(bucket);
+    if (tats === undefined) this.buckets.set(bucket, (tats = new Map()));
+    const stored = tats.get(subject);
     const tat = stored === undefined || stored < now ? now : stored;
     const allowAt = tat - toleranceMs;
     if (now < allowAt) return allowAt - now;
-    if (this.tat.size >= SWEEP_AT && stored === undefined) this.sweep(now);
-    this.tat.set(key, tat + emissionMs);
+    if (stored === undefined && ++this.size >= SWEEP_AT) this.sweep(now);
+    tats.set(subject, tat + emissionMs);
     return 0;
   }
 
   private sweep(now: number): void {
-    for (const [key, tat] of this.tat) if (tat <= now) this.tat.delete(key);
+    this.size = 0;
+    for (const tats of this.buckets.values()) {
+      for (const [subject, tat] of tats) {
+        if (tat <= now) tats.delete(subject);
+        else this.size++;
+      }
+    }
   }
 }
 
@@ -63,8 +76,11 @@ interface CompiledLimit {
   emissionMs: number;
   /** How far ahead of now the bucket may be spent (burst - 1 tokens). */
   toleranceMs: number;
-  /** The part of every key that names this limit and its terms (a changed rate starts afresh). */
+  /** The part of every key that names this limit and its terms (a changed rate starts afresh), per kind of subject. */
   keyPrefix: string;
+  byId: string;
+  byIp: string;
+  byOrigin: string;
 }
 
 /**
@@ -84,12 +100,16 @@ export class RateLimits {
   ) {
     this.limits = specs.map((spec) => {
       const emissionMs = spec.intervalMs / spec.rate;
+      const keyPrefix = `${spec.name}:${spec.rate}/${spec.intervalMs}:${spec.burst}:${spec.per}`;
       return {
         spec,
         commands: anyGlob(spec.commands),
         emissionMs,
         toleranceMs: emissionMs * (spec.burst - 1),
-        keyPrefix: `${spec.name}:${spec.rate}/${spec.intervalMs}:${spec.burst}:${spec.per}`,
+        keyPrefix,
+        byId: `${keyPrefix}:id`,
+        byIp: `${keyPrefix}:ip`,
+        byOrigin: `${keyPrefix}:origin`,
       };
     });
   }
@@ -109,7 +129,7 @@ export class RateLimits {
     if (away !== undefined) this.sharedFailed(new Error(away)); // logged once; the call is counted here, synchronously
     if (this.shared === undefined || away !== undefined) {
       for (const limit of limits) {
-        const wait = this.local.take(keyOf(limit, caller), limit.emissionMs, limit.toleranceMs);
+        const wait = this.local.take(bucketOf(limit, caller), subjectOf(limit, caller), limit.emissionMs, limit.toleranceMs);
         if (wait > 0) return { limit: limit.spec.name, retryAfterMs: wait };
       }
       return undefined;
@@ -119,14 +139,15 @@ export class RateLimits {
 
   private async takeShared(limits: CompiledLimit[], caller: Caller): Promise<LimitHit | undefined> {
     for (const limit of limits) {
-      const key = keyOf(limit, caller);
+      const bucket = bucketOf(limit, caller);
+      const subject = subjectOf(limit, caller);
       let wait: number;
       try {
-        wait = await this.shared!.take(key, limit.emissionMs, limit.toleranceMs);
+        wait = await this.shared!.take(subject === "" ? bucket : `${bucket}:${subject}`, limit.emissionMs, limit.toleranceMs);
       } catch (error) {
         // Redis away: this instance counts on its own until it is back (a budget per instance).
         this.sharedFailed(error);
-        wait = this.local.take(key, limit.emissionMs, limit.toleranceMs);
+        wait = this.local.take(bucket, subject, limit.emissionMs, limit.toleranceMs);
       }
       if (wait > 0) return { limit: limit.spec.name, retryAfterMs: wait };
     }
@@ -145,15 +166,29 @@ export class RateLimits {
 }
 
 /** The bucket a caller's call falls in. Anonymous callers of a per-principal limit count per address. */
-function keyOf(limit: CompiledLimit, caller: Caller): string {
+function bucketOf(limit: CompiledLimit, caller: Caller): string {
   switch (limit.spec.per) {
     case "all":
       return limit.keyPrefix;
     case "ip":
-      return `${limit.keyPrefix}:ip:${caller.ip ?? "local"}`;
+      return limit.byIp;
     case "origin":
-      return `${limit.keyPrefix}:origin:${caller.origin ?? "none"}`;
+      return limit.byOrigin;
     case "principal":
-      return caller.principal === null ? `${limit.keyPrefix}:ip:${caller.ip ?? "local"}` : `${limit.keyPrefix}:id:${caller.principal.id}`;
+      return caller.principal === null ? limit.byIp : limit.byId;
+  }
+}
+
+/** Whose share of that bucket: "" for `per: all`. */
+function subjectOf(limit: CompiledLimit, caller: Caller): string {
+  switch (limit.spec.per) {
+    case "all":
+      return "";
+    case "ip":
+      return caller.ip ?? "local";
+    case "origin":
+      return caller.origin ?? "none";
+    case "principal":
+      return caller.principal === null ? (caller.ip ?? "local") : caller.principal.id;
   }
 }

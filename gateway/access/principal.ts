@@ -40,6 +40,11 @@ export interface Caller {
   windows?: readonly string[];
   /** When the credential stops being valid (ms since the epoch; a JWT's exp); undefined: never. */
   expiresAt?: number;
+  /**
+   * This object is used for many calls (a page's socket, a remembered token's last answer): what
+   * is decided for it may be kept with it (capabilities.ts). Not for callers made per call.
+   */
+  stable?: boolean;
 }
 
 /** A caller with no credential, as in-process calls without a principal are. */

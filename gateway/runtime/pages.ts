@@ -139,6 +139,8 @@ export class Page extends PageLinkBase implements PageLink {
     readonly credentials?: Credentials,
   ) {
     super();
+    // Every frame of this page is this caller's: what is decided for it is kept with it.
+    caller.stable = true;
     socket.once("close", () => this.markClosed());
   }
 
