@@ -233,8 +233,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (invokeOptions?.headers === undefined || current.access?.spec.auth === undefined) return invokeAs<T>(pipeline, cmd, body, invokeOptions, undefined);
       // What authentication reads of the headers; all of them only for an auth handler (or dev's call-as header).
       const given = invokeOptions.headers;
-      const headers = current.access.authHandler !== undefined || (options.dev ?? options.watch) ? normalizeHeaders(given) : { authorization: readHeader(given, "authorization"), cookie: readHeader(given, "cookie") };
-      const auth = access.authenticate(current, { headers, local: true, url: `/ipc/${cmd}`, window: invokeOptions.window || "main" });
+      const everything = current.access.authHandler !== undefined || (options.dev ?? options.watch);
+      const headers = everything
+        ? normalizeHeaders(given)
+        : { authorization: readHeader(given, "authorization"), cookie: current.access.spec.auth.jwt?.cookie === undefined ? undefined : readHeader(given, "cookie") };
+      const auth = access.authenticate(current, { headers, local: true, url: everything ? `/ipc/${cmd}` : "", window: invokeOptions.window || "main" });
       if (!(auth instanceof Promise)) return auth.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, auth.caller) : Promise.reject(auth.error);
       return auth.then((outcome) => (outcome.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, outcome.caller) : Promise.reject(outcome.error)));
     },

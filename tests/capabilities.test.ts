@@ -4,7 +4,7 @@
 // HTTP and the WebSocket (deny wins), unknown permissions warned about once per gateway, mistakes
 // reported by the real `gateway check`, `gateway explain` answering from the command line, edits
 // applied under watch, and a build served with `serve --from` without the sources.
-import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "@jest/globals";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { createGateway, type Gateway } from "../gateway/index.ts";
@@ -468,5 +468,74 @@ describe("remote.urls with local left at its default (true), as in Tauri", () =>
       noOrigin: 200,
       other: 403,
     });
+  });
+});
+
+describe("pyInvoke is decided by its function's command", () => {
+  let app: TempApp;
+  let gw: Gateway;
+  let base: string;
+  let close: () => Promise<void>;
+  let ran: string[];
+
+  beforeAll(async () => {
+    app = tempApp({
+      "gateway.yaml": `version: 1
+auth:
+  tokens:
+    vera: { token: vera-static-token-123, roles: [viewer] }
+capabilities:
+  viewers:
+    principals: [role:viewer]
+    commands: { allow: [read_note] }
+discover:
+  handlers: handlers
+`,
+      "handlers/read_note.ts": "export default () => { (globalThis as any).__pyRan.push('read_note'); return 'note'; };\n",
+      "handlers/delete_note.ts": "export default () => { (globalThis as any).__pyRan.push('delete_note'); return 'gone'; };\n",
+    });
+    gw = await createGateway({ config: app.path("gateway.yaml"), logger: memoryLogger() });
+    const listening = await gw.listen({ port: 0, host: "127.0.0.1" });
+    base = listening.url;
+    close = async () => {
+      await listening.close();
+      await gw.close();
+    };
+  });
+  beforeEach(() => {
+    ran = (globalThis as any).__pyRan = [];
+  });
+  afterAll(async () => {
+    await close?.();
+    app?.remove();
+  });
+
+  const pyInvoke = (fn: string) =>
+    request(`${base}/ipc/${encodeURIComponent("plugin:pytauri|pyfunc")}`, {
+      headers: { "content-type": "application/octet-stream", pyfunc: fn, authorization: "Bearer vera-static-token-123" },
+      body: Buffer.from("{}"),
+    });
+
+  test("over HTTP: the allowed function runs, the other is 403 forbidden naming it, and does not run", async () => {
+    const allowed = await pyInvoke("read_note");
+    expect({ status: allowed.status, value: allowed.json() }).toEqual({ status: 200, value: "note" });
+    const denied = await pyInvoke("delete_note");
+    expect({ status: denied.status, kind: denied.json().kind, command: denied.json().command }).toEqual({ status: 403, kind: "forbidden", command: "delete_note" });
+    expect(ran).toEqual(["read_note"]);
+  });
+
+  test("over the WebSocket, as the page's principal", async () => {
+    const page = await connectPage(base, "main", {}, { token: "vera-static-token-123" });
+    try {
+      const send = (fn: string, rid: number) => {
+        page.ws.send(JSON.stringify({ type: "invoke", rid, cmd: "plugin:pytauri|pyfunc", body: {}, headers: { pyfunc: fn } }));
+        return page.next((f) => f.type === "reply" && f.rid === rid);
+      };
+      expect(await send("read_note", 1)).toMatchObject({ ok: true, value: "note" });
+      expect(await send("delete_note", 2)).toMatchObject({ ok: false, status: 403, error: { kind: "forbidden", command: "delete_note" } });
+      expect(ran).toEqual(["read_note"]);
+    } finally {
+      await page.close();
+    }
   });
 });
