@@ -25,6 +25,11 @@ describe("manifest mistakes", () => {
     ]);
   });
 
+  test("${VAR} unquoted inside { }: one line saying to quote it, not the parser's token soup", async () => {
+    const found = await mistakes({ "gateway.yaml": "version: 1\nauth:\n  tokens:\n    ci-bot: { token: ${BOT_TOKEN}, roles: [bot] }\n" });
+    expect(found).toEqual(['gateway.yaml:4:23: ${BOT_TOKEN} inside { } or [ ] must be quoted: "${BOT_TOKEN}" (or write the mapping as indented lines)']);
+  });
+
   test("duplicate key", async () => {
     const found = await mistakes({ "gateway.yaml": "version: 1\nversion: 1\n" });
     expect(found).toEqual([expect.stringMatching(/^gateway\.yaml:2:1: Map keys must be unique/)]);

@@ -43,8 +43,27 @@ export class SourceDoc {
    * None: toJS() may be called.
    */
   syntaxErrors(): Mistake[] {
-    const syntax = this.doc.errors.map((e) => ({ message: firstLine(e.message), at: this.position(e.pos[0]) }));
+    const syntax: Mistake[] = [];
+    const lines = new Set<number>();
+    for (const e of this.doc.errors) {
+      const at = this.position(e.pos[0]);
+      // One mistake per line: the parser's first says where it went wrong, the rest follow from it.
+      if (lines.has(at.line)) continue;
+      lines.add(at.line);
+      syntax.push({ message: this.unquotedVariable(at.line) ?? firstLine(e.message), at });
+    }
     return syntax.length > 0 ? syntax : this.aliasErrors();
+  }
+
+  /**
+   * `{ token: ${BOT_TOKEN} }`: in YAML's { } and [ ] a plain value may not hold braces, so `${VAR}`
+   * there breaks the line. Said plainly, with the fix, rather than as the parser's token soup.
+   */
+  private unquotedVariable(line: number): string | undefined {
+    const text = this.text.split("\n", line)[line - 1] ?? "";
+    const variable = /(?<![\w"'])(\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\})/.exec(text);
+    if (variable === null || !/[{[]/.test(text.slice(0, variable.index))) return undefined;
+    return `${variable[1]} inside { } or [ ] must be quoted: "${variable[1]}" (or write the mapping as indented lines)`;
   }
 
   /** The document as a plain value; only once syntaxErrors() found none. */
