@@ -969,10 +969,30 @@ commands:
   });
 });
 
+/** An app served with the real watcher, as `gateway dev` serves it: its manifest edited, the reload awaited. */
+async function watched(manifest: string): Promise<{ gw: Gateway; url: string; edit(manifest: string): Promise<void>; close(): Promise<void> }> {
+  const app = tempApp({ "gateway.yaml": manifest, "h.ts": WHOAMI });
+  const gw = await createGateway({ config: app.path("gateway.yaml"), watch: true, logger: memoryLogger() });
+  const server = await gw.listen({ port: 0, host: "127.0.0.1" });
+  await gw.watching;
+  return {
+    gw,
+    url: server.url,
+    async edit(next) {
+      const generation = gw.generation.id;
+      app.write("gateway.yaml", next);
+      await until(() => gw.generation.id > generation, "the reload");
+    },
+    async close() {
+      await server.close();
+      await gw.close();
+      app.remove();
+    },
+  };
+}
+
 describe("a capability revoked by an edit", () => {
-  let app: ReturnType<typeof tempApp>;
-  let gw: Gateway;
-  let server: Listening;
+  let app: Awaited<ReturnType<typeof watched>>;
   const manifest = (commands: string) => `version: 1
 auth:
   tokens:
@@ -985,39 +1005,28 @@ commands:
   whoami: { handler: h.ts }
 `;
   beforeAll(async () => {
-    app = tempApp({ "gateway.yaml": manifest("{ allow: [whoami] }"), "h.ts": WHOAMI });
-    gw = await createGateway({ config: app.path("gateway.yaml"), watch: true, logger: memoryLogger() });
-    server = await gw.listen({ port: 0, host: "127.0.0.1" });
-    await gw.watching;
+    app = await watched(manifest("{ allow: [whoami] }"));
   });
-  afterAll(async () => {
-    await server?.close();
-    await gw?.close();
-    app.remove();
-  });
+  afterAll(() => app?.close());
 
   test("applies to an already-open socket at its next call", async () => {
-    const sock = await connect(server.url, { token: "alice-static-token" });
+    const sock = await connect(app.url, { token: "alice-static-token" });
     expect(await whoOnSocket(sock)).toMatchObject({ id: "alice" });
-    const anonymous = await invokeJson(server.url, "whoami", {});
+    const anonymous = await invokeJson(app.url, "whoami", {});
     expect(anonymous.status).toBe(403); // deny by default: only users may
 
-    const generation = gw.generation.id;
-    app.write("gateway.yaml", manifest("{ allow: [whoami], deny: [whoami] }"));
-    await until(() => gw.generation.id > generation, "the reload");
+    await app.edit(manifest("{ allow: [whoami], deny: [whoami] }"));
 
     const before = calls();
     expect(await sock.call("whoami")).toMatchObject({ ok: false, status: 403, error: { kind: "forbidden", command: "whoami" } });
-    const http = await invokeJson(server.url, "whoami", {}, { authorization: "Bearer alice-static-token" });
+    const http = await invokeJson(app.url, "whoami", {}, { authorization: "Bearer alice-static-token" });
     expect({ status: http.status, kind: http.json().kind }).toEqual({ status: 403, kind: "forbidden" });
     expect(calls()).toBe(before);
   });
 });
 
 describe("auth: changed by an edit", () => {
-  let app: ReturnType<typeof tempApp>;
-  let gw: Gateway;
-  let server: Listening;
+  let app: Awaited<ReturnType<typeof watched>>;
   const manifest = (tokens: string) => `version: 1
 auth:
   tokens:
@@ -1029,31 +1038,21 @@ capabilities:
 commands:
   whoami: { handler: h.ts }
 `;
-  const BOTH = "    alice: { token: alice-static-token, roles: [user] }\n    bob: { token: bob-static-token, roles: [user] }";
   beforeAll(async () => {
-    app = tempApp({ "gateway.yaml": manifest(BOTH), "h.ts": WHOAMI });
-    gw = await createGateway({ config: app.path("gateway.yaml"), watch: true, logger: memoryLogger() });
-    server = await gw.listen({ port: 0, host: "127.0.0.1" });
-    await gw.watching;
+    app = await watched(manifest("    alice: { token: alice-static-token, roles: [user] }\n    bob: { token: bob-static-token, roles: [user] }"));
   });
-  afterAll(async () => {
-    await server?.close();
-    await gw?.close();
-    app.remove();
-  });
+  afterAll(() => app?.close());
 
   test("a removed token closes the sockets opened with it (4401 and why); another whose roles changed goes on with the new roles", async () => {
-    const alice = await connect(server.url, { token: "alice-static-token" });
-    const bob = await connect(server.url, { token: "bob-static-token" });
+    const alice = await connect(app.url, { token: "alice-static-token" });
+    const bob = await connect(app.url, { token: "bob-static-token" });
     expect(await whoOnSocket(bob)).toMatchObject({ id: "bob", roles: ["user"] });
 
-    const generation = gw.generation.id;
-    app.write("gateway.yaml", manifest("    bob: { token: bob-static-token, roles: [user, editor] }"));
-    await until(() => gw.generation.id > generation, "the reload");
+    await app.edit(manifest("    bob: { token: bob-static-token, roles: [user, editor] }"));
 
     expect(await alice.closed).toEqual({ code: 4401, reason: "the bearer token is not known" });
     expect(await whoOnSocket(bob)).toMatchObject({ id: "bob", roles: ["user", "editor"] });
-    expect((await refusedUpgrade(server.url, { token: "alice-static-token" })).status).toBe(401);
+    expect((await refusedUpgrade(app.url, { token: "alice-static-token" })).status).toBe(401);
   });
 });
 

@@ -94,6 +94,22 @@ const WARNINGS = [
 
 const warningsIn = (lines: string[]) => lines.filter((l) => l.startsWith("gateway: src-tauri/")).map((l) => l.slice("gateway: ".length));
 
+/** An app served on 127.0.0.1 (port 0) until `close()`. */
+async function served(files: Record<string, string>, logger = memoryLogger()): Promise<{ gw: Gateway; base: string; close(): Promise<void> }> {
+  const app = tempApp(files);
+  const gw = await createGateway({ config: app.path("gateway.yaml"), logger });
+  const listening = await gw.listen({ port: 0, host: "127.0.0.1" });
+  return {
+    gw,
+    base: listening.url,
+    async close() {
+      await listening.close();
+      await gw.close();
+      app.remove();
+    },
+  };
+}
+
 describe("a Tauri capability folder over HTTP and the WebSocket", () => {
   let app: TempApp;
   let gw: Gateway;
@@ -436,29 +452,17 @@ export default ({ headers }: { headers: Record<string, string> }) => {
 });
 
 describe("remote.urls with local left at its default (true), as in Tauri", () => {
-  let app: TempApp;
-  let gw: Gateway;
+  let app: Awaited<ReturnType<typeof served>>;
   let base: string;
-  let close: () => Promise<void>;
-
   beforeAll(async () => {
-    app = tempApp({
+    app = await served({
       "gateway.yaml": MANIFEST,
       "handlers/remote-ping.ts": "export default () => 'pong';\n",
       "src-tauri/capabilities/web.json": `{ "identifier": "web", "windows": ["main"], "remote": { "urls": ["https://app.example.com"] }, "permissions": ["allow-remote-ping"] }\n`,
     });
-    gw = await createGateway({ config: app.path("gateway.yaml"), logger: memoryLogger() });
-    const listening = await gw.listen({ port: 0, host: "127.0.0.1" });
-    base = listening.url;
-    close = async () => {
-      await listening.close();
-      await gw.close();
-    };
+    base = app.base;
   });
-  afterAll(async () => {
-    await close?.();
-    app?.remove();
-  });
+  afterAll(() => app?.close());
 
   test("applies to those origins and to the gateway's own pages, not to other origins", async () => {
     const status = async (origin?: string) => (await invokeJson(base, "remote-ping", {}, { "gateway-window": "main", ...(origin ? { origin } : {}) })).status;
@@ -472,14 +476,12 @@ describe("remote.urls with local left at its default (true), as in Tauri", () =>
 });
 
 describe("pyInvoke is decided by its function's command", () => {
-  let app: TempApp;
-  let gw: Gateway;
+  let app: Awaited<ReturnType<typeof served>>;
   let base: string;
-  let close: () => Promise<void>;
   let ran: string[];
 
   beforeAll(async () => {
-    app = tempApp({
+    app = await served({
       "gateway.yaml": `version: 1
 auth:
   tokens:
@@ -494,21 +496,12 @@ discover:
       "handlers/read_note.ts": "export default () => { (globalThis as any).__pyRan.push('read_note'); return 'note'; };\n",
       "handlers/delete_note.ts": "export default () => { (globalThis as any).__pyRan.push('delete_note'); return 'gone'; };\n",
     });
-    gw = await createGateway({ config: app.path("gateway.yaml"), logger: memoryLogger() });
-    const listening = await gw.listen({ port: 0, host: "127.0.0.1" });
-    base = listening.url;
-    close = async () => {
-      await listening.close();
-      await gw.close();
-    };
+    base = app.base;
   });
   beforeEach(() => {
     ran = (globalThis as any).__pyRan = [];
   });
-  afterAll(async () => {
-    await close?.();
-    app?.remove();
-  });
+  afterAll(() => app?.close());
 
   const pyInvoke = (fn: string) =>
     request(`${base}/ipc/${encodeURIComponent("plugin:pytauri|pyfunc")}`, {
