@@ -305,7 +305,7 @@ describe("gateway check", () => {
     const good = tempApp(FILES);
     try {
       const result = await runGateway(["check"], { cwd: good.dir });
-      expect(result).toMatchObject({ code: 0, stdout: "gateway.yaml: 5 commands, 0 channels, 1 events\n" });
+      expect(result).toMatchObject({ code: 0, stdout: "gateway.yaml: 5 commands, 0 channels, 1 events, 5 capabilities\n" });
       expect(result.stderr.trimEnd().split("\n").sort()).toEqual(WARNINGS.map((w) => `warning: ${w}`));
     } finally {
       good.remove();

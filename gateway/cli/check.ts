@@ -49,5 +49,13 @@ ${CONFIG_DETAIL}
 };
 
 export function summary(generation: Generation): string {
-  return `${generation.commands.size} commands, ${generation.channels.size} channels, ${generation.events.size} events`;
+  const base = `${generation.commands.size} commands, ${generation.channels.size} channels, ${generation.events.size} events`;
+  // Who may call what is part of what was checked: said when the app has it.
+  const access = generation.access?.spec;
+  if (access === undefined) return base;
+  const parts: string[] = [];
+  if (access.auth !== undefined) parts.push(`auth: ${[access.auth.tokens.length > 0 ? `${access.auth.tokens.length} tokens` : "", access.auth.jwt ? "jwt" : "", access.auth.handler ? "handler" : ""].filter(Boolean).join(", ") || "none"}`);
+  if (access.capabilities !== undefined) parts.push(`${access.capabilities.length} capabilities`);
+  if (access.limits.length > 0) parts.push(`${access.limits.length} limits`);
+  return parts.length > 0 ? `${base}, ${parts.join(", ")}` : base;
 }
