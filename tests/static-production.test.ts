@@ -5,7 +5,7 @@
 // HEAD, and the web's content types.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { randomBytes } from "node:crypto";
-import { symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { readdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { createGateway, type Gateway, type Listening } from "../gateway/index.ts";
@@ -69,6 +69,8 @@ const FILES: Record<string, string | Buffer> = {
   "image.png": PNG,
   "data.bin": BIN,
   "changing.txt": "version one",
+  // Random hex: compresses only to about half, so a download held after its first chunk holds its file.
+  "big.js": `const big = "${randomBytes(4 * 1024 * 1024).toString("hex")}";`,
 };
 
 interface Served {
@@ -297,6 +299,39 @@ describe("compression", () => {
     expect(png.headers.vary).toBeUndefined();
   });
 });
+
+/** This process's open descriptors (the gateway runs in it). */
+const openDescriptors = () => readdirSync("/proc/self/fd").length;
+
+test("downloads compressed on the fly and aborted mid-way release their files; the file still compresses whole", async () => {
+  const { hostname, port } = new URL(url);
+  const held = async (encoding: string) =>
+    new Promise<{ destroy(): void }>((resolve, reject) => {
+      const req = httpRequest({ host: hostname, port, path: "/big.js", headers: { "accept-encoding": encoding }, agent: false }, (res) => {
+        expect(res.headers["content-encoding"]).toBe(encoding);
+        res.once("data", () => {
+          res.pause();
+          resolve({ destroy: () => req.destroy() });
+        });
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  await get(url, "/big.js", { "accept-encoding": "gzip" }); // anything opened once is in the baseline
+  const baseline = openDescriptors();
+  const downloads = await Promise.all(Array.from({ length: 20 }, (_, i) => held(i % 2 ? "gzip" : "br")));
+  // Each holds a file and two socket ends here: the count is meaningful.
+  expect(openDescriptors()).toBeGreaterThanOrEqual(baseline + 20);
+  for (const download of downloads) download.destroy();
+  let after = openDescriptors();
+  for (let waited = 0; after > baseline + 4 && waited < 5000; waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+    after = openDescriptors();
+  }
+  expect(after).toBeLessThanOrEqual(baseline + 4);
+  const whole = await get(url, "/big.js", { "accept-encoding": "br" });
+  expect(brotliDecompressSync(whole.body).toString()).toBe(FILES["big.js"]);
+}, 30_000);
 
 describe("Range", () => {
   test("a single range is 206 with Content-Range and exactly those bytes", async () => {
