@@ -90,6 +90,8 @@ async function serve(staticSpec: string): Promise<{ url: string; app: TempApp }>
   // A precompressed "neighbour" that is a symlink out of the folder: never followed.
   writeFileSync(app.path("outside.br"), brotliCompressSync(OUTSIDE));
   symlinkSync("../outside.br", app.path("public/leak.js.br"));
+  // A stable name for a hashed file: its content changes under that name at the next build.
+  symlinkSync("assets/app.3f9a2c1b.js", app.path("public/latest.js"));
   const gw = await createGateway({ config: app.path("gateway.yaml"), watch: false, logger: memoryLogger() });
   const listening = await gw.listen({ port: 0, host: "127.0.0.1" });
   served.push({ gw, listening, app });
@@ -184,6 +186,7 @@ describe("Cache-Control", () => {
       "/": "no-cache",
       "/styles.css": "no-cache",
       "/image.png": "no-cache",
+      "/latest.js": "no-cache",
     };
     const seen: Record<string, string | undefined> = {};
     for (const path of Object.keys(expected)) seen[path] = (await get(url, path)).headers["cache-control"];

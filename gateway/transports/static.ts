@@ -117,11 +117,13 @@ export async function serveStatic(settings: StaticSettings, path: string, req: I
     await found.handle.close().catch(() => {});
     throw error;
   }
-  send(settings, found, variant, req, res);
+  send(settings, found, variant, lastSegment(path), req, res);
   return true;
 }
 
 interface Found {
+  /** The folder (its real path). */
+  root: string;
   file: string;
   handle: FileHandle;
   size: number;
@@ -165,7 +167,7 @@ async function locate(settings: StaticSettings, path: string): Promise<Found | u
       await handle.close();
       return undefined;
     }
-    return { file, handle, size: stats.size, stats };
+    return { root, file, handle, size: stats.size, stats };
   } catch {
     await handle?.close().catch(() => {});
     return undefined;
@@ -235,7 +237,7 @@ async function chooseVariant(settings: StaticSettings, found: Found, req: Incomi
   if (!worth && /\.(br|gz)$/i.test(found.file)) return { kind: "identity", negotiated: false };
   const accepted = req.headers.range === undefined ? acceptedEncodings(req.headers["accept-encoding"]) : [];
   for (const encoding of accepted) {
-    const neighbour = await openNeighbour(settings, `${found.file}.${encoding === "br" ? "br" : "gz"}`);
+    const neighbour = await openNeighbour(settings, found.root, `${found.file}.${encoding === "br" ? "br" : "gz"}`);
     if (neighbour !== undefined) return { kind: "precompressed", encoding, ...neighbour };
   }
   if (worth && found.size >= COMPRESS_MIN_BYTES && accepted.length > 0) return { kind: "compress", encoding: accepted[0]! };
@@ -243,10 +245,9 @@ async function chooseVariant(settings: StaticSettings, found: Found, req: Incomi
 }
 
 /** A precompressed file next to the served one, held by the same rules (inside the folder, a regular file). */
-async function openNeighbour(settings: StaticSettings, file: string): Promise<{ handle: FileHandle; size: number; stats: Stats } | undefined> {
+async function openNeighbour(settings: StaticSettings, root: string, file: string): Promise<{ handle: FileHandle; size: number; stats: Stats } | undefined> {
   let handle: FileHandle | undefined;
   try {
-    const root = await realpath(settings.dir);
     const real = await realpath(file);
     if (!inside(real, root, settings.dotfiles)) return undefined;
     handle = await open(real, OPEN_FLAGS);
@@ -329,7 +330,17 @@ function ifRangeHolds(header: string | undefined, etag: string, stats: Stats): b
 
 // ---------------------------------------------------------------- sending
 
-function send(settings: StaticSettings, found: Found, variant: Variant, req: IncomingMessage, res: ServerResponse): void {
+/** The URL's last segment, decoded ("" for a folder's URL). */
+function lastSegment(path: string): string {
+  try {
+    return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1));
+  } catch {
+    return "";
+  }
+}
+
+/** `name`: the URL's last segment, the name caches know the answer by. */
+function send(settings: StaticSettings, found: Found, variant: Variant, name: string, req: IncomingMessage, res: ServerResponse): void {
   const release = () => {
     void found.handle.close().catch(() => {});
     if (variant.kind === "precompressed") void variant.handle.close().catch(() => {});
@@ -340,7 +351,9 @@ function send(settings: StaticSettings, found: Found, variant: Variant, req: Inc
   const stats = variant.kind === "precompressed" ? variant.stats : found.stats;
   const encoding = variant.kind === "identity" ? undefined : variant.encoding;
   const etag = etagOf(stats, encoding);
-  const immutable = settings.immutable !== false && hashedName(basename(found.file));
+  // Both names hashed: the URL's (a `latest.js` symlink to a hashed file changes under its name)
+  // and the file's (a hashed-looking symlink to a plain file, the SPA fallback's index.html).
+  const immutable = settings.immutable !== false && hashedName(name) && hashedName(basename(found.file));
   const headers: Record<string, string | number> = {
     "content-type": typeOf(found.file),
     "cache-control": immutable ? IMMUTABLE : (settings.cacheControl ?? "no-cache"),
