@@ -10,7 +10,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { createGateway, type Gateway, type Listening } from "../gateway/index.ts";
 import { hashedName } from "../gateway/transports/static.ts";
-import { memoryLogger, tempApp, type TempApp } from "./helpers/app.ts";
+import { gatewayFor, memoryLogger, rejectionOf, tempApp, type TempApp } from "./helpers/app.ts";
 
 interface Answer {
   status: number;
@@ -211,6 +211,14 @@ describe("Cache-Control", () => {
     };
     const judged = Object.fromEntries(Object.keys(names).map((name) => [name, hashedName(name)]));
     expect(judged).toEqual(names);
+  });
+
+  test.each([
+    ['static: { dir: public, cacheControl: "no-cache\\r\\nSet-Cookie: a=b" }', "server.static.cacheControl is a Cache-Control value for files without a content hash, e.g. no-cache or public, max-age=300"],
+    ["static: { dir: public, cacheControl: 300 }", "server.static.cacheControl is a Cache-Control value for files without a content hash, e.g. no-cache or public, max-age=300"],
+  ])("%s is refused (no header injection from the manifest)", async (line, message) => {
+    const error = await rejectionOf(gatewayFor({ "gateway.yaml": `version: 1\nserver:\n  ${line}\n` }));
+    expect(error.problems).toEqual([expect.objectContaining({ line: 3, message })]);
   });
 
   test("server.static.cacheControl sets the others' header; immutable: false turns the hash rule off", async () => {
