@@ -111,8 +111,8 @@ describe("the manifest's limits", () => {
     ["maxDepth: deep", "server.maxDepth is a number of nesting levels from 1 to 10000"],
     ["maxInFlight: -1", "server.maxInFlight is a positive number of invocations"],
     ["requestTimeout: soon", "a duration is milliseconds or a string like 500ms, 30s, 2m"],
-    ["static: 5", "server.static is a folder, or { dir, dotfiles: true|false, fallback: index.html }"],
-    ["static: { dotfiles: true }", "server.static is a folder, or { dir, dotfiles: true|false, fallback: index.html }"],
+    ["static: 5", "server.static is a folder, or { dir, dotfiles: true|false, fallback: index.html, cacheControl: no-cache, immutable: true|false }"],
+    ["static: { dotfiles: true }", "server.static is a folder, or { dir, dotfiles: true|false, fallback: index.html, cacheControl: no-cache, immutable: true|false }"],
     ["static: { dir: web, dotfile: true }", 'unknown key "dotfile" in server.static (did you mean "dotfiles"?)'],
     ["static: { dir: web, fallback: ../secret.html }", "server.static.fallback is a file in the static folder, e.g. index.html"],
   ])("%s is refused with its line and column", async (line, message) => {

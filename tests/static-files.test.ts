@@ -405,6 +405,11 @@ test("a file is sent with the headers docs/protocol.md lists, framing left to th
       "content-length": String(page.body.length),
       "cache-control": "no-cache",
       "x-content-type-options": "nosniff",
+      // Validators and negotiation (tests/static-production.test.ts): no framing, no CSP.
+      etag: expect.stringMatching(/^"[0-9a-f]+-[0-9a-f]+"$/),
+      "last-modified": expect.any(String),
+      "accept-ranges": "bytes",
+      vary: "Accept-Encoding",
     });
     const missing = await get(url, "/no-such-file.js");
     expect([missing.status, missing.headers["x-frame-options"], missing.headers["content-security-policy"]]).toEqual([404, "DENY", "frame-ancestors 'none'"]);

@@ -101,6 +101,10 @@ export interface StaticSettings {
   dotfiles: boolean;
   /** SPA fallback: a file (relative to dir) sent for unknown paths a browser navigates to. */
   fallback?: string;
+  /** Cache-Control for files without a content hash in their name (default: no-cache). */
+  cacheControl?: string;
+  /** Names with a content hash are cached for a year, `immutable` (default: true; false turns the rule off). */
+  immutable?: boolean;
 }
 
 export interface Manifest {
@@ -458,8 +462,14 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
   }
   if (value.trustProxy !== undefined && ok("/server/trustProxy")) server.trustProxy = value.trustProxy as boolean | string[];
   if (value.static !== undefined && ok("/server/static")) {
-    const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string });
-    server.static = { dir: resolve(dir, spec.dir), dotfiles: spec.dotfiles ?? false, ...(spec.fallback ? { fallback: spec.fallback } : {}) };
+    const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string; cacheControl?: string; immutable?: boolean });
+    server.static = {
+      dir: resolve(dir, spec.dir),
+      dotfiles: spec.dotfiles ?? false,
+      ...(spec.fallback ? { fallback: spec.fallback } : {}),
+      ...(spec.cacheControl !== undefined ? { cacheControl: spec.cacheControl } : {}),
+      ...(spec.immutable !== undefined ? { immutable: spec.immutable } : {}),
+    };
   }
   return server;
 }
