@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { gatewayFor } from "./helpers/app.ts";
 import { invokeJson, request, type RawResponse } from "./helpers/http.ts";
 import { connectPage, type Frame, type TestPage } from "./helpers/ws.ts";
-import { fromPino, type InvocationLog, type Logger } from "../gateway/runtime/logger.ts";
+import { fromPino, prettyStream, type InvocationLog, type Logger } from "../gateway/runtime/logger.ts";
 import { isValidRequestId, newRequestId, requestIdFrom } from "../gateway/runtime/request-id.ts";
 
 const TOKEN = "request-id-token-0123";
@@ -199,28 +199,44 @@ describe("every log line of the call carries it", () => {
     expect(await entryFor(id)).toMatchObject({ cmd, status: 500 });
   });
 
-  test("pino: the invocation line and a handler's throw have requestId as a top-level JSON field, and the pretty line names it", async () => {
-    const lines: Record<string, any>[] = [];
+  /** The gateway over pino writing into memory, as JSON lines or as pretty (terminal) text. */
+  async function pinoGateway(pretty: boolean, run: (url: string) => Promise<void>): Promise<string> {
+    let text = "";
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString("utf8").split("\n")) if (line) lines.push(JSON.parse(line));
+        text += chunk.toString("utf8");
         done();
       },
     });
-    const json = await gatewayFor({ "gateway.yaml": MANIFEST, "handlers/app.ts": APP }, { logger: fromPino(pino({ level: "info", base: undefined }, sink)) });
+    const log = pino({ level: "info", base: undefined, serializers: { err: pino.stdSerializers.err } }, pretty ? prettyStream(sink, false) : sink);
+    const gateway = await gatewayFor({ "gateway.yaml": MANIFEST, "handlers/app.ts": APP }, { logger: fromPino(log) });
     try {
-      const { url: jsonUrl } = await json.gw.listen({ port: 0 });
-      const res = await invokeJson(jsonUrl, "boom", {}, { ...AUTH, "x-request-id": "pino-1" });
-      expect(res.status).toBe(500);
-      for (let i = 0; i < 200 && !lines.some((l) => l.invocation); i++) await new Promise((r) => setTimeout(r, 5));
-      const threw = lines.find((l) => /threw$/.test(l.msg));
-      expect(threw).toMatchObject({ requestId: "pino-1", err: { message: "boom" } });
-      const invocation = lines.find((l) => l.invocation);
-      expect(invocation).toMatchObject({ requestId: "pino-1", invocation: { cmd: "boom", requestId: "pino-1" } });
-      expect(invocation!.msg).toMatch(/^boom 500 internal [\d.]+ ms \(http, window main, request pino-1\)$/);
+      const { url: pinoUrl } = await gateway.gw.listen({ port: 0 });
+      await run(pinoUrl);
+      for (let i = 0; i < 200 && !/ ms /.test(text); i++) await new Promise((r) => setTimeout(r, 5));
     } finally {
-      await json.close();
+      await gateway.close();
     }
+    return text;
+  }
+  const boomAs = (id: string) => async (pinoUrl: string) => {
+    expect((await invokeJson(pinoUrl, "boom", {}, { ...AUTH, "x-request-id": id })).status).toBe(500);
+  };
+
+  test("pino JSON: the invocation line and a handler's throw have requestId as a top-level field", async () => {
+    const lines = (await pinoGateway(false, boomAs("pino-1"))).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const threw = lines.find((l) => /threw$/.test(l.msg));
+    expect(threw).toMatchObject({ requestId: "pino-1", err: { message: "boom" } });
+    const invocation = lines.find((l) => l.invocation);
+    expect(invocation).toMatchObject({ requestId: "pino-1", invocation: { cmd: "boom", requestId: "pino-1" } });
+    expect(invocation.msg).toMatch(/^boom 500 internal [\d.]+ ms \(http, window main\)$/); // the field says it; msg is as before
+  });
+
+  test("pino pretty: both lines name the request", async () => {
+    const text = await pinoGateway(true, boomAs("pretty-1"));
+    expect(text).toMatch(/command "boom" \(.*\) threw \(request pretty-1\)\n/);
+    expect(text).toMatch(/boom 500 internal [\d.]+ ms \(http, window main, request pretty-1\)\n/);
+    expect(text).not.toMatch(/requestId/); // not again as a field below the line
   });
 });
 

@@ -209,8 +209,8 @@ test("serve logs warnings and errors only; --log-level and --log-format change t
 
   running = await startGateway("serve", app.dir, ["--log-level", "info", "--log-format", "pretty"]);
   child = running.child;
-  await invokeJson(running.url, "hello", {});
-  await running.waitForStderr(/INFO: hello 200 ok \d+\.\d ms \(http, window main\)/);
+  await invokeJson(running.url, "hello", {}, { "x-request-id": "pretty-request-1" });
+  await running.waitForStderr(/INFO: hello 200 ok \d+\.\d ms \(http, window main, request pretty-request-1\)/);
 });
 
 test("--log-level takes only levels", async () => {

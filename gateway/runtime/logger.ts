@@ -55,15 +55,25 @@ export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? (process.stderr.isTTY ? "pretty" : "json");
   const destination =
     format === "pretty"
-      ? prettyPrinter()({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation,requestId", messageFormat: prettyMessage })
+      ? prettyStream(2, process.stderr.isTTY)
       : pino.destination({ fd: 2, sync: true });
   return fromPino(pino({ level: options.level, base: undefined, serializers: { err: pino.stdSerializers.err } }, destination));
 }
 
-/** A pretty line's text: a line about one call names its request (the invocation line says it already). */
+/** pino-pretty's stream: `destination` a file descriptor (or, in tests, a stream). */
+export function prettyStream(destination: number | NodeJS.WritableStream, colorize: boolean): NodeJS.WritableStream {
+  return prettyPrinter()({ destination: destination as number, sync: true, colorize, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation,requestId", messageFormat: prettyMessage });
+}
+
+/**
+ * A pretty line's text: a line about one call names its request, the invocation line inside its
+ * parentheses. (Only here: in JSON, `requestId` is a field of its own and `msg` stays as it was.)
+ */
 function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
   const message = String(log[messageKey] ?? "");
-  return typeof log.requestId === "string" && log.invocation === undefined ? `${message} (request ${shownId(log.requestId)})` : message;
+  if (typeof log.requestId !== "string") return message;
+  const id = shownId(log.requestId);
+  return log.invocation !== undefined && message.endsWith(")") ? `${message.slice(0, -1)}, request ${id})` : `${message} (request ${id})`;
 }
 
 /** pino-pretty, loaded only for a terminal (it and its dependencies take a while to load). */
@@ -82,11 +92,12 @@ export function fromPino(log: Pino): Logger {
   if (log.isLevelEnabled("debug")) logger.debug = (message, fields) => log.debug(fields ?? {}, message);
   if (log.isLevelEnabled("info")) {
     // The fields go under `invocation` for JSON consumers; the pretty line already says it all.
-    // `requestId` is also at the top, where every other line of the call has it: one query finds them all.
+    // `requestId` is also at the top, where every other line of the call has it: one query finds
+    // them all. The pretty line shows it (prettyMessage).
     logger.invocation = (entry) =>
       log.info(
         { requestId: entry.requestId, invocation: entry },
-        `${entry.cmd} ${entry.status} ${entry.outcome} ${entry.ms.toFixed(1)} ms${entry.principal === null ? "" : ` ${shownId(entry.principal)}`} (${entry.transport}, window ${entry.window}, request ${shownId(entry.requestId)})`,
+        `${entry.cmd} ${entry.status} ${entry.outcome} ${entry.ms.toFixed(1)} ms${entry.principal === null ? "" : ` ${shownId(entry.principal)}`} (${entry.transport}, window ${entry.window})`,
       );
   }
   return logger;
