@@ -94,7 +94,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
         // Limits kept in Redis: the rest of the pipeline runs once the bucket has answered.
         const later = refused.then((r) => r ?? run(request, generation, command, name, windowLabel, omitHeaders, sink));
         if (sink === undefined) return later as Promise<InvokeResponse>;
-        later.then((r) => r !== undefined && sink.respond(r), (error: unknown) => sink.respond(failure(error, command, host, request.requestId)));
+        later.then((r) => r !== undefined && sink.respond(r), (error: unknown) => sink.respond(failure(error, command, host, request)));
         return undefined;
       }
       if (refused !== undefined) return refused;
@@ -141,16 +141,14 @@ export function createPipeline(host: PipelineHost): Pipeline {
       body = withChannels(body, command, page, generation, channels);
     }
 
-    // HTTP and WebSocket made it already (they return it, refusals before here included).
-    const requestId = request.requestId ?? requestIdFrom(readHeader(request.headers, "x-request-id"));
-    const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels, request.caller?.principal ?? null, requestId);
+    const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels, request.caller?.principal ?? null, request.requestId);
     if (channels !== undefined) invocation.abortWhenGone(request.page!);
     let result: unknown;
     try {
       result = command.handler(invocation);
     } catch (thrown) {
       invocation.closeChannels();
-      return failure(thrown, command, host, requestId);
+      return failure(thrown, command, host, invocation);
     }
     // A synchronous handler is done before any reload can retire its generation: no bookkeeping.
     let thenable: boolean;
@@ -161,7 +159,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
     }
     if (!thenable) {
       invocation.closeChannels();
-      return completeSafely(result, command, host, requestId);
+      return completeSafely(result, command, host, invocation);
     }
     return invocation.await(result as PromiseLike<unknown>, deadlines, request.signal, generation.usage, load, sink);
   }
@@ -218,7 +216,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   readonly #channels: Channel[] | undefined;
   #forgetPage: (() => void) | undefined;
   readonly principal: Principal | null;
-  readonly requestId: string;
+  #requestId: string | undefined;
 
   constructor(
     body: unknown,
@@ -229,11 +227,11 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     host: PipelineHost,
     channels: Channel[] | undefined,
     principal: Principal | null,
-    requestId: string,
+    requestId: string | undefined,
   ) {
     super();
     this.principal = principal;
-    this.requestId = requestId;
+    this.#requestId = requestId;
     this.body = body;
     this.#rawHeaders = headers;
     this.#omitHeaders = omitHeaders;
@@ -246,6 +244,15 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   /** Normalized on first use: most handlers never look at them. */
   get headers(): InvokeHeaders {
     return (this.#headers ??= normalizeHeaders(this.#rawHeaders, this.#omitHeaders));
+  }
+
+  /**
+   * HTTP and WebSocket give it (they return it, refusals before the pipeline included). Otherwise
+   * (in-process without one, a transport of one's own) it is read from the headers or made on
+   * first use: a call nobody asks about (no handler reading it, nothing logged) costs nothing.
+   */
+  get requestId(): string {
+    return (this.#requestId ??= requestIdFrom(readHeader(this.#rawHeaders, "x-request-id")));
   }
 
   get window(): WindowHandle {
@@ -323,11 +330,11 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   }
 
   #fulfilled(value: unknown): void {
-    this.#settled(completeSafely(value, this.#command, this.#host, this.requestId));
+    this.#settled(completeSafely(value, this.#command, this.#host, this));
   }
 
   #rejected(thrown: unknown): void {
-    this.#settled(failure(thrown, this.#command, this.#host, this.requestId));
+    this.#settled(failure(thrown, this.#command, this.#host, this));
   }
 
   #settled(response: InvokeResponse): void {
@@ -408,7 +415,7 @@ function withChannels(body: unknown, command: CommandDef, page: PageLink, genera
 }
 
 /** Validate what the handler returned and make it the response. */
-function complete(value: unknown, command: CommandDef, host: PipelineHost, requestId: string): InvokeResponse {
+function complete(value: unknown, command: CommandDef, host: PipelineHost, call: Call): InvokeResponse {
   if (value === undefined) value = null;
   const returns = command.returns;
   if (returns.kind === "binary") {
@@ -421,38 +428,35 @@ function complete(value: unknown, command: CommandDef, host: PipelineHost, reque
   const validate = returns.validate;
   if (validate !== undefined && !validate(value)) {
     const errors = schemaErrorDetails(validate.errors);
-    host.logger.error(`command "${command.name}" returned a value that does not match its returns schema: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`, undefined, { requestId });
+    host.logger.error(`command "${command.name}" returned a value that does not match its returns schema: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`, undefined, fieldsOf(call));
     return rejections.invalidReturn(command.name, errors);
   }
   return { ok: true, value };
 }
 
 /** complete(), with a returns validator that throws (a getter, a Proxy, a value too deep) made a rejection. */
-function completeSafely(value: unknown, command: CommandDef, host: PipelineHost, requestId: string): InvokeResponse {
+function completeSafely(value: unknown, command: CommandDef, host: PipelineHost, call: Call): InvokeResponse {
   try {
-    return complete(value, command, host, requestId);
+    return complete(value, command, host, call);
   } catch (thrown) {
-    return failure(thrown, command, host, requestId);
+    return failure(thrown, command, host, call);
   }
 }
 
-/**
- * What the caller gets for a throw. Whatever was thrown, this never throws itself. `requestId` is
- * absent only for a throw of the access check's own (no invocation yet).
- */
-function failure(thrown: unknown, command: CommandDef, host: PipelineHost, requestId: string | undefined): Rejection {
+/** What the caller gets for a throw. Whatever was thrown, this never throws itself. */
+function failure(thrown: unknown, command: CommandDef, host: PipelineHost, call: Call): Rejection {
   let invokeError = false;
   try {
     invokeError = isInvokeError(thrown);
   } catch {
     // a Proxy that throws on property access: not an InvokeError
   }
-  if (invokeError) return declaredError((thrown as { value: unknown }).value, command, host, requestId);
+  if (invokeError) return declaredError((thrown as { value: unknown }).value, command, host, call);
   const described = describeThrown(thrown);
   try {
-    host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown === undefined ? "undefined" : thrown, fieldsOf(requestId));
+    host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown === undefined ? "undefined" : thrown, fieldsOf(call));
   } catch {
-    safeLog(host, `command "${command.name}" (${command.source}) threw: ${described}`, requestId);
+    safeLog(host, `command "${command.name}" (${command.source}) threw: ${described}`, call);
   }
   let detail: string | undefined;
   if (host.dev) {
@@ -466,33 +470,40 @@ function failure(thrown: unknown, command: CommandDef, host: PipelineHost, reque
 }
 
 /** An InvokeError's value, checked against the command's `errors:` schema when it declares one. */
-function declaredError(value: unknown, command: CommandDef, host: PipelineHost, requestId: string | undefined): Rejection {
+function declaredError(value: unknown, command: CommandDef, host: PipelineHost, call: Call): Rejection {
   const validate = command.errors.kind === "json" ? command.errors.validate : undefined;
   if (validate === undefined) return rejections.invokeError(value);
   let valid: boolean;
   try {
     valid = validate(value) as boolean;
   } catch (thrown) {
-    safeLog(host, `command "${command.name}" rejected with a value its errors schema could not check: ${describeThrown(thrown)}`, requestId);
+    safeLog(host, `command "${command.name}" rejected with a value its errors schema could not check: ${describeThrown(thrown)}`, call);
     return rejections.invalidError(command.name, [{ instancePath: "", keyword: "errors", message: "could not be checked", params: {} }]);
   }
   if (valid) return rejections.invokeError(value);
   const errors = schemaErrorDetails(validate.errors);
-  safeLog(host, `command "${command.name}" rejected with an InvokeError value that its errors schema does not allow: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`, requestId);
+  safeLog(host, `command "${command.name}" rejected with an InvokeError value that its errors schema does not allow: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`, call);
   return rejections.invalidError(command.name, errors);
 }
 
 /** A logger that throws (a custom one, or console given an unprintable value) must not take the answer with it. */
-function safeLog(host: PipelineHost, message: string, requestId: string | undefined): void {
+function safeLog(host: PipelineHost, message: string, call: Call): void {
   try {
-    host.logger.error(message, undefined, fieldsOf(requestId));
+    host.logger.error(message, undefined, fieldsOf(call));
   } catch {
     // nothing left to tell
   }
 }
 
+/**
+ * The call a log line is about: its Invocation, or (a throw before there is one, as the access
+ * check's own) the request, whose id is then known only when its transport gave one.
+ */
+type Call = { readonly requestId?: string | undefined };
+
 /** The log fields of a line about one call. */
-function fieldsOf(requestId: string | undefined): { requestId: string } | undefined {
+function fieldsOf(call: Call): { requestId: string } | undefined {
+  const requestId = call.requestId;
   return requestId === undefined ? undefined : { requestId };
 }
 
