@@ -24,6 +24,7 @@ import { AccessControl } from "./access/access.ts";
 import { isPrincipalInput, makePrincipal, type Caller, type PrincipalInput } from "./access/principal.ts";
 import { rejections } from "./runtime/errors.ts";
 import { normalizeHeaders, readHeader } from "./runtime/codec.ts";
+import { requestIdFrom } from "./runtime/request-id.ts";
 
 /** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
 export type GatewayOptions = GatewaySettings &
@@ -91,6 +92,12 @@ export interface InvokeOptions {
    * anonymous.
    */
   principal?: PrincipalInput | null;
+  /**
+   * The call's request id (the handler's `requestId`, on its log lines), kept when it is 1 to 128
+   * printable ASCII characters, else replaced by one made here. Absent: `x-request-id` in
+   * `headers`, checked the same, else a new one.
+   */
+  requestId?: string;
 }
 
 export interface Gateway {
@@ -371,7 +378,9 @@ function describeChanges(changed: string[], generation: Generation): string {
 /** An in-process call through the pipeline, as `caller` (a function, not a closure per call: see Settle). */
 function invokeAs<T>(pipeline: ReturnType<typeof createPipeline>, cmd: string, body: unknown, options: InvokeOptions | undefined, caller: Caller | undefined): Promise<T> {
   const settle = new Settle<T>();
-  const response = pipeline.execute({ cmd, body, window: options?.window, headers: options?.headers, signal: options?.signal, caller }, settle);
+  // Without the option the pipeline reads x-request-id from the headers (as for any InvokeRequest).
+  const requestId = options?.requestId === undefined ? undefined : requestIdFrom(options.requestId);
+  const response = pipeline.execute({ cmd, body, window: options?.window, headers: options?.headers, signal: options?.signal, caller, requestId }, settle);
   if (response === undefined) return settle.promise;
   return response.ok ? Promise.resolve(response.value as T) : Promise.reject(response.error);
 }

@@ -105,7 +105,7 @@ describe("the principal in the invocation log", () => {
 
   test("over HTTP: the authenticated principal's id, also when a capability refuses it; null when anonymous or unauthenticated", async () => {
     const ok = await nextEntry("whoami", () => call(url, "whoami", bearer(ALICE)));
-    expect(ok.invocation).toEqual({ cmd: "whoami", window: "main", transport: "http", status: 200, outcome: "ok", ms: expect.any(Number), principal: "alice" });
+    expect(ok.invocation).toEqual({ cmd: "whoami", window: "main", transport: "http", status: 200, outcome: "ok", ms: expect.any(Number), principal: "alice", requestId: expect.any(String) });
     expect(ok.msg).toMatch(/^whoami 200 ok \d+\.\d ms alice \(http, window main\)$/);
 
     const refused = await nextEntry("purge", () => call(url, "purge", bearer(ALICE)));

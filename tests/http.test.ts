@@ -216,7 +216,7 @@ describe("Origin, Host and CORS", () => {
     const res = await invokeJson(base, "echo", 1, { Origin: "http://app.example:5173" });
     expect(res.status).toBe(200);
     expect(res.headers["access-control-allow-origin"]).toBe("http://app.example:5173");
-    expect(res.headers["access-control-expose-headers"]).toBe("Tauri-Response, Retry-After");
+    expect(res.headers["access-control-expose-headers"]).toBe("Tauri-Response, Retry-After, X-Request-Id");
     expect(res.headers.vary).toBe("Origin");
   });
 

@@ -129,7 +129,7 @@ test("dev logs one line per invocation (command, window, outcome, status, durati
   await invokeJson(url, "boom", {});
   await request(`${url}/ipc/hello`, { headers: { origin: "http://127.0.0.1:5173", "content-type": "application/json" }, body: "{}" });
   const ok = await waitForLog(/^hello 200 ok /);
-  expect(ok.invocation).toEqual({ cmd: "hello", window: "settings", transport: "http", status: 200, outcome: "ok", ms: expect.any(Number), principal: null });
+  expect(ok.invocation).toEqual({ cmd: "hello", window: "settings", transport: "http", status: 200, outcome: "ok", ms: expect.any(Number), principal: null, requestId: expect.any(String) });
   expect((await waitForLog(/^nope 404 unknown-command /)).invocation).toMatchObject({ status: 404, outcome: "unknown-command" });
   expect((await waitForLog(/^boom 500 internal /)).invocation).toMatchObject({ status: 500, outcome: "internal" });
   const hint = await waitForLog(/refused a request from origin http:\/\/127\.0\.0\.1:5173/);
@@ -209,8 +209,8 @@ test("serve logs warnings and errors only; --log-level and --log-format change t
 
   running = await startGateway("serve", app.dir, ["--log-level", "info", "--log-format", "pretty"]);
   child = running.child;
-  await invokeJson(running.url, "hello", {});
-  await running.waitForStderr(/INFO: hello 200 ok \d+\.\d ms \(http, window main\)/);
+  await invokeJson(running.url, "hello", {}, { "x-request-id": "pretty-request-1" });
+  await running.waitForStderr(/INFO: hello 200 ok \d+\.\d ms \(http, window main, request pretty-request-1\)/);
 });
 
 test("--log-level takes only levels", async () => {

@@ -31,6 +31,8 @@ type Json = Record<string, unknown>;
 
 const SAFE_ID = { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
 const RID = { description: "the page's request id, echoed in the reply", anyOf: [SAFE_ID, { type: "string", maxLength: 128 }] };
+/** The call's request id (docs/protocol.md, "Request ids"): the frame's x-request-id header when valid, else made by the gateway. */
+const REQUEST_ID = { type: "string", pattern: "^[\\x21-\\x7e]{1,128}$", description: "the call's request id: the frame's x-request-id header when it is 1 to 128 printable ASCII characters, else one the gateway made" };
 const HEADERS = {
   type: "object",
   description: "request headers for the handler (lower-cased names)",
@@ -104,7 +106,7 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
           {
             type: "object",
             required: ["type", "rid", "ok", "value"],
-            properties: { type: { const: "reply" }, rid: RID, ok: { const: true }, value: { description: "the command's value" } },
+            properties: { type: { const: "reply" }, rid: RID, requestId: REQUEST_ID, ok: { const: true }, value: { description: "the command's value" } },
           },
           {
             type: "object",
@@ -112,6 +114,7 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
             properties: {
               type: { const: "reply" },
               rid: RID,
+              requestId: REQUEST_ID,
               ok: { const: false },
               status: { type: "integer", description: "the HTTP status the rejection has" },
               error: { description: "the handler's InvokeError value (status 400) or a GatewayError" },
@@ -126,7 +129,7 @@ export function asyncApiDocument(generation: Generation, catalog: Catalog, optio
       description: "A binary WebSocket frame: [u32 big-endian header length][header JSON][bytes]. The header is `headers`; the bytes are the value.",
       contentType: "application/octet-stream",
       correlationId: { location: "$message.header#/rid", description: "the invoke frame's rid" },
-      headers: { type: "object", required: ["type", "rid", "ok"], properties: { type: { const: "reply" }, rid: RID, ok: { const: true } } },
+      headers: { type: "object", required: ["type", "rid", "ok"], properties: { type: { const: "reply" }, rid: RID, requestId: REQUEST_ID, ok: { const: true } } },
       payload: { type: "string", format: "binary" },
     }),
     error: message("Error", {

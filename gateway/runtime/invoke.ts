@@ -5,7 +5,7 @@
 //   2. route pyInvoke, find the command, check the window may call it
 //   2b. check the caller's capabilities and rate limits (access/access.ts)
 //   3. decode and validate the body
-//   4. call the handler with { body, headers, window, app, signal }, within its time limit
+//   4. call the handler with { body, headers, window, app, signal, principal, requestId }, within its time limit
 //   5. validate the return value
 //
 // It answers synchronously when it can (rejections before the handler, synchronous handlers), so
@@ -22,6 +22,7 @@ import type { Logger } from "./logger.ts";
 import type { Validator } from "../config/schemas.ts";
 import type { PageLink } from "./pages.ts";
 import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
+import { requestIdFrom } from "./request-id.ts";
 import { ANONYMOUS_LOCAL, type Caller, type Principal } from "../access/principal.ts";
 import type { AccessControl } from "../access/access.ts";
 
@@ -93,7 +94,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
         // Limits kept in Redis: the rest of the pipeline runs once the bucket has answered.
         const later = refused.then((r) => r ?? run(request, generation, command, name, windowLabel, omitHeaders, sink));
         if (sink === undefined) return later as Promise<InvokeResponse>;
-        later.then((r) => r !== undefined && sink.respond(r), (error: unknown) => sink.respond(failure(error, command, host)));
+        later.then((r) => r !== undefined && sink.respond(r), (error: unknown) => sink.respond(failure(error, command, host, request)));
         return undefined;
       }
       if (refused !== undefined) return refused;
@@ -140,14 +141,14 @@ export function createPipeline(host: PipelineHost): Pipeline {
       body = withChannels(body, command, page, generation, channels);
     }
 
-    const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels, request.caller?.principal ?? null);
+    const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels, request.caller?.principal ?? null, request.requestId);
     if (channels !== undefined) invocation.abortWhenGone(request.page!);
     let result: unknown;
     try {
       result = command.handler(invocation);
     } catch (thrown) {
       invocation.closeChannels();
-      return failure(thrown, command, host);
+      return failure(thrown, command, host, invocation);
     }
     // A synchronous handler is done before any reload can retire its generation: no bookkeeping.
     let thenable: boolean;
@@ -158,7 +159,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
     }
     if (!thenable) {
       invocation.closeChannels();
-      return completeSafely(result, command, host);
+      return completeSafely(result, command, host, invocation);
     }
     return invocation.await(result as PromiseLike<unknown>, deadlines, request.signal, generation.usage, load, sink);
   }
@@ -215,6 +216,7 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   readonly #channels: Channel[] | undefined;
   #forgetPage: (() => void) | undefined;
   readonly principal: Principal | null;
+  #requestId: string | undefined;
 
   constructor(
     body: unknown,
@@ -225,9 +227,11 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     host: PipelineHost,
     channels: Channel[] | undefined,
     principal: Principal | null,
+    requestId: string | undefined,
   ) {
     super();
     this.principal = principal;
+    this.#requestId = requestId;
     this.body = body;
     this.#rawHeaders = headers;
     this.#omitHeaders = omitHeaders;
@@ -240,6 +244,15 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   /** Normalized on first use: most handlers never look at them. */
   get headers(): InvokeHeaders {
     return (this.#headers ??= normalizeHeaders(this.#rawHeaders, this.#omitHeaders));
+  }
+
+  /**
+   * HTTP and WebSocket give it (they return it, refusals before the pipeline included). Otherwise
+   * (in-process without one, a transport of one's own) it is read from the headers or made on
+   * first use: a call nobody asks about (no handler reading it, nothing logged) costs nothing.
+   */
+  get requestId(): string {
+    return (this.#requestId ??= requestIdFrom(readHeader(this.#rawHeaders, "x-request-id")));
   }
 
   get window(): WindowHandle {
@@ -317,11 +330,11 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   }
 
   #fulfilled(value: unknown): void {
-    this.#settled(completeSafely(value, this.#command, this.#host));
+    this.#settled(completeSafely(value, this.#command, this.#host, this));
   }
 
   #rejected(thrown: unknown): void {
-    this.#settled(failure(thrown, this.#command, this.#host));
+    this.#settled(failure(thrown, this.#command, this.#host, this));
   }
 
   #settled(response: InvokeResponse): void {
@@ -402,7 +415,7 @@ function withChannels(body: unknown, command: CommandDef, page: PageLink, genera
 }
 
 /** Validate what the handler returned and make it the response. */
-function complete(value: unknown, command: CommandDef, host: PipelineHost): InvokeResponse {
+function complete(value: unknown, command: CommandDef, host: PipelineHost, call: Call): InvokeResponse {
   if (value === undefined) value = null;
   const returns = command.returns;
   if (returns.kind === "binary") {
@@ -415,35 +428,35 @@ function complete(value: unknown, command: CommandDef, host: PipelineHost): Invo
   const validate = returns.validate;
   if (validate !== undefined && !validate(value)) {
     const errors = schemaErrorDetails(validate.errors);
-    host.logger.error(`command "${command.name}" returned a value that does not match its returns schema: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`);
+    host.logger.error(`command "${command.name}" returned a value that does not match its returns schema: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`, undefined, fieldsOf(call));
     return rejections.invalidReturn(command.name, errors);
   }
   return { ok: true, value };
 }
 
 /** complete(), with a returns validator that throws (a getter, a Proxy, a value too deep) made a rejection. */
-function completeSafely(value: unknown, command: CommandDef, host: PipelineHost): InvokeResponse {
+function completeSafely(value: unknown, command: CommandDef, host: PipelineHost, call: Call): InvokeResponse {
   try {
-    return complete(value, command, host);
+    return complete(value, command, host, call);
   } catch (thrown) {
-    return failure(thrown, command, host);
+    return failure(thrown, command, host, call);
   }
 }
 
 /** What the caller gets for a throw. Whatever was thrown, this never throws itself. */
-function failure(thrown: unknown, command: CommandDef, host: PipelineHost): Rejection {
+function failure(thrown: unknown, command: CommandDef, host: PipelineHost, call: Call): Rejection {
   let invokeError = false;
   try {
     invokeError = isInvokeError(thrown);
   } catch {
     // a Proxy that throws on property access: not an InvokeError
   }
-  if (invokeError) return declaredError((thrown as { value: unknown }).value, command, host);
+  if (invokeError) return declaredError((thrown as { value: unknown }).value, command, host, call);
   const described = describeThrown(thrown);
   try {
-    host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown === undefined ? "undefined" : thrown);
+    host.logger.error(`command "${command.name}" (${command.source}) threw`, thrown === undefined ? "undefined" : thrown, fieldsOf(call));
   } catch {
-    safeLog(host, `command "${command.name}" (${command.source}) threw: ${described}`);
+    safeLog(host, `command "${command.name}" (${command.source}) threw: ${described}`, call);
   }
   let detail: string | undefined;
   if (host.dev) {
@@ -457,29 +470,41 @@ function failure(thrown: unknown, command: CommandDef, host: PipelineHost): Reje
 }
 
 /** An InvokeError's value, checked against the command's `errors:` schema when it declares one. */
-function declaredError(value: unknown, command: CommandDef, host: PipelineHost): Rejection {
+function declaredError(value: unknown, command: CommandDef, host: PipelineHost, call: Call): Rejection {
   const validate = command.errors.kind === "json" ? command.errors.validate : undefined;
   if (validate === undefined) return rejections.invokeError(value);
   let valid: boolean;
   try {
     valid = validate(value) as boolean;
   } catch (thrown) {
-    safeLog(host, `command "${command.name}" rejected with a value its errors schema could not check: ${describeThrown(thrown)}`);
+    safeLog(host, `command "${command.name}" rejected with a value its errors schema could not check: ${describeThrown(thrown)}`, call);
     return rejections.invalidError(command.name, [{ instancePath: "", keyword: "errors", message: "could not be checked", params: {} }]);
   }
   if (valid) return rejections.invokeError(value);
   const errors = schemaErrorDetails(validate.errors);
-  safeLog(host, `command "${command.name}" rejected with an InvokeError value that its errors schema does not allow: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`);
+  safeLog(host, `command "${command.name}" rejected with an InvokeError value that its errors schema does not allow: ${errors[0]?.instancePath || "(root)"} ${errors[0]?.message}`, call);
   return rejections.invalidError(command.name, errors);
 }
 
 /** A logger that throws (a custom one, or console given an unprintable value) must not take the answer with it. */
-function safeLog(host: PipelineHost, message: string): void {
+function safeLog(host: PipelineHost, message: string, call: Call): void {
   try {
-    host.logger.error(message);
+    host.logger.error(message, undefined, fieldsOf(call));
   } catch {
     // nothing left to tell
   }
+}
+
+/**
+ * The call a log line is about: its Invocation, or (a throw before there is one, as the access
+ * check's own) the request, whose id is then known only when its transport gave one.
+ */
+type Call = { readonly requestId?: string | undefined };
+
+/** The log fields of a line about one call. */
+function fieldsOf(call: Call): { requestId: string } | undefined {
+  const requestId = call.requestId;
+  return requestId === undefined ? undefined : { requestId };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

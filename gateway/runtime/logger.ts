@@ -21,6 +21,8 @@ export interface InvocationLog {
   ms: number;
   /** Who called: the principal's id (`auth:`), or null for an anonymous caller (and one refused before it was known). */
   principal: string | null;
+  /** The call's request id (the caller's `x-request-id` when valid, else made here): what the answer returned. */
+  requestId: string;
 }
 
 /** Milliseconds since `started` (a performance.now()), to 0.1 ms: the digits past it are the clock's float noise. */
@@ -31,7 +33,11 @@ export function elapsedMs(started: number): number {
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, error?: unknown): void;
+  /**
+   * `fields`: what the line is about, for loggers that keep fields (a line about one call
+   * carries its `requestId`); a logger that takes only (message, error) still works.
+   */
+  error(message: string, error?: unknown, fields?: Record<string, unknown>): void;
   /** Debug detail (absent: not wanted). */
   debug?(message: string, fields?: Record<string, unknown>): void;
   /** One line per invocation; absent when not wanted (transports then skip the bookkeeping). */
@@ -49,9 +55,25 @@ export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? (process.stderr.isTTY ? "pretty" : "json");
   const destination =
     format === "pretty"
-      ? prettyPrinter()({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation" })
+      ? prettyStream(2, process.stderr.isTTY)
       : pino.destination({ fd: 2, sync: true });
   return fromPino(pino({ level: options.level, base: undefined, serializers: { err: pino.stdSerializers.err } }, destination));
+}
+
+/** pino-pretty's stream: `destination` a file descriptor (or, in tests, a stream). */
+export function prettyStream(destination: number | NodeJS.WritableStream, colorize: boolean): NodeJS.WritableStream {
+  return prettyPrinter()({ destination: destination as number, sync: true, colorize, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation,requestId", messageFormat: prettyMessage });
+}
+
+/**
+ * A pretty line's text: a line about one call names its request, the invocation line inside its
+ * parentheses. (Only here: in JSON, `requestId` is a field of its own and `msg` stays as it was.)
+ */
+function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const message = String(log[messageKey] ?? "");
+  if (typeof log.requestId !== "string") return message;
+  const id = shownId(log.requestId);
+  return log.invocation !== undefined && message.endsWith(")") ? `${message.slice(0, -1)}, request ${id})` : `${message} (request ${id})`;
 }
 
 /** pino-pretty, loaded only for a terminal (it and its dependencies take a while to load). */
@@ -65,19 +87,24 @@ export function fromPino(log: Pino): Logger {
   const logger: Logger = {
     info: (message, fields) => log.info(fields ?? {}, message),
     warn: (message, fields) => log.warn(fields ?? {}, message),
-    error: (message, error) => (error === undefined ? log.error(message) : log.error({ err: error }, message)),
+    error: (message, error, fields) => (error === undefined ? log.error(fields ?? {}, message) : log.error({ ...fields, err: error }, message)),
   };
   if (log.isLevelEnabled("debug")) logger.debug = (message, fields) => log.debug(fields ?? {}, message);
   if (log.isLevelEnabled("info")) {
     // The fields go under `invocation` for JSON consumers; the pretty line already says it all.
+    // `requestId` is also at the top, where every other line of the call has it: one query finds
+    // them all. The pretty line shows it (prettyMessage).
     logger.invocation = (entry) =>
-      log.info({ invocation: entry }, `${entry.cmd} ${entry.status} ${entry.outcome} ${entry.ms.toFixed(1)} ms${entry.principal === null ? "" : ` ${shownId(entry.principal)}`} (${entry.transport}, window ${entry.window})`);
+      log.info(
+        { requestId: entry.requestId, invocation: entry },
+        `${entry.cmd} ${entry.status} ${entry.outcome} ${entry.ms.toFixed(1)} ms${entry.principal === null ? "" : ` ${shownId(entry.principal)}`} (${entry.transport}, window ${entry.window})`,
+      );
   }
   return logger;
 }
 
 /**
- * A principal's id in a pretty line: as it is when it is one plain word, else quoted as JSON. An
+ * A principal's (or request's) id in a pretty line: as it is when it is one plain word, else quoted as JSON. An
  * id comes from a token's claim or an auth handler; a line break in it must not start a line.
  */
 function shownId(id: string): string {
@@ -88,5 +115,9 @@ function shownId(id: string): string {
 export const consoleLogger: Logger = {
   info: (message) => console.log(message),
   warn: (message) => console.warn(message),
-  error: (message, error) => (error === undefined ? console.error(message) : console.error(message, error)),
+  error: (message, error, fields) => {
+    const line = fields?.requestId === undefined ? message : `${message} (request ${String(fields.requestId)})`;
+    if (error === undefined) console.error(line);
+    else console.error(line, error);
+  },
 };

@@ -107,6 +107,12 @@ export interface InvokeContext<Body = unknown> {
   readonly signal: AbortSignal;
   /** Who called (`auth:`): `{ id, roles, claims }`, or null for an anonymous caller. */
   readonly principal: Principal | null;
+  /**
+   * The call's request id: the caller's `x-request-id` when it is 1 to 128 printable ASCII
+   * characters, else one the gateway made. Every log line of the call carries it, and HTTP and
+   * WebSocket answers return it: pass it on to what the handler calls in turn.
+   */
+  readonly requestId: string;
 }
 
 /**
@@ -131,6 +137,12 @@ export interface InvokeRequest {
   page?: PageLink;
   /** Who calls, as the transport authenticated them (absent: an anonymous caller without Origin, as in-process). */
   caller?: Caller;
+  /**
+   * The call's request id, kept as given (a transport checks the caller's with
+   * request-id.ts's requestIdFrom, and returns it with the answer). Absent: the `x-request-id`
+   * header when it is valid, else a new one.
+   */
+  requestId?: string;
 }
 
 /** The part of AbortSignal the pipeline uses; transports may pass something cheaper. */

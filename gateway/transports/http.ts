@@ -21,6 +21,7 @@ import { invokedName } from "./invoked-name.ts";
 import type { AccessControl } from "../access/access.ts";
 import type { AuthOutcome } from "../access/authenticate.ts";
 import { credentialsOf } from "./credentials.ts";
+import { requestIdFrom } from "../runtime/request-id.ts";
 import type { Caller } from "../access/principal.ts";
 
 export interface ListenOptions {
@@ -145,30 +146,32 @@ class HttpTransport {
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
     const isInvoke = path.startsWith("/ipc/");
-    // Only a POST is an invocation (a preflight, or a GET answered 405, is not).
-    if (isInvoke && this.context.invocations && req.method === "POST") this.logWhenAnswered(req, res, path);
+    // Only a POST is an invocation (a preflight, or a GET answered 405, is not). It has its
+    // request id from here on: every answer to it returns the id, refusals included.
+    const requestId = isInvoke && req.method === "POST" ? requestIdFrom(req.headers["x-request-id"]) : undefined;
+    if (requestId !== undefined && this.context.invocations) this.logWhenAnswered(req, res, path, requestId);
     else if (this.context.logger.debug) this.logRequestWhenAnswered(req, res, path);
     this.context.logger.debug?.(`http: ${req.method} ${path}`, { method: req.method, path, origin: req.headers.origin ?? null });
     const host = req.headers.host;
     if (!this.guard.hostAllowed(host)) {
       this.hints.refusedHost(host);
-      return this.reject(res, rejections.forbiddenHost(host ?? "(none)"), isInvoke, undefined);
+      return this.reject(res, rejections.forbiddenHost(host ?? "(none)"), isInvoke, undefined, idHeader(requestId));
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !this.guard.originAllowed(origin, host)) {
       this.hints.refusedOrigin(origin);
-      return this.reject(res, rejections.forbiddenOrigin(origin), isInvoke, undefined);
+      return this.reject(res, rejections.forbiddenOrigin(origin), isInvoke, undefined, idHeader(requestId));
     }
     const cors = origin !== undefined && this.guard.isCrossOrigin(origin) ? origin : undefined;
     if (req.method === "OPTIONS") return this.preflight(req, res, cors);
 
     if (isInvoke) {
-      if (req.method !== "POST") return this.methodNotAllowed(res, "POST, OPTIONS");
+      if (requestId === undefined) return this.methodNotAllowed(res, "POST, OPTIONS");
       // Who calls is known before the body is read: a refused caller's body is never read.
       const windowHeader = req.headers["gateway-window"];
       const auth = this.context.access.authenticate(this.context.current(), credentialsOf(req, this.guard, this.context.current().settings.trustProxy, typeof windowHeader === "string" ? windowHeader : "main"));
-      if (!(auth instanceof Promise) && !auth.ok) return this.reject(res, auth, true, cors);
-      return this.invoke(req, res, path, cors, auth);
+      if (!(auth instanceof Promise) && !auth.ok) return this.reject(res, auth, true, cors, idHeader(requestId));
+      return this.invoke(req, res, path, cors, auth, requestId);
     }
     if (req.method !== "GET" && req.method !== "HEAD") return this.methodNotAllowed(res, "GET, HEAD");
     switch (path) {
@@ -244,13 +247,13 @@ class HttpTransport {
     );
   }
 
-  private invoke(req: IncomingMessage, res: ServerResponse, path: string, cors: string | undefined, auth: AuthOutcome | Promise<AuthOutcome>): void {
+  private invoke(req: IncomingMessage, res: ServerResponse, path: string, cors: string | undefined, auth: AuthOutcome | Promise<AuthOutcome>, requestId: string): void {
     let cmd = path.slice(5);
     if (cmd.includes("%")) {
       try {
         cmd = decodeURIComponent(cmd);
       } catch {
-        return this.reject(res, rejections.badRequest("the command name in the URL is not valid percent-encoding"), true, cors);
+        return this.reject(res, rejections.badRequest("the command name in the URL is not valid percent-encoding"), true, cors, idHeader(requestId));
       }
     }
     const contentType = req.headers["content-type"];
@@ -258,15 +261,15 @@ class HttpTransport {
     const length = req.headers["content-length"];
     const hasBody = (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
     if (mediaType === undefined ? hasBody : mediaType !== JSON_TYPE && mediaType !== BYTES_TYPE) {
-      return this.reject(res, rejections.unsupportedMediaType(contentType ?? "(none)"), true, cors);
+      return this.reject(res, rejections.unsupportedMediaType(contentType ?? "(none)"), true, cors, idHeader(requestId));
     }
     const limit = this.context.current().settings.bodyLimit;
-    if (length !== undefined && Number(length) > limit) return this.tooLarge(req, res, limit, cors);
+    if (length !== undefined && Number(length) > limit) return this.tooLarge(req, res, limit, cors, requestId);
 
     // Small closures over the per-request state. (Storing the state on req/res and using shared
     // listener functions measured slower: new properties on Node's own objects change their shapes.)
     this.inFlight++;
-    const reading = new BodyReading(this, req, res, cmd, mediaType === BYTES_TYPE, cors, limit, auth);
+    const reading = new BodyReading(this, req, res, cmd, mediaType === BYTES_TYPE, cors, limit, auth, requestId);
     res.on("close", () => reading.closed()); // "close" comes once; on() spares once()'s wrapper
     req.on("data", (chunk: Buffer) => reading.data(chunk));
     req.on("end", () => reading.end());
@@ -285,7 +288,7 @@ class HttpTransport {
       );
       return;
     }
-    if (!auth.ok) return this.answer(reading.res, auth, reading.cors, reading.cmd);
+    if (!auth.ok) return this.answer(reading.res, auth, reading.cors, reading.cmd, reading.requestId);
     try {
       this.dispatchNow(reading, auth.caller);
     } catch (error) {
@@ -295,19 +298,19 @@ class HttpTransport {
 
   /** A mistake of ours must still answer, not leave the caller waiting. */
   private dispatchFailed(reading: BodyReading, error: unknown): void {
-    this.context.logger.error(`gateway: invoking "${reading.cmd}" failed`, error);
-    if (!reading.res.headersSent) this.reject(reading.res, rejections.internal(reading.cmd), true, reading.cors);
+    this.context.logger.error(`gateway: invoking "${reading.cmd}" failed`, error, { requestId: reading.requestId });
+    if (!reading.res.headersSent) this.reject(reading.res, rejections.internal(reading.cmd), true, reading.cors, idHeader(reading.requestId));
   }
 
   private dispatchNow(reading: BodyReading, caller: Caller): void {
     const req = reading.req;
-    const { res, cmd, cors } = reading;
+    const { res, cmd, cors, requestId } = reading;
     if (caller.principal !== null && this.context.invocations) this.principals.set(res, caller.principal.id);
     const bytes = reading.chunks.length === 1 ? reading.chunks[0]! : Buffer.concat(reading.chunks);
     let body: unknown = bytes;
     if (!reading.raw) {
       const parsed = parseJson(bytes, this.context.current().settings.maxDepth);
-      if (!parsed.ok) return this.answer(res, rejections.badRequest(parsed.message), cors, cmd);
+      if (!parsed.ok) return this.answer(res, rejections.badRequest(parsed.message), cors, cmd, requestId);
       body = parsed.value;
     }
     const pageId = req.headers["gateway-page"];
@@ -321,7 +324,7 @@ class HttpTransport {
           // Only what streams to the page or listens for it needs to know where it is; a plain
           // call runs here without it, as it does on the page's own instance.
           if (!this.needsPage(cmd)) return this.execute(reading, body, undefined, caller);
-          this.answer(res, rejections.busUnavailable(error.message), cors, cmd);
+          this.answer(res, rejections.busUnavailable(error.message), cors, cmd, requestId);
         },
       ).catch((error: unknown) => this.dispatchFailed(reading, error));
       return;
@@ -336,7 +339,7 @@ class HttpTransport {
   }
 
   private execute(reading: BodyReading, body: unknown, page: PageLink | undefined, caller: Caller): void {
-    const { req, res, cmd, cors } = reading;
+    const { req, res, cmd, cors, requestId } = reading;
     // A page id speaks for that page only from that page's own origin, and for its own principal.
     const trustedPage = page !== undefined && page.origin === req.headers.origin && page.principalId === (caller.principal?.id ?? null) ? page : undefined;
     const windowHeader = req.headers["gateway-window"];
@@ -348,8 +351,9 @@ class HttpTransport {
       signal: reading,
       page: trustedPage,
       caller,
+      requestId,
     }, reading);
-    if (response !== undefined) this.answer(res, response, cors, cmd);
+    if (response !== undefined) this.answer(res, response, cors, cmd, requestId);
   }
 
   /** An invocation's response is done (sent, or the connection went away). */
@@ -357,16 +361,16 @@ class HttpTransport {
     if (--this.inFlight === 0 && this.idle) this.idle();
   }
 
-  answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined, cmd: string): void {
+  answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined, cmd: string, requestId: string): void {
     if (res.destroyed) return;
     const encoded = encodeResponse(response, cmd, this.context.current().settings.maxDepth, this.context.logger);
     if (this.context.invocations) this.outcomes.set(res, encoded.outcome);
-    if (encoded.bytes !== undefined) return this.send(res, 200, BYTES_TYPE, encoded.bytes, cors, TAURI_OK);
-    if (!encoded.ok) return this.send(res, encoded.status, JSON_TYPE, encoded.json, cors, withRejectionHeaders(TAURI_ERROR, response as Rejection));
+    if (encoded.bytes !== undefined) return this.send(res, 200, BYTES_TYPE, encoded.bytes, cors, { ...TAURI_OK, "x-request-id": requestId });
+    if (!encoded.ok) return this.send(res, encoded.status, JSON_TYPE, encoded.json, cors, withRejectionHeaders({ ...TAURI_ERROR, "x-request-id": requestId }, response as Rejection));
     const text = encoded.json;
-    if (cors !== undefined || this.closing) return this.send(res, 200, JSON_TYPE, text, cors, TAURI_OK);
+    if (cors !== undefined || this.closing) return this.send(res, 200, JSON_TYPE, text, cors, { ...TAURI_OK, "x-request-id": requestId });
     // The common case, without building headers from parts.
-    res.writeHead(200, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(text), "tauri-response": "ok" });
+    res.writeHead(200, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(text), "tauri-response": "ok", "x-request-id": requestId });
     res.end(text);
   }
 
@@ -382,7 +386,7 @@ class HttpTransport {
   }
 
   /** `gateway dev`'s line per invocation, once the answer is sent (or the caller went away). */
-  private logWhenAnswered(req: IncomingMessage, res: ServerResponse, path: string): void {
+  private logWhenAnswered(req: IncomingMessage, res: ServerResponse, path: string, requestId: string): void {
     const started = performance.now();
     res.once("close", () => {
       let cmd = path.slice(5);
@@ -400,6 +404,7 @@ class HttpTransport {
         outcome: this.outcomes.get(res) ?? (res.writableFinished ? "ok" : "caller-went-away"),
         ms: elapsedMs(started),
         principal: this.principals.get(res) ?? null,
+        requestId,
       });
     });
   }
@@ -414,9 +419,9 @@ class HttpTransport {
     });
   }
 
-  tooLarge(req: IncomingMessage, res: ServerResponse, limit: number, cors: string | undefined): void {
+  tooLarge(req: IncomingMessage, res: ServerResponse, limit: number, cors: string | undefined, requestId: string): void {
     // The rest of the body is not read: answer, then drop the connection.
-    this.reject(res, rejections.payloadTooLarge(limit), true, cors, { connection: "close" });
+    this.reject(res, rejections.payloadTooLarge(limit), true, cors, { connection: "close", "x-request-id": requestId });
     res.once("finish", () => req.socket.destroySoon?.() ?? req.socket.destroy());
   }
 
@@ -445,7 +450,7 @@ class HttpTransport {
     };
     if (cors !== undefined) {
       headers["access-control-allow-origin"] = cors;
-      headers["access-control-expose-headers"] = "Tauri-Response, Retry-After";
+      headers["access-control-expose-headers"] = "Tauri-Response, Retry-After, X-Request-Id";
       headers.vary = "Origin";
     }
     if (this.closing) headers.connection = "close";
@@ -492,6 +497,11 @@ const NO_STORE_DOCUMENT = { ...NOT_FRAMED, "cache-control": "no-store" };
 const NO_CACHE_DOCUMENT = { ...NOT_FRAMED, "cache-control": "no-cache" };
 const TAURI_ERROR = { "tauri-response": "error" };
 
+/** An invocation's request id as a header of its answer (none for a request that is no invocation). */
+function idHeader(requestId: string | undefined): Record<string, string> | undefined {
+  return requestId === undefined ? undefined : { "x-request-id": requestId };
+}
+
 function isRejection(value: unknown): value is Rejection {
   return typeof value === "object" && value !== null && (value as Rejection).ok === false && typeof (value as Rejection).status === "number";
 }
@@ -532,6 +542,7 @@ class BodyReading implements CallerSignal, ResponseSink {
     readonly limit: number,
     /** Who calls, or the authentication still running. */
     public auth: AuthOutcome | Promise<AuthOutcome>,
+    readonly requestId: string,
   ) {}
 
   get aborted(): boolean {
@@ -548,7 +559,7 @@ class BodyReading implements CallerSignal, ResponseSink {
 
   /** The answer of an asynchronous handler. */
   respond(response: InvokeResponse): void {
-    this.transport.answer(this.res, response, this.cors, this.cmd);
+    this.transport.answer(this.res, response, this.cors, this.cmd, this.requestId);
   }
 
   data(chunk: Buffer): void {
@@ -557,7 +568,7 @@ class BodyReading implements CallerSignal, ResponseSink {
     if (this.size > this.limit) {
       this.size = -1;
       this.chunks = [];
-      this.transport.tooLarge(this.req, this.res, this.limit, this.cors);
+      this.transport.tooLarge(this.req, this.res, this.limit, this.cors, this.requestId);
       return;
     }
     this.chunks.push(chunk);

@@ -6,7 +6,8 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { rejections, type Rejection } from "../runtime/errors.ts";
-import { parseJson } from "../runtime/codec.ts";
+import { parseJson, readHeader } from "../runtime/codec.ts";
+import { newRequestId, requestIdFrom } from "../runtime/request-id.ts";
 import { decodeBinaryFrame, decodeFrame, leadingRid, type InvokeFrame } from "../runtime/frames.ts";
 import { closeReason, LOW_WATER_BYTES, Page } from "../runtime/pages.ts";
 import { encodeResponse, endSocketWith } from "./encode.ts";
@@ -140,13 +141,15 @@ export class WebSocketTransport {
       if (!decoded.ok) return this.refuse(page, decoded);
       frame = decoded.value;
       // The same limit as over HTTP, on the bytes.
-      if ((frame.body as Uint8Array).byteLength > settings.bodyLimit) return reply(page, frame.rid, rejections.payloadTooLarge(settings.bodyLimit), frame.cmd, this.context, undefined);
+      if ((frame.body as Uint8Array).byteLength > settings.bodyLimit) {
+        return reply(page, frame.rid, rejections.payloadTooLarge(settings.bodyLimit), frame.cmd, this.context, undefined, requestIdFrom(readHeader(frame.headers, "x-request-id")));
+      }
     } else {
       if (buffer.length > settings.bodyLimit + ENVELOPE_BYTES) {
         // Not parsed (that is the point): the rid is read from where tauri.js writes it.
         const rid = leadingRid(buffer);
         const refused = rejections.payloadTooLarge(settings.bodyLimit);
-        return rid === undefined ? refuseFrame(page, refused) : reply(page, rid, refused, "(frame)", this.context, undefined);
+        return rid === undefined ? refuseFrame(page, refused) : reply(page, rid, refused, "(frame)", this.context, undefined, newRequestId());
       }
       // The frame's own object wraps the body: a body as deep as HTTP accepts is accepted here.
       const parsed = parseJson(buffer, settings.maxDepth, 1, true);
@@ -156,7 +159,7 @@ export class WebSocketTransport {
         // still start as tauri.js writes it: its rid is then answered, so the page's promise settles.
         const rid = leadingRid(buffer);
         const refused = rejections.badRequest(parsed.message);
-        return rid === undefined ? refuseFrame(page, refused) : reply(page, rid, refused, "(frame)", this.context, undefined);
+        return rid === undefined ? refuseFrame(page, refused) : reply(page, rid, refused, "(frame)", this.context, undefined, newRequestId());
       }
       const decoded = decodeFrame(parsed.value);
       if (!decoded.ok) return this.refuse(page, decoded);
@@ -170,10 +173,12 @@ export class WebSocketTransport {
       binary: isBinary,
     });
     const started = this.context.invocations ? performance.now() : 0;
+    // As over HTTP: the frame's own x-request-id header when valid, else one made here; the reply carries it.
+    const requestId = requestIdFrom(readHeader(frame.headers, "x-request-id"));
     page.invocationStarted();
-    const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page, caller: page.caller });
-    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started, frame.headers));
-    else reply(page, frame.rid, response, frame.cmd, this.context, started, frame.headers);
+    const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page, caller: page.caller, requestId });
+    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started, requestId, frame.headers));
+    else reply(page, frame.rid, response, frame.cmd, this.context, started, requestId, frame.headers);
   }
 
   /** A frame the schema refused: a reply when its rid can be trusted, an error frame otherwise. */
@@ -181,7 +186,7 @@ export class WebSocketTransport {
     this.context.logger.debug?.(`ws: refused a frame from page ${page.id}: ${decoded.message}`, { page: page.id, rid: decoded.rid ?? null });
     const refused = rejections.badRequest(decoded.message, { field: decoded.field });
     if (decoded.rid === undefined) refuseFrame(page, refused);
-    else reply(page, decoded.rid, refused, "(frame)", this.context, undefined);
+    else reply(page, decoded.rid, refused, "(frame)", this.context, undefined, newRequestId());
   }
 
   private ping(): void {
@@ -207,21 +212,25 @@ export class WebSocketTransport {
 }
 
 /**
- * The answer to an invoke frame. `started`: when the frame arrived (0 when invocations are not
- * logged), for a frame counted in the page's running invocations; undefined for a refused frame.
+ * The answer to an invoke frame, with the call's request id. `started`: when the frame arrived (0
+ * when invocations are not logged), for a frame counted in the page's running invocations;
+ * undefined for a refused frame.
  */
-function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, headers?: Record<string, string>): void {
+function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, requestId: string, headers?: Record<string, string>): void {
   if (started !== undefined) page.invocationFinished();
+  // JSON, as the id may hold a quote or a backslash (printable ASCII).
+  const head = `{"type":"reply","rid":${JSON.stringify(rid)},"requestId":${JSON.stringify(requestId)}`;
   try {
     const encoded = encodeResponse(response, cmd, context.current().settings.maxDepth, context.logger);
-    if (started) context.invocations!({ cmd: invokedName(cmd, headers), window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: elapsedMs(started), principal: page.principalId });
-    const ridText = JSON.stringify(rid);
-    if (encoded.bytes !== undefined) page.sendBinary({ type: "reply", rid, ok: true }, encoded.bytes);
-    else if (encoded.ok) page.sendText(`{"type":"reply","rid":${ridText},"ok":true,"value":${encoded.json}}`);
-    else page.sendText(`{"type":"reply","rid":${ridText},"ok":false,"status":${encoded.status},"error":${encoded.json}}`);
+    if (started) {
+      context.invocations!({ cmd: invokedName(cmd, headers), window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: elapsedMs(started), principal: page.principalId, requestId });
+    }
+    if (encoded.bytes !== undefined) page.sendBinary({ type: "reply", rid, requestId, ok: true }, encoded.bytes);
+    else if (encoded.ok) page.sendText(`${head},"ok":true,"value":${encoded.json}}`);
+    else page.sendText(`${head},"ok":false,"status":${encoded.status},"error":${encoded.json}}`);
   } catch (error) {
     // Only a logger that throws gets here; the page's promise must still settle.
-    page.sendText(`{"type":"reply","rid":${JSON.stringify(rid)},"ok":false,"status":500,"error":${JSON.stringify(rejections.internal(cmd).error)}}`);
+    page.sendText(`${head},"ok":false,"status":500,"error":${JSON.stringify(rejections.internal(cmd).error)}}`);
   }
 }
 
