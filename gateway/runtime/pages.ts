@@ -123,6 +123,8 @@ export class Page extends PageLinkBase implements PageLink {
   /** A write to the page completed since the pinger last asked (see progressed()). */
   private wrote = false;
   private corked = false;
+  /** Draining: closed once its running invocations are answered (closeWhenIdle). */
+  private closing = false;
 
   constructor(
     private readonly socket: PageSocket,
@@ -180,6 +182,21 @@ export class Page extends PageLinkBase implements PageLink {
   invocationFinished(): void {
     this.running--;
     this.updateFlow();
+  }
+
+  /**
+   * The gateway is draining: close this page's socket (1012 "service restart", which tauri.js
+   * reconnects from, to another instance) as soon as no invocation of its own is running. Called
+   * again after each of its replies is written (settled()), so the close frame follows the last reply.
+   */
+  closeWhenIdle(): void {
+    this.closing = true;
+    this.settled();
+  }
+
+  /** A reply was written: a draining page with nothing left running is closed. */
+  settled(): void {
+    if (this.closing && this.running === 0 && !this.isClosed) this.close(1012, "gateway restarting; reconnect");
   }
 
   /** Reading is paused (the page is held back; see the note at the top). */
