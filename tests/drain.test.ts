@@ -2,7 +2,7 @@
 // flight (HTTP calls, calls over pages' sockets, a streaming channel) within and past server.drain.
 import { afterEach, expect, jest, test } from "@jest/globals";
 import { readFileSync } from "node:fs";
-import { tempApp, type TempApp } from "./helpers/app.ts";
+import { gatewayFor, rejectionOf, tempApp, type TempApp } from "./helpers/app.ts";
 import { startGateway, type RunningGateway } from "./helpers/cli.ts";
 import { connectPage, type Frame, type TestPage } from "./helpers/ws.ts";
 import { invokeJson, request, type RawResponse } from "./helpers/http.ts";
@@ -226,4 +226,25 @@ test("probes need no credential; under dev /readyz is 503 not-ready while the fi
 
   child.kill("SIGINT");
   expect(await exited).toBe(0);
+});
+
+test("embedders: close() lets an in-process call finish; close({ drainMs: 0 }) answers one still running 503 shutting-down at once", async () => {
+  const files = { "gateway.yaml": manifest("10s"), "handlers/work.ts": WORK };
+  const first = await gatewayFor(files);
+  try {
+    const call = first.gw.invoke("slow", { i: 7, ms: 200 });
+    await first.gw.close();
+    expect(await call).toBe(7);
+  } finally {
+    first.app.remove();
+  }
+  const second = await gatewayFor(files);
+  try {
+    const call = second.gw.invoke("slow", { i: 8, ms: 60_000 });
+    await second.gw.close({ drainMs: 0 });
+    expect(await rejectionOf(call)).toMatchObject({ kind: "shutting-down", command: "slow" });
+    expect(second.logger.lines.join("\n")).toMatch(/1 call still running after server.drain \(0 ms\) answered 503 shutting-down/);
+  } finally {
+    second.app.remove();
+  }
 });
