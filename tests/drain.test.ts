@@ -6,6 +6,9 @@ import { gatewayFor, rejectionOf, tempApp, type TempApp } from "./helpers/app.ts
 import { startGateway, type RunningGateway } from "./helpers/cli.ts";
 import { connectPage, type Frame, type TestPage } from "./helpers/ws.ts";
 import { invokeJson, request, type RawResponse } from "./helpers/http.ts";
+import { WebSocket, WebSocketServer } from "ws";
+import { Page } from "../gateway/runtime/pages.ts";
+import { Channel } from "../gateway/runtime/channels.ts";
 
 jest.setTimeout(30_000);
 
@@ -246,5 +249,26 @@ test("embedders: close() lets an in-process call finish; close({ drainMs: 0 }) a
     expect(second.logger.lines.join("\n")).toMatch(/1 call still running after server.drain \(0 ms\) answered 503 shutting-down/);
   } finally {
     second.app.remove();
+  }
+});
+
+test("a channel's send() on a page whose socket is closing rejects (channel-closed), rather than resolving for a message the page never gets", async () => {
+  const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  try {
+    await new Promise((resolve) => server.once("listening", resolve));
+    const connected = new Promise<WebSocket>((resolve) => server.once("connection", resolve));
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
+    client.on("error", () => {}); // the server closes it under the test's feet
+    const [socket] = await Promise.all([connected, new Promise((resolve) => client.once("open", resolve))]);
+    const page = new Page(socket, "main", undefined);
+    const channel = new Channel<number>(page, 1, { name: "numbers", message: { kind: "json" } }, 128);
+    await channel.send(0); // an open socket takes it
+    socket.close(1012, "gateway restarting; reconnect"); // CLOSING until the page answers
+    expect(await rejectionOf(channel.send(1))).toMatchObject({ kind: "channel-closed", message: expect.stringMatching(/numbers.*the page went away/) });
+    const closed = new Promise((resolve) => client.once("close", resolve));
+    client.terminate();
+    await closed;
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });
