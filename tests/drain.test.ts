@@ -37,9 +37,13 @@ const WORK = `
 import { appendFileSync } from "node:fs";
 import type { Channel, Invoke } from "ipc-gateway";
 let count = 0;
-export async function slow({ body }: Invoke<{ i: number; ms: number }>) {
+export async function slow({ body, signal }: Invoke<{ i: number; ms: number }>) {
   count++;
-  await new Promise((r) => setTimeout(r, body.ms));
+  // Stops waiting when the gateway gives up on the call (the signal aborts when it is cut off).
+  await new Promise((r) => {
+    const timer = setTimeout(r, body.ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), r(undefined)));
+  });
   return body.i;
 }
 export const started = () => count;
@@ -112,7 +116,10 @@ test("SIGTERM with 200 HTTP and 200 socket calls and a stream in flight: every c
   const ws: Promise<Frame>[] = [];
   for (let i = 0; i < 200; i++) ws.push(pages[i % 4]!.call("slow", { i, ms: ms(i) }));
   const streamed = pages[0]!.call("stream", { n: 20, every: 40, onItem: "__CHANNEL__:77" });
-  await untilStarted(url, 401);
+  // A page with no calls of its own, streamed to by an HTTP call naming it: kept open until its channel ends.
+  const watcher = await pageWithClose(url);
+  const streamedOverHttp = invokeJson(url, "stream", { n: 20, every: 40, onItem: "__CHANNEL__:88" }, { "gateway-page": watcher.id });
+  await untilStarted(url, 402);
 
   child.kill("SIGTERM");
   await waitForLog(/SIGTERM: draining/);
@@ -135,7 +142,10 @@ test("SIGTERM with 200 HTTP and 200 socket calls and a stream in flight: every c
   expect(frames.map((f) => f.index)).toEqual([...Array(21).keys()]);
   expect(frames.at(-1)!.type).toBe("channel-end");
 
-  for (const page of pages) {
+  expect((await streamedOverHttp).json()).toBe(20);
+  await watcher.closed; // the answer came over HTTP; the messages and the end over the page's socket, before its close
+  expect(channelFrames(watcher, 88).map((f) => f.index)).toEqual([...Array(21).keys()]);
+  for (const page of [...pages, watcher]) {
     const closed = await page.closed;
     expect(closed.code).toBe(1012);
     // Nothing came after the close (its replies came before it).

@@ -52,12 +52,15 @@ export class Channel<T = unknown> {
   #closedWhy: string | undefined;
   readonly #waiting: Waiting[] = [];
   #pumping = false;
+  /** Lets a draining page close once this channel's end is written (PageLink.hold). */
+  readonly #release: (() => void) | undefined;
 
   constructor(page: PageLink, id: number, def: ChannelDef, maxDepth: number) {
     this.#page = page;
     this.#id = id;
     this.#def = def;
     this.#maxDepth = maxDepth;
+    this.#release = page.hold?.();
     page.onClose(() => this.#fail("the page went away"));
   }
 
@@ -119,7 +122,9 @@ export class Channel<T = unknown> {
   close(): Promise<void> {
     if (this.#ended || this.#closedWhy !== undefined) return Promise.resolve();
     this.#ended = true;
-    return this.#enqueue(channelEndFrame(this.#id, this.#index), undefined);
+    // A page gone meanwhile has nothing to end (its channels failed with that reason): resolved.
+    const release = this.#release ?? ignore;
+    return this.#enqueue(channelEndFrame(this.#id, this.#index), undefined).then(release, release);
   }
 
   /**
@@ -128,7 +133,7 @@ export class Channel<T = unknown> {
    */
   end(why: string): void {
     if (this.#ended || this.#closedWhy !== undefined) return;
-    void this.close();
+    this.close().catch(ignore); // a page already gone has its channels failed with that reason
     this.#closedWhy = why;
   }
 
@@ -174,7 +179,10 @@ export class Channel<T = unknown> {
   #fail(why: string): void {
     if (this.#closedWhy !== undefined) return;
     this.#closedWhy = why;
+    this.#release?.();
     const waiting = this.#waiting.splice(0);
     for (const w of waiting) w.reject(asError(rejections.channelClosed(this.name, why)));
   }
 }
+
+function ignore(): void {}

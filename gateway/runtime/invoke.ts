@@ -290,7 +290,8 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   closeChannels(): void {
     if (this.#channels === undefined) return;
     this.#forgetPage?.();
-    for (const channel of this.#channels) void channel.close();
+    // A page gone meanwhile rejects the end marker; its channels already failed with that reason.
+    for (const channel of this.#channels) channel.close().catch(ignoreGone);
   }
 
   /**
@@ -514,3 +515,5 @@ function safeLog(host: PipelineHost, message: string): void {
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
 }
+
+function ignoreGone(): void {}

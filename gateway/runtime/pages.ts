@@ -43,6 +43,11 @@ export interface PageLink {
   sendText(json: string): boolean;
   sendBinary(header: object, bytes: Uint8Array): boolean;
   onClose(listener: () => void): () => void;
+  /**
+   * A channel to this page opened: a draining page stays open until the returned release is
+   * called (after the channel's end marker is written). Pages on other instances do not drain here.
+   */
+  hold?(): () => void;
 }
 
 /**
@@ -125,6 +130,8 @@ export class Page extends PageLinkBase implements PageLink {
   private corked = false;
   /** Draining: closed once its running invocations are answered (closeWhenIdle). */
   private closing = false;
+  /** Open channels to this page (from its own calls or from HTTP calls naming it): see hold(). */
+  private channels = 0;
 
   constructor(
     private readonly socket: PageSocket,
@@ -194,9 +201,20 @@ export class Page extends PageLinkBase implements PageLink {
     this.settled();
   }
 
-  /** A reply was written: a draining page with nothing left running is closed. */
+  /** A reply or a channel's end was written: a draining page with nothing left running or streaming is closed. */
   settled(): void {
-    if (this.closing && this.running === 0 && !this.isClosed) this.close(1012, "gateway restarting; reconnect");
+    if (this.closing && this.running === 0 && this.channels === 0 && !this.isClosed) this.close(1012, "gateway restarting; reconnect");
+  }
+
+  hold(): () => void {
+    this.channels++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.channels--;
+      this.settled();
+    };
   }
 
   /** Reading is paused (the page is held back; see the note at the top). */
