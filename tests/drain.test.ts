@@ -9,6 +9,7 @@ import { invokeJson, request, type RawResponse } from "./helpers/http.ts";
 import { WebSocket, WebSocketServer } from "ws";
 import { Page } from "../gateway/runtime/pages.ts";
 import { Channel } from "../gateway/runtime/channels.ts";
+import { startRedis } from "./helpers/redis.ts";
 
 jest.setTimeout(30_000);
 
@@ -280,5 +281,35 @@ test("a channel's send() on a page whose socket is closing rejects (channel-clos
     await closed;
   } finally {
     await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test("with server.bus, /readyz is 503 (reason bus, with its state) while Redis is away, and 200 again once it is back", async () => {
+  const redis = await startRedis();
+  const prefix = `drain${process.pid}`;
+  const files = { "gateway.yaml": manifest("10s", `  bus: { url: "${redis.url}", prefix: ${prefix} }\n`), "handlers/work.ts": WORK };
+  const { gw, app: busApp } = await gatewayFor(files);
+  try {
+    const { url } = await gw.listen({ port: 0 });
+    const readyz = async () => (await get(`${url}/readyz`)).json() as { ok: boolean; reason?: string; bus?: string };
+    expect(await readyz()).toMatchObject({ ok: true });
+    await redis.kill();
+    let seen = await readyz();
+    while (seen.ok) {
+      await new Promise((r) => setTimeout(r, 25));
+      seen = await readyz();
+    }
+    expect(seen).toEqual({ ok: false, reason: "bus", bus: "degraded" });
+    expect((await get(`${url}/livez`)).status).toBe(200);
+    await redis.restart();
+    while (!seen.ok) {
+      await new Promise((r) => setTimeout(r, 25));
+      seen = await readyz();
+    }
+    expect(seen).toMatchObject({ ok: true });
+  } finally {
+    await gw.close({ drainMs: 0 });
+    busApp.remove();
+    await redis.stop();
   }
 });
