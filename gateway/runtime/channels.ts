@@ -2,7 +2,8 @@
 //
 // Back-pressure policy: send() hands the message to the page's socket at once while that page's
 // send queue is below 1 MiB; above, messages wait in the channel (in order) and send() resolves
-// when its message has been handed over (a page whose socket is closing rejects it), so `await channel.send(x)` paces a handler to the page.
+// when its message has been handed over (a page whose socket is closing rejects it), so
+// `await channel.send(x)` paces a handler to the page.
 // At most MAX_WAITING messages wait per channel: a handler that sends without awaiting past that
 // gets a `channel-full` error rather than the gateway buffering without bound.
 import { asError, rejections, schemaErrorDetails } from "./errors.ts";
