@@ -25,6 +25,7 @@ import { isPrincipalInput, makePrincipal, type Caller, type PrincipalInput } fro
 import { rejections } from "./runtime/errors.ts";
 import { normalizeHeaders, readHeader } from "./runtime/codec.ts";
 import { requestIdFrom } from "./runtime/request-id.ts";
+import { drainWork } from "./ops/drain.ts";
 
 /** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
 export type GatewayOptions = GatewaySettings &
@@ -119,8 +120,19 @@ export interface Gateway {
   readonly ready: boolean;
   /** Where this gateway logs (the `logger` option, or the default one it made). */
   readonly logger: Logger;
-  /** Stop serving (in-flight requests finish first) and release everything. */
-  close(): Promise<void>;
+  /**
+   * Stop serving and release everything. First a drain: /readyz answers 503 and new work is
+   * still served until nothing is in flight or `drainMs` (default: the manifest's `server.drain`,
+   * 10 s) has passed; calls still running then are answered 503 `shutting-down` (their channels
+   * end with that reason), and each page's socket is closed (1012) once its own calls are answered.
+   * `close({ drainMs: 0 })` cuts off at once. Calling it again returns the same promise.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  /** How long calls in flight may take to finish, in milliseconds (default: server.drain). */
+  drainMs?: number;
 }
 
 const CLIENT_SCRIPT = new URL("./client/tauri.js", import.meta.url);
@@ -165,6 +177,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger, access });
   const servers = new Set<Listening>();
+  /** Until the first listen() is done; then while close() drains. */
+  let started = false;
+  let closing: Promise<void> | undefined;
   // Each answered invocation: a log line (a page's event-plugin calls only at debug level) and,
   // under `dev`, the gateway://invocation event that the dev console shows as its live log.
   const feed = options.dev ?? options.watch ?? false;
@@ -280,6 +295,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             // Edits are still reloaded (polled), but the user should know why it is slower.
             ...(reloader?.note ? { watcher: reloader.note } : {}),
           }),
+          readiness: () => {
+            if (closing !== undefined) return { ok: false, reason: "draining" };
+            if (!started) return { ok: false, reason: "starting" };
+            // Under dev a broken edit keeps the last good generation serving (ready); files that
+            // never built yet answer every command not-ready.
+            if (current.notReady !== undefined) return { ok: false, reason: "not-ready", generation: current.id };
+            const busState = bus?.status().state;
+            if (busState !== undefined && busState !== "connected") return { ok: false, reason: "bus", bus: busState };
+            return { ok: true, generation: current.id };
+          },
           findPage: bus ? (id) => bus.findPage(id) : undefined,
           documents: {
             "/__gateway/manifest.json": () => describe(current),
@@ -296,20 +321,47 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         listenOptions,
       );
       servers.add(listening);
+      started = true;
       const close = listening.close;
-      return { ...listening, close: async () => (servers.delete(listening), close()) };
+      return {
+        url: listening.url,
+        host: listening.host,
+        port: listening.port,
+        drain: () => listening.drain(),
+        get inFlight() {
+          return listening.inFlight;
+        },
+        close: async () => (servers.delete(listening), close()),
+      };
     },
-    async close() {
-      await reloader?.close();
-      await Promise.all([...servers].map((s) => s.close()));
-      servers.clear();
-      pipeline.stop();
-      await bus?.close();
-      await lifecycle.retire([]);
-      await builder?.cache.flush();
-      await releaseCompiler();
+    close(closeOptions?: CloseOptions) {
+      return (closing ??= stop(closeOptions?.drainMs ?? current.settings.drainMs));
     },
   };
+
+  async function stop(drainMs: number): Promise<void> {
+    for (const server of servers) server.drain();
+    const cut = await drainWork(
+      {
+        inFlight: () => {
+          let count = pipeline.inFlight;
+          for (const server of servers) count += server.inFlight;
+          return count;
+        },
+        cutOff: () => pipeline.cutOff(drainMs),
+      },
+      drainMs,
+    );
+    if (cut > 0) logger.warn(`gateway: ${cut} call${cut === 1 ? "" : "s"} still running after server.drain (${drainMs} ms) answered 503 shutting-down`);
+    await reloader?.close();
+    await Promise.all([...servers].map((s) => s.close()));
+    servers.clear();
+    pipeline.stop();
+    await bus?.close();
+    await lifecycle.retire([]);
+    await builder?.cache.flush();
+    await releaseCompiler();
+  }
 }
 
 /**

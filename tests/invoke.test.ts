@@ -264,6 +264,7 @@ describe("errors the gateway rejects with", () => {
       "bus-unavailable": 503,
       forbidden: 403,
       "rate-limited": 429,
+      "shutting-down": 503,
       unreachable: 502,
     });
   });

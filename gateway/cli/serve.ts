@@ -84,8 +84,9 @@ function portOf(value: unknown): number | undefined {
 }
 
 /**
- * Serve until SIGINT/SIGTERM, then stop taking requests, let those in flight finish and exit 0.
- * A second signal exits at once.
+ * Serve until SIGINT/SIGTERM, then drain (see Gateway.close: /readyz 503, work still served until
+ * nothing is in flight or server.drain passes, late calls answered 503 shutting-down) and exit 0.
+ * A second signal exits at once with status 1.
  */
 async function serve(
   source: { config: string } | { from: string },
@@ -135,9 +136,15 @@ async function serve(
   console.log(`gateway listening on ${url}`);
   return new Promise<number>((resolvePromise) => {
     let stopping = false;
-    const stop = () => {
-      if (stopping) process.exit(1);
+    const stop = (signal: NodeJS.Signals) => {
+      // A second signal: the operator (or an orchestrator past its grace period) wants it gone now.
+      if (stopping) {
+        console.error(`gateway: ${signal} again; exiting now without finishing the drain`);
+        process.exit(1);
+      }
       stopping = true;
+      const drainMs = gateway.generation.settings.drainMs;
+      gateway.logger.warn(`gateway: ${signal}: draining (/readyz answers 503; calls in flight have up to ${drainMs} ms to finish)`);
       void gateway.close().then(() => resolvePromise(0));
     };
     process.on("SIGINT", stop);

@@ -68,6 +68,11 @@ export interface ServerSettings {
   maxInFlight: number;
   /** How long a client may take to send a whole request (headers within the first 10 s of it); then 408. */
   requestTimeoutMs: number;
+  /**
+   * On SIGTERM (or close()): how long calls in flight may take to finish while new work is still
+   * served; past it they are answered 503 shutting-down and the process exits.
+   */
+  drainMs: number;
   /** How long an app module's top-level code may run when it is loaded (a loop that never ends is a broken edit). */
   loadTimeoutMs: number;
   /** A folder served at / (the app's page and assets). */
@@ -137,6 +142,7 @@ export const DEFAULT_SERVER: ServerSettings = {
   maxDepth: DEFAULT_MAX_DEPTH,
   maxInFlight: 10_000,
   requestTimeoutMs: 30_000,
+  drainMs: 10_000,
   loadTimeoutMs: 5_000,
   trustProxy: false,
 };
@@ -448,6 +454,7 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
   if (value.requestTimeout !== undefined && ok("/server/requestTimeout")) {
     server.requestTimeoutMs = parseDuration(value.requestTimeout as string | number) ?? server.requestTimeoutMs;
   }
+  if (value.drain !== undefined && ok("/server/drain")) server.drainMs = parseDuration(value.drain as string | number) ?? server.drainMs;
   if (value.loadTimeout !== undefined && ok("/server/loadTimeout")) {
     server.loadTimeoutMs = parseDuration(value.loadTimeout as string | number) ?? server.loadTimeoutMs;
   }

@@ -2,7 +2,8 @@
 //
 // Back-pressure policy: send() hands the message to the page's socket at once while that page's
 // send queue is below 1 MiB; above, messages wait in the channel (in order) and send() resolves
-// when its message has been handed over, so `await channel.send(x)` paces a handler to the page.
+// when its message has been handed over (a page whose socket is closing rejects it), so
+// `await channel.send(x)` paces a handler to the page.
 // At most MAX_WAITING messages wait per channel: a handler that sends without awaiting past that
 // gets a `channel-full` error rather than the gateway buffering without bound.
 import { asError, rejections, schemaErrorDetails } from "./errors.ts";
@@ -52,12 +53,15 @@ export class Channel<T = unknown> {
   #closedWhy: string | undefined;
   readonly #waiting: Waiting[] = [];
   #pumping = false;
+  /** Lets a draining page close once this channel's end is written (PageLink.hold). */
+  readonly #release: (() => void) | undefined;
 
   constructor(page: PageLink, id: number, def: ChannelDef, maxDepth: number) {
     this.#page = page;
     this.#id = id;
     this.#def = def;
     this.#maxDepth = maxDepth;
+    this.#release = page.hold?.();
     page.onClose(() => this.#fail("the page went away"));
   }
 
@@ -119,14 +123,28 @@ export class Channel<T = unknown> {
   close(): Promise<void> {
     if (this.#ended || this.#closedWhy !== undefined) return Promise.resolve();
     this.#ended = true;
-    return this.#enqueue(channelEndFrame(this.#id, this.#index), undefined);
+    // A page gone meanwhile has nothing to end (its channels failed with that reason): resolved.
+    const release = this.#release ?? ignore;
+    return this.#enqueue(channelEndFrame(this.#id, this.#index), undefined).then(release, release);
+  }
+
+  /**
+   * End the channel because the gateway is stopping: the end marker goes after what was sent,
+   * and later sends reject with `why` (not "close() was called": the handler did not close it).
+   */
+  end(why: string): void {
+    if (this.#ended || this.#closedWhy !== undefined) return;
+    this.close().catch(ignore); // a page already gone has its channels failed with that reason
+    this.#closedWhy = why;
   }
 
   #enqueue(frame: Waiting["frame"], bytes: Uint8Array | undefined): Promise<void> {
-    // The fast path: nothing waiting and room in the page's queue.
+    // The fast path: nothing waiting and room in the page's queue. A page whose socket is
+    // closing takes nothing: send() must not resolve for a message the page never gets.
     if (this.#waiting.length === 0 && this.#page.buffered < HIGH_WATER_BYTES) {
-      this.#write(frame, bytes);
-      return Promise.resolve();
+      if (this.#write(frame, bytes)) return Promise.resolve();
+      this.#fail("the page went away");
+      return Promise.reject(asError(rejections.channelClosed(this.name, this.#closedWhy!)));
     }
     return new Promise<void>((resolve, reject) => {
       this.#waiting.push({ frame, bytes, resolve, reject });
@@ -142,23 +160,30 @@ export class Channel<T = unknown> {
         await this.#page.writable();
         if (this.#closedWhy !== undefined) break;
         const next = this.#waiting.shift()!;
-        this.#write(next.frame, next.bytes);
-        next.resolve();
+        if (this.#write(next.frame, next.bytes)) next.resolve();
+        else {
+          this.#waiting.unshift(next);
+          this.#fail("the page went away");
+        }
       }
     } finally {
       this.#pumping = false;
     }
   }
 
-  #write(frame: Waiting["frame"], bytes: Uint8Array | undefined): void {
-    if (typeof frame === "string") this.#page.sendText(frame);
-    else this.#page.sendBinary(frame, bytes!);
+  /** False when the page's socket is no longer open (nothing was written). */
+  #write(frame: Waiting["frame"], bytes: Uint8Array | undefined): boolean {
+    if (typeof frame === "string") return this.#page.sendText(frame);
+    return this.#page.sendBinary(frame, bytes!);
   }
 
   #fail(why: string): void {
     if (this.#closedWhy !== undefined) return;
     this.#closedWhy = why;
+    this.#release?.();
     const waiting = this.#waiting.splice(0);
     for (const w of waiting) w.reject(asError(rejections.channelClosed(this.name, why)));
   }
 }
+
+function ignore(): void {}

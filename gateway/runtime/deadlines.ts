@@ -54,6 +54,19 @@ export class Deadlines {
     this.size--;
   }
 
+  /** Remove every pending entry and return them (the gateway is stopping: they are answered otherwise). */
+  takeAll(): DeadlineEntry[] {
+    const taken: DeadlineEntry[] = [];
+    for (const list of this.lists.values()) {
+      while (list.head !== undefined) {
+        const entry = list.head;
+        this.remove(entry);
+        taken.push(entry);
+      }
+    }
+    return taken;
+  }
+
   /** Stop the timer; pending entries never expire. */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);

@@ -31,6 +31,7 @@ export const ERROR_STATUS = {
   "bus-unavailable": 503,
   forbidden: 403,
   "rate-limited": 429,
+  "shutting-down": 503,
   // Made by tauri.js in the page, never sent by the gateway: the call got no answer from it (not
   // running, refused the page's origin, or a proxy answered in its place; 502 is such a proxy's).
   unreachable: 502,
@@ -166,6 +167,14 @@ export const rejections = {
     reject("overloaded", `the gateway is running ${limit} invocations (server.maxInFlight); try again shortly`, { limit }),
   /** A request names a page on another instance and the bus (Redis) cannot be asked where it is. */
   busUnavailable: (detail: string) => reject("bus-unavailable", `the page is connected to another instance and ${detail}; try again shortly`),
+  /**
+   * The gateway is stopping (SIGTERM): a call that did not finish within server.drain (it may or
+   * may not have completed), or (without a command) a new socket refused while draining.
+   */
+  shuttingDown: (command?: string, drainMs?: number) =>
+    command === undefined
+      ? reject("shutting-down", "the gateway is shutting down; connect again (to another instance)")
+      : reject("shutting-down", `the gateway is shutting down and "${command}" did not finish within server.drain (${drainMs} ms); it may or may not have completed`, { command }),
   headersTooLarge: () => reject("headers-too-large", "the request's headers (or its URL) are too large"),
   requestTimeout: () => reject("request-timeout", "the request did not arrive in time"),
   notFound: (path: string) => reject("not-found", `nothing at ${path}`),

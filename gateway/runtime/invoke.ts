@@ -61,6 +61,13 @@ export interface Pipeline {
   invokeHandler: InvokeHandler;
   /** Stop the time-limit timer (the gateway is closing). */
   stop(): void;
+  /** Asynchronous invocations running now (every transport, in-process calls too). */
+  readonly inFlight: number;
+  /**
+   * The drain time passed: every invocation still running is answered 503 `shutting-down` now
+   * (its channels end with that reason and its handler's signal aborts); returns how many.
+   */
+  cutOff(drainMs: number): number;
 }
 
 export function createPipeline(host: PipelineHost): Pipeline {
@@ -187,6 +194,15 @@ export function createPipeline(host: PipelineHost): Pipeline {
     execute: execute as Pipeline["execute"],
     invokeHandler: (request) => Promise.resolve(execute(request) as InvokeResponse | Promise<InvokeResponse>),
     stop: () => deadlines.stop(),
+    get inFlight() {
+      return load.inFlight;
+    },
+    cutOff(drainMs: number): number {
+      // Every asynchronous invocation still running is in a deadline list until it answers.
+      const running = deadlines.takeAll() as Invocation[];
+      for (const invocation of running) invocation.cutOff(drainMs);
+      return running.length;
+    },
   };
 }
 
@@ -287,7 +303,8 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   closeChannels(): void {
     if (this.#channels === undefined) return;
     this.#forgetPage?.();
-    for (const channel of this.#channels) void channel.close();
+    // A page gone meanwhile rejects the end marker; its channels already failed with that reason.
+    for (const channel of this.#channels) channel.close().catch(ignoreGone);
   }
 
   /**
@@ -357,6 +374,19 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   /** The caller went away (this object is the EventListener, so no closure is made per invocation). */
   handleEvent(): void {
     this.abort(new DOMException("the caller went away", "AbortError"));
+  }
+
+  /** The gateway stopped and server.drain passed: answered 503 shutting-down, channels ended with that reason. */
+  cutOff(drainMs: number): void {
+    if (this.#answered) return;
+    this.#callerSignal?.removeEventListener("abort", this);
+    const why = "the gateway is shutting down";
+    if (this.#channels !== undefined) {
+      this.#forgetPage?.();
+      for (const channel of this.#channels) channel.end(why);
+    }
+    this.abort(new DOMException(why, "AbortError"));
+    this.#answer(rejections.shuttingDown(this.#command.name, drainMs));
   }
 
   override expire(): void {
@@ -510,3 +540,5 @@ function fieldsOf(call: Call): { requestId: string } | undefined {
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
 }
+
+function ignoreGone(): void {}

@@ -43,6 +43,11 @@ export interface PageLink {
   sendText(json: string): boolean;
   sendBinary(header: object, bytes: Uint8Array): boolean;
   onClose(listener: () => void): () => void;
+  /**
+   * A channel to this page opened: a draining page stays open until the returned release is
+   * called (after the channel's end marker is written). Pages on other instances do not drain here.
+   */
+  hold?(): () => void;
 }
 
 /**
@@ -123,6 +128,10 @@ export class Page extends PageLinkBase implements PageLink {
   /** A write to the page completed since the pinger last asked (see progressed()). */
   private wrote = false;
   private corked = false;
+  /** Draining: closed once its running invocations are answered (closeWhenIdle). */
+  private closing = false;
+  /** Open channels to this page (from its own calls or from HTTP calls naming it): see hold(). */
+  private channels = 0;
 
   constructor(
     private readonly socket: PageSocket,
@@ -180,6 +189,32 @@ export class Page extends PageLinkBase implements PageLink {
   invocationFinished(): void {
     this.running--;
     this.updateFlow();
+  }
+
+  /**
+   * The gateway is draining: close this page's socket (1012 "service restart", which tauri.js
+   * reconnects from, to another instance) as soon as no invocation of its own is running. Called
+   * again after each of its replies is written (settled()), so the close frame follows the last reply.
+   */
+  closeWhenIdle(): void {
+    this.closing = true;
+    this.settled();
+  }
+
+  /** A reply or a channel's end was written: a draining page with nothing left running or streaming is closed. */
+  settled(): void {
+    if (this.closing && this.running === 0 && this.channels === 0 && !this.isClosed) this.close(1012, "gateway restarting; reconnect");
+  }
+
+  hold(): () => void {
+    this.channels++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.channels--;
+      this.settled();
+    };
   }
 
   /** Reading is paused (the page is held back; see the note at the top). */

@@ -35,8 +35,23 @@ export interface Listening {
   url: string;
   host: string;
   port: number;
+  /**
+   * Start draining (the gateway is stopping): everything is still served, answers say
+   * `connection: close`, new WebSockets are refused (503 shutting-down) and each page's socket
+   * is closed (1012) once its own calls are answered.
+   */
+  drain(): void;
+  /** HTTP requests to /ipc/ not answered yet (their bodies being read included). */
+  readonly inFlight: number;
   /** Stop taking requests, finish those in flight, close pages' sockets. */
   close(): Promise<void>;
+}
+
+/** GET /readyz's answer: `reason` says why not ready (starting, not-ready, bus, draining). */
+export interface Readiness {
+  ok: boolean;
+  reason?: "starting" | "not-ready" | "bus" | "draining";
+  [detail: string]: unknown;
 }
 
 export interface HttpContext {
@@ -53,6 +68,8 @@ export interface HttpContext {
   invocations?: ((entry: InvocationLog) => void) | undefined;
   /** `ok` is false while the app does not build (`gateway dev` started on broken files): answered 503. */
   health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number; bus?: BusStatus };
+  /** GET /readyz: 200 when `ok`, else 503 (needs no credential, like /livez). */
+  readiness(): Readiness;
   /** With server.bus: a page connected to another instance (a Gateway-Page header naming it). */
   findPage?: (id: string) => Promise<PageLink | undefined>;
   /**
@@ -105,19 +122,25 @@ export async function listenHttp(context: HttpContext, options: ListenOptions): 
     url: `http://${shownHost}:${port}`,
     host,
     port,
+    drain: () => transport.drain(),
+    get inFlight() {
+      return transport.inFlight;
+    },
     close: () => transport.close(),
   };
 }
 
 class HttpTransport {
-  private inFlight = 0;
+  inFlight = 0;
   /** Each answered invocation's outcome, for its log line (only while invocations are logged). */
   private readonly outcomes = new WeakMap<ServerResponse, string>();
   /** Each invocation's principal id once authenticated, for its log line (only while invocations are logged). */
   private readonly principals = new WeakMap<ServerResponse, string>();
   private readonly hints: RefusalHints;
   private idle: (() => void) | undefined;
+  /** Draining or closed: answers say `connection: close`. */
   private closing = false;
+  private stopped = false;
   private readonly ws: WebSocketTransport;
 
   constructor(
@@ -152,6 +175,9 @@ class HttpTransport {
     if (requestId !== undefined && this.context.invocations) this.logWhenAnswered(req, res, path, requestId);
     else if (this.context.logger.debug) this.logRequestWhenAnswered(req, res, path);
     this.context.logger.debug?.(`http: ${req.method} ${path}`, { method: req.method, path, origin: req.headers.origin ?? null });
+    // Probes first: a load balancer or kubelet calls them with its own Host (the pod's address)
+    // and no credential; they tell nothing but whether to send traffic here.
+    if ((path === "/livez" || path === "/readyz") && (req.method === "GET" || req.method === "HEAD")) return this.probe(res, path);
     const host = req.headers.host;
     if (!this.guard.hostAllowed(host)) {
       this.hints.refusedHost(host);
@@ -221,6 +247,13 @@ class HttpTransport {
         else res.destroy();
       },
     );
+  }
+
+  /** /livez: the process answers. /readyz: whether to send it traffic (503 with the reason when not). */
+  private probe(res: ServerResponse, path: string): void {
+    if (path === "/livez") return this.send(res, 200, JSON_TYPE, '{"ok":true}', undefined, NO_STORE_DOCUMENT);
+    const readiness = this.context.readiness();
+    this.send(res, readiness.ok ? 200 : 503, JSON_TYPE, JSON.stringify(readiness), undefined, NO_STORE_DOCUMENT);
   }
 
   /** The dev console's page and assets: public, like tauri.js (what it calls needs the token). */
@@ -458,8 +491,17 @@ class HttpTransport {
     res.end(body);
   }
 
-  async close(): Promise<void> {
+  /** See Listening.drain. */
+  drain(): void {
     if (this.closing) return;
+    this.closing = true;
+    this.server.closeIdleConnections();
+    this.ws.drain();
+  }
+
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();

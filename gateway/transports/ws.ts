@@ -36,6 +36,7 @@ export class WebSocketTransport {
   private readonly alive = new WeakSet<WebSocket>();
   private readonly pageOf = new WeakMap<WebSocket, Page>();
   private readonly pinger: NodeJS.Timeout;
+  private draining = false;
 
   constructor(
     private readonly context: HttpContext,
@@ -57,6 +58,7 @@ export class WebSocketTransport {
       return endSocketWith(socket, rejections.badRequest("the request's URL is not valid"));
     }
     if (url.pathname !== "/ipc/ws") return endSocketWith(socket, rejections.notFound(url.pathname));
+    if (this.draining) return endSocketWith(socket, rejections.shuttingDown());
     const host = req.headers.host;
     if (!this.guard.hostAllowed(host)) {
       this.hints.refusedHost(host);
@@ -98,10 +100,26 @@ export class WebSocketTransport {
     this.server.handleUpgrade(req, socket, head, (ws) => this.connected(ws, label, origin, auth.caller, credentials));
   }
 
-  /** Close every page's socket (the gateway is stopping). */
+  /**
+   * The gateway is draining: new sockets are refused (503 shutting-down: tauri.js retries, and
+   * reaches another instance), and each page is closed once its own calls are answered.
+   */
+  drain(): void {
+    this.draining = true;
+    for (const ws of this.server.clients) {
+      const page = this.pageOf.get(ws);
+      if (page !== undefined) page.closeWhenIdle();
+      else ws.close(1012, "gateway restarting; reconnect");
+    }
+  }
+
+  /**
+   * Close every page's socket (the gateway is stopping). After a drain their calls are answered
+   * (or cut off with shutting-down); 1012 "service restart" is what tauri.js reconnects from.
+   */
   close(): void {
     clearInterval(this.pinger);
-    for (const ws of this.server.clients) ws.close(1001, "gateway stopping");
+    for (const ws of this.server.clients) ws.close(1012, "gateway restarting; reconnect");
   }
 
   private connected(ws: WebSocket, label: string, origin: string | undefined, caller: Caller, credentials: Credentials): void {
@@ -218,6 +236,15 @@ export class WebSocketTransport {
  */
 function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, requestId: string, headers?: Record<string, string>): void {
   if (started !== undefined) page.invocationFinished();
+  try {
+    write(page, rid, response, cmd, context, started, requestId, headers);
+  } finally {
+    // After the reply is written: a draining page's close frame must follow it.
+    page.settled();
+  }
+}
+
+function write(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, requestId: string, headers?: Record<string, string>): void {
   // JSON, as the id may hold a quote or a backslash (printable ASCII).
   const head = `{"type":"reply","rid":${JSON.stringify(rid)},"requestId":${JSON.stringify(requestId)}`;
   try {
