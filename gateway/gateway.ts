@@ -271,6 +271,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           pages: () => pages.size,
           ...(bus ? { bus: () => bus.status() } : {}),
         });
+        events.delivered = (listeners) => metrics!.event(listeners);
       }
       const listening = await listenHttp(
         {

@@ -63,6 +63,10 @@ commands:
     handler: handlers/misc.ts#held
   release:
     handler: handlers/misc.ts#release
+  announce:
+    handler: handlers/misc.ts#announce
+events:
+  news: {}
 `;
 
 const MISC = `
@@ -82,6 +86,10 @@ export async function hold() {
 export async function held() {
   await running;
   return "running";
+}
+export function announce({ app }: Invoke) {
+  app.emit("news", { text: "hi" });
+  return null;
 }
 export function release() {
   released();
@@ -160,6 +168,24 @@ describe("server.metrics on (the default)", () => {
     const after = scrape((await request(`${server.url}/metrics`, { method: "GET" })).text).families;
     expect(during.get("gateway_calls_in_flight")?.metrics[0]?.value).toBe("1");
     expect(after.get("gateway_calls_in_flight")?.metrics[0]?.value).toBe("0");
+  });
+
+  test("events handled and the listeners they reached", async () => {
+    const before = scrape((await request(`${server.url}/metrics`, { method: "GET" })).text).families;
+    const listening = await connectPage(server.url, "news-reader");
+    try {
+      expect((await listening.call("plugin:event|listen", { event: "news", handler: 1 })).ok).toBe(true);
+      expect((await page.call("plugin:event|listen", { event: "news", handler: 2 })).ok).toBe(true);
+      expect((await invokeJson(server.url, "announce", {})).status).toBe(200); // to both pages
+      expect((await listening.call("plugin:event|emit", { event: "news", payload: null })).ok).toBe(true); // and again
+      await listening.next((f) => f.type === "event" && f.payload === null);
+      const after = scrape((await request(`${server.url}/metrics`, { method: "GET" })).text).families;
+      const figure = (families: typeof after, name: string) => Number(families.get(name)?.metrics[0]?.value);
+      expect(figure(after, "gateway_events_total") - figure(before, "gateway_events_total")).toBe(2);
+      expect(figure(after, "gateway_event_deliveries_total") - figure(before, "gateway_event_deliveries_total")).toBe(4);
+    } finally {
+      await listening.close();
+    }
   });
 
   test("a second page is counted while connected", async () => {

@@ -32,8 +32,12 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   readonly contentType: string = this.registry.contentType;
   private readonly calls: Histogram<"rpc_method" | "transport" | "outcome">;
+  private readonly events: Counter;
+  private readonly deliveries: Counter;
   private readonly reloads: Counter<"outcome">;
   private readonly reloadDuration: Histogram;
+  /** The call histogram's series by label values (bounded: see call()). */
+  private readonly series = new Map<string, { observe(seconds: number): void }>();
 
   constructor(private readonly source: MetricsSource) {
     const registers = [this.registry];
@@ -60,6 +64,8 @@ export class GatewayMetrics {
         this.set(source.pages());
       },
     });
+    this.events = new Counter({ name: "gateway_events_total", help: "Events handled by this instance: emitted by a handler or a page here, or received from another instance over the bus.", registers });
+    this.deliveries = new Counter({ name: "gateway_event_deliveries_total", help: "Listeners here that an event reached (a page's listener or the backend's).", registers });
     this.reloads = new Counter({ name: "gateway_reloads_total", help: "Rebuilds after an edit (gateway dev): reloaded or failed.", labelNames: ["outcome"], registers });
     this.reloadDuration = new Histogram({ name: "gateway_reload_duration_seconds", help: "How long a successful rebuild took.", buckets: RELOAD_BUCKETS, registers });
     if (source.bus !== undefined) {
@@ -93,7 +99,18 @@ export class GatewayMetrics {
   /** One answered invocation (the gateway's per-invocation hook). */
   call(entry: Pick<InvocationLog, "cmd" | "transport" | "outcome" | "ms">): void {
     const method = EVENT_PLUGIN.has(entry.cmd) || this.source.knows(entry.cmd) ? entry.cmd : OTHER_METHOD;
-    this.calls.observe({ rpc_method: method, transport: entry.transport, outcome: entry.outcome }, entry.ms / 1000);
+    // prom-client hashes a labels object on every observe(); the series' child, kept per label
+    // values, skips that (a Map lookup on a short string per call instead).
+    const key = `${method}\n${entry.transport}\n${entry.outcome}`;
+    let series = this.series.get(key);
+    if (series === undefined) this.series.set(key, (series = this.calls.labels({ rpc_method: method, transport: entry.transport, outcome: entry.outcome })));
+    series.observe(entry.ms / 1000);
+  }
+
+  /** One event handled here, and how many listeners it reached. */
+  event(listeners: number): void {
+    this.events.inc();
+    if (listeners > 0) this.deliveries.inc(listeners);
   }
 
   reloaded(ms: number): void {
