@@ -7,6 +7,7 @@ import { benchBrowser } from "./browser.ts";
 import { benchStreams } from "./streams.ts";
 import { benchBus } from "./bus.ts";
 import { benchAccess } from "./access.ts";
+import { benchMetrics } from "./metrics.ts";
 import { formatFigure, type Figure } from "./measure.ts";
 
 const suites: Record<string, () => Promise<Figure[]>> = {
@@ -18,6 +19,7 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   browser: benchBrowser,
   bus: benchBus,
   access: benchAccess,
+  metrics: benchMetrics,
 };
 
 const only = process.argv.slice(2);

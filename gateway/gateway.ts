@@ -26,6 +26,7 @@ import { rejections } from "./runtime/errors.ts";
 import { normalizeHeaders, readHeader } from "./runtime/codec.ts";
 import { requestIdFrom } from "./runtime/request-id.ts";
 import { drainWork } from "./ops/drain.ts";
+import type { GatewayMetrics } from "./ops/metrics.ts";
 
 /** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
 export type GatewayOptions = GatewaySettings &
@@ -183,9 +184,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // Each answered invocation: a log line (a page's event-plugin calls only at debug level) and,
   // under `dev`, the gateway://invocation event that the dev console shows as its live log.
   const feed = options.dev ?? options.watch ?? false;
+  // server.metrics (on by default) counts every answered invocation, with or without logging;
+  // prom-client is loaded at the first listen(): an embedder that never listens never loads it.
+  let metrics: GatewayMetrics | undefined;
+  const metricsOn = current.settings.metrics !== false;
   const invocations =
-    logger.invocation || feed
+    logger.invocation || feed || metricsOn
       ? (entry: InvocationLog) => {
+          metrics?.call(entry);
           if (entry.cmd.startsWith("plugin:event|")) logger.debug?.(`${entry.cmd} ${entry.status} ${entry.outcome}`, { invocation: entry });
           else logger.invocation?.(entry);
           if (feed && !entry.cmd.startsWith("plugin:event|")) events.emitGatewayEvent("invocation", entry);
@@ -220,6 +226,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           retireWhenIdle(old);
           lastError = null;
           const evaluated = (next.evaluated ?? []).map((f) => relativeTo(next, f));
+          metrics?.reloaded(buildMs);
           logger.info(`gateway: reloaded in ${Math.round(buildMs)} ms (generation ${next.id}${describeChanges(changed, next)}${describeEvaluated(evaluated)})`);
           events.emitGatewayEvent("reload", { generation: next.id, changed: changed.map((f) => relativeTo(next, f)), evaluated });
         },
@@ -229,6 +236,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         failed(failure) {
           // Paths relative to the app's folder (the manifest's), the same wherever the gateway runs from.
           lastError = failure.problems.map((p) => formatProblem(p, dirname(current.manifestFile))).join("\n");
+          metrics?.reloadFailed();
           if (current.notReady !== undefined) {
             // Still not ready: invocations are answered with the newest mistakes.
             current = notReadyGeneration(current.manifestFile, failure, current.files);
@@ -277,6 +285,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     watching: reloader?.ready ?? Promise.resolve(),
     app: events.app,
     async listen(listenOptions: ListenOptions = {}) {
+      if (metricsOn && metrics === undefined) {
+        const { GatewayMetrics } = await import("./ops/metrics.ts");
+        metrics ??= new GatewayMetrics({
+          knows: (cmd) => current.commands.has(cmd),
+          inFlight: () => [current, ...draining].reduce((sum, generation) => sum + generation.usage.inFlight, 0),
+          pages: () => pages.size,
+          ...(bus ? { bus: () => bus.status() } : {}),
+        });
+        events.delivered = (listeners) => metrics!.event(listeners);
+      }
       const listening = await listenHttp(
         {
           pipeline,
@@ -285,6 +303,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           pages,
           logger,
           invocations,
+          metrics: () => metrics,
           health: () => ({
             ok: current.notReady === undefined,
             generation: current.id,

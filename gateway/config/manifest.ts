@@ -87,6 +87,8 @@ export interface ServerSettings {
    * and CIDR ranges.
    */
   trustProxy: boolean | string[];
+  /** GET /metrics (Prometheus text): on by default, false for 404, or { token } to need `Authorization: Bearer <token>`. */
+  metrics: boolean | { token: string };
 }
 
 export interface BusSettings {
@@ -145,6 +147,7 @@ export const DEFAULT_SERVER: ServerSettings = {
   drainMs: 10_000,
   loadTimeoutMs: 5_000,
   trustProxy: false,
+  metrics: true,
 };
 
 /** Keys under which a value is a user's JSON Schema, which `${VAR}` interpolation leaves alone. */
@@ -468,6 +471,7 @@ function extractServer(value: unknown, ok: (path: string) => boolean, dir: strin
     }
   }
   if (value.trustProxy !== undefined && ok("/server/trustProxy")) server.trustProxy = value.trustProxy as boolean | string[];
+  if (value.metrics !== undefined && ok("/server/metrics")) server.metrics = typeof value.metrics === "boolean" ? value.metrics : { token: (value.metrics as { token: string }).token };
   if (value.static !== undefined && ok("/server/static")) {
     const spec = typeof value.static === "string" ? { dir: value.static } : (value.static as { dir: string; dotfiles?: boolean; fallback?: string; cacheControl?: string; immutable?: boolean });
     server.static = {

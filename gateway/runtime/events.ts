@@ -108,6 +108,8 @@ export class EventHub {
   bus: Bus | undefined;
   /** Asked before each delivery to a page's listener (capabilities:, a credential's expiry); none: every listener hears. */
   guard: DeliveryGuard | undefined;
+  /** Each event handled here (an emit, or one from another instance) and how many listeners it reached (server.metrics). */
+  delivered: ((listeners: number) => void) | undefined;
 
   constructor(
     private readonly declared: () => ReadonlyMap<string, EventDef>,
@@ -360,6 +362,7 @@ export class EventHub {
 
   /** At debug level, each event and how many listeners here it reached (gateway://invocation follows every call, whose own line says it). */
   private logDelivery(event: string, payloadText: string, listeners: number): void {
+    if (event !== INVOCATION_EVENT) this.delivered?.(listeners);
     if (this.logger.debug && event !== INVOCATION_EVENT) this.logger.debug(`event ${event} to ${listeners} listener(s) here`, { event, listeners, bytes: payloadText.length });
   }
 }

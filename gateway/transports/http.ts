@@ -22,6 +22,7 @@ import type { AccessControl } from "../access/access.ts";
 import type { AuthOutcome } from "../access/authenticate.ts";
 import { credentialsOf } from "./credentials.ts";
 import { requestIdFrom } from "../runtime/request-id.ts";
+import { bearerMatches } from "../ops/bearer.ts";
 import type { Caller } from "../access/principal.ts";
 
 export interface ListenOptions {
@@ -67,6 +68,8 @@ export interface HttpContext {
    */
   invocations?: ((entry: InvocationLog) => void) | undefined;
   /** `ok` is false while the app does not build (`gateway dev` started on broken files): answered 503. */
+  /** GET /metrics (server.metrics): undefined while metrics are off. */
+  metrics?: (() => { readonly contentType: string; render(): Promise<string> } | undefined) | undefined;
   health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number; bus?: BusStatus };
   /** GET /readyz: 200 when `ok`, else 503 (needs no credential, like /livez). */
   readiness(): Readiness;
@@ -203,6 +206,8 @@ class HttpTransport {
     switch (path) {
       case "/__gateway/tauri.js":
         return this.send(res, 200, "text/javascript; charset=utf-8", this.context.clientScript(), cors, NO_CACHE_DOCUMENT);
+      case "/metrics":
+        return this.scrape(req, res, cors);
       case "/__gateway/health": {
         if (!this.guard.authorized(req.headers.authorization)) return this.reject(res, rejections.unauthorized(), false, cors);
         const health = this.context.health();
@@ -254,6 +259,21 @@ class HttpTransport {
     if (path === "/livez") return this.send(res, 200, JSON_TYPE, '{"ok":true}', undefined, NO_STORE_DOCUMENT);
     const readiness = this.context.readiness();
     this.send(res, readiness.ok ? 200 : 503, JSON_TYPE, JSON.stringify(readiness), undefined, NO_STORE_DOCUMENT);
+  }
+
+  /** GET /metrics: 404 with server.metrics false, its own token with { token } (not server.token). */
+  private scrape(req: IncomingMessage, res: ServerResponse, cors: string | undefined): void {
+    const setting = this.context.current().settings.metrics;
+    const metrics = setting === false ? undefined : this.context.metrics?.();
+    if (metrics === undefined) return this.reject(res, rejections.notFound("/metrics"), false, cors);
+    if (typeof setting === "object" && !bearerMatches(req.headers.authorization, setting.token)) return this.reject(res, rejections.unauthorized(), false, cors);
+    metrics.render().then(
+      (text) => this.send(res, 200, metrics.contentType, text, cors, NO_STORE_DOCUMENT),
+      (error: unknown) => {
+        this.context.logger.error("gateway: /metrics failed", error);
+        this.reject(res, rejections.internal("(gateway)"), false, cors);
+      },
+    );
   }
 
   /** The dev console's page and assets: public, like tauri.js (what it calls needs the token). */
