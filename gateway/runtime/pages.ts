@@ -252,7 +252,13 @@ export class Page extends PageLinkBase implements PageLink {
   }
 
   private write(data: string | Buffer): boolean {
-    if (!this.open) return false;
+    if (!this.open) {
+      // A socket that is closing takes nothing more: the page is gone for its listeners and
+      // handlers now, before the socket's own close event (a handler's signal is aborted before
+      // the send it awaits is refused).
+      if (this.socket.readyState > OPEN) this.markClosed();
+      return false;
+    }
     this.corkUntilNextTick();
     const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
     this.pendingBytes += size;

@@ -27,11 +27,15 @@ export async function invalid({ body }: Invoke<{ onItem: Channel<unknown> }>) {
 export async function endless({ body, signal }: Invoke<{ onItem: Channel<number> }>) {
   state.endless = "running";
   let i = 0;
-  while (!signal.aborted) {
-    await body.onItem.send(i++);
-    await new Promise((r) => setTimeout(r, 10));
+  try {
+    while (!signal.aborted) {
+      await body.onItem.send(i++);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    // A send() after the page went away rejects (channel-closed): the signal says why either way.
+    state.endless = signal.aborted ? signal.reason?.name : "not aborted";
   }
-  state.endless = signal.reason?.name;
   return null;
 }
 export const emit = ({ body, app }: Invoke<any>) => { app.emit(body.event, body.payload); return null; };
