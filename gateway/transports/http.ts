@@ -426,7 +426,8 @@ class HttpTransport {
   answer(res: ServerResponse, response: InvokeResponse, cors: string | undefined, cmd: string, requestId: string): void {
     if (res.destroyed) return;
     const encoded = encodeResponse(response, cmd, this.context.current().settings.maxDepth, this.context.logger);
-    if (this.context.invocations) this.outcomes.set(res, encoded.outcome);
+    // A value sent is "ok" in the log entry already (logInvocation); only a refusal's kind is kept.
+    if (!encoded.ok && this.context.invocations) this.outcomes.set(res, encoded.outcome);
     if (encoded.bytes !== undefined) return this.send(res, 200, BYTES_TYPE, encoded.bytes, cors, { ...TAURI_OK, "x-request-id": requestId });
     if (!encoded.ok) return this.send(res, encoded.status, JSON_TYPE, encoded.json, cors, withRejectionHeaders({ ...TAURI_ERROR, "x-request-id": requestId }, response as Rejection));
     const text = encoded.json;
