@@ -3,7 +3,7 @@
 // comes from the current generation, so an edit of `auth:`, `capabilities:` or `limits:` (or of
 // a Tauri capability file) applies at the next call, over every transport and on sockets already
 // open. What must outlive a reload does: verified tokens, JWKS, and every rate-limit bucket.
-import { timingSafeEqual } from "node:crypto";
+import { bearerOf, tokenMatches } from "./bearer.ts";
 import { rejections, type Rejection } from "../runtime/errors.ts";
 import type { Generation } from "../runtime/generation.ts";
 import type { Logger } from "../runtime/logger.ts";
@@ -180,12 +180,7 @@ function anonymous(credentials: Credentials): AuthOutcome {
 
 /** server.token: one shared token, no principal. */
 function sharedToken(token: string, credentials: Credentials): AuthOutcome {
-  const authorization = credentials.headers.authorization;
-  const given = typeof authorization === "string" && authorization.startsWith("Bearer ") ? authorization.slice(7) : (credentials.queryToken ?? undefined);
-  if (given === undefined) return rejections.unauthorized();
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b) ? anonymous(credentials) : rejections.unauthorized();
+  return tokenMatches(bearerOf(credentials.headers.authorization, credentials.queryToken), token) ? anonymous(credentials) : rejections.unauthorized();
 }
 
 /**

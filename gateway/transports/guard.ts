@@ -1,6 +1,6 @@
 // Who may talk to the gateway: the Host and Origin checks that keep other web pages (and DNS
 // rebinding) away from handlers, and the optional bearer token. Shared by HTTP and WebSocket.
-import { timingSafeEqual } from "node:crypto";
+import { bearerOf, tokenMatches } from "../access/bearer.ts";
 import { isIP } from "node:net";
 import type { ServerSettings } from "../config/manifest.ts";
 
@@ -84,10 +84,6 @@ export class Guard {
   authorized(authorization: string | undefined, queryToken?: string | null): boolean {
     const token = this.settings().token;
     if (token === undefined) return true;
-    const given = authorization?.startsWith("Bearer ") ? authorization.slice(7) : (queryToken ?? undefined);
-    if (given === undefined) return false;
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return tokenMatches(bearerOf(authorization, queryToken), token);
   }
 }

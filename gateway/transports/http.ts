@@ -22,7 +22,7 @@ import type { AccessControl } from "../access/access.ts";
 import type { AuthOutcome } from "../access/authenticate.ts";
 import { credentialsOf } from "./credentials.ts";
 import { requestIdFrom } from "../runtime/request-id.ts";
-import { bearerMatches } from "../ops/bearer.ts";
+import { bearerOf, tokenMatches } from "../access/bearer.ts";
 import type { Caller } from "../access/principal.ts";
 
 export interface ListenOptions {
@@ -271,7 +271,7 @@ class HttpTransport {
     const setting = this.context.current().settings.metrics;
     const metrics = setting === false ? undefined : this.context.metrics?.();
     if (metrics === undefined) return this.reject(res, rejections.notFound("/metrics"), false, cors);
-    if (typeof setting === "object" && !bearerMatches(req.headers.authorization, setting.token)) return this.reject(res, rejections.unauthorized(), false, cors);
+    if (typeof setting === "object" && !tokenMatches(bearerOf(req.headers.authorization), setting.token)) return this.reject(res, rejections.unauthorized(), false, cors);
     metrics.render().then(
       (text) => this.send(res, 200, metrics.contentType, text, cors, NO_STORE_DOCUMENT),
       (error: unknown) => {
