@@ -6,11 +6,9 @@
 import { rmSync, writeFileSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
-// @ts-expect-error -- autocannon ships no type declarations; the little used here is typed below.
-import untypedAutocannon from "autocannon";
 import { createGateway } from "../gateway/index.ts";
-import { measureRate, median, type Figure } from "./measure.ts";
-import { startGateway, stopQuietly, type Server } from "./http.ts";
+import { measureRate, type Figure } from "./measure.ts";
+import { greetRate, pairedRates, startGateway, stopQuietly, type Server } from "./http.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EXAMPLE = `${ROOT}gateway.yaml`;
@@ -41,10 +39,6 @@ limits:
   everyone: { commands: ["*"], per: principal, rate: 100000000/s }
 `;
 }
-
-type AutocannonResult = { requests: { average: number }; non2xx: number; errors: number };
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
-const autocannon = untypedAutocannon as Autocannon;
 
 export async function benchAccess(): Promise<Figure[]> {
   writeFileSync(WITH_ACCESS, accessManifest());
@@ -89,35 +83,11 @@ export async function benchAccess(): Promise<Figure[]> {
 async function httpRates(headers: Record<string, string>) {
   const started = await Promise.allSettled([startGateway("gateway.yaml", "plain"), startGateway(".bench-access.gateway.yaml", "access")]);
   const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  const run = async (url: string, extra: Record<string, string>, duration: number) => {
-    const result = await autocannon({
-      url: `${url}/ipc/greet`,
-      method: "POST",
-      headers: { "content-type": "application/json", ...extra },
-      body: JSON.stringify(BODY),
-      connections: 50,
-      duration,
-    });
-    if (result.non2xx || result.errors) throw new Error(`access bench: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-    return result.requests.average;
-  };
   try {
     for (const s of started) if (s.status === "rejected") throw s.reason;
     const [plain, guarded] = servers as [Server, Server];
-    await run(plain.url, {}, 2);
-    await run(guarded.url, headers, 2);
-    const none: number[] = [];
-    const access: number[] = [];
-    for (let round = 0; round < 10; round++) {
-      if (round % 2 === 0) {
-        none.push(await run(plain.url, {}, 2));
-        access.push(await run(guarded.url, headers, 2));
-      } else {
-        access.push(await run(guarded.url, headers, 2));
-        none.push(await run(plain.url, {}, 2));
-      }
-    }
-    return { none: median(none), access: median(access), ratio: median(access.map((a, i) => a / none[i]!)) };
+    const rates = await pairedRates(() => greetRate(plain.url), () => greetRate(guarded.url, headers));
+    return { none: rates.a, access: rates.b, ratio: rates.ratio };
   } finally {
     await Promise.all(servers.map(stopQuietly));
   }

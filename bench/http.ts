@@ -214,3 +214,34 @@ export async function stopQuietly(server: Server): Promise<void> {
   const exit = await server.stop().catch((error: Error) => error.message);
   if (exit !== 0) console.error(`http bench: warning: ${server.name} did not exit cleanly on SIGTERM (exit: ${exit})`);
 }
+
+/**
+ * Requests per second of POST /ipc/greet (the example's body) on a gateway at `url`, autocannon
+ * with 50 connections for `durationS`; throws on any non-2xx answer or error.
+ */
+export async function greetRate(url: string, headers: Record<string, string> = {}, durationS = 2): Promise<number> {
+  const result = await autocannon({ url: url + ROUTE, method: "POST", headers: { "content-type": "application/json", ...headers }, body: BODY, connections: 50, pipelining: 1, duration: durationS });
+  if (result.non2xx || result.errors) throw new Error(`bench: ${url} answered ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+/**
+ * Two contenders' rates over alternating rounds (after one warm-up each), so that drift in the
+ * machine's load hits both alike; `ratio` is the median of b / a over neighbouring rounds.
+ */
+export async function pairedRates(a: () => Promise<number>, b: () => Promise<number>, rounds = 10): Promise<{ a: number; b: number; ratio: number }> {
+  await a();
+  await b();
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      as.push(await a());
+      bs.push(await b());
+    } else {
+      bs.push(await b());
+      as.push(await a());
+    }
+  }
+  return { a: median(as), b: median(bs), ratio: median(bs.map((v, i) => v / as[i]!)) };
+}

@@ -5,20 +5,13 @@
 // and process figures are read only when /metrics is scraped, which this bench does not do.
 import { rmSync, writeFileSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-// @ts-expect-error -- autocannon ships no type declarations; the little used here is typed below.
-import untypedAutocannon from "autocannon";
-import { median, type Figure } from "./measure.ts";
-import { startGateway, stopQuietly, type Server } from "./http.ts";
+import type { Figure } from "./measure.ts";
+import { greetRate, pairedRates, startGateway, stopQuietly, type Server } from "./http.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EXAMPLE = `${ROOT}gateway.yaml`;
 /** Beside the example manifest: its relative paths (handlers/, schemas/) must resolve the same. */
 const WITHOUT_METRICS = ".bench-metrics-off.gateway.yaml";
-const BODY = JSON.stringify({ name: "Ada" });
-
-type AutocannonResult = { requests: { average: number }; non2xx: number; errors: number };
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
-const autocannon = untypedAutocannon as Autocannon;
 
 export async function benchMetrics(): Promise<Figure[]> {
   const example = readFileSync(EXAMPLE, "utf8");
@@ -32,27 +25,15 @@ export async function benchMetrics(): Promise<Figure[]> {
     // The two really differ: one serves /metrics, the other answers 404.
     const [onStatus, offStatus] = await Promise.all([fetch(`${on.url}/metrics`), fetch(`${off.url}/metrics`)].map(async (r) => (await r).status));
     if (onStatus !== 200 || offStatus !== 404) throw new Error(`metrics bench: /metrics answered ${onStatus} (on) and ${offStatus} (off)`);
-    await run(on.url, 2);
-    await run(off.url, 2);
-    const withMetrics: number[] = [];
-    const without: number[] = [];
-    for (let round = 0; round < 10; round++) {
-      if (round % 2 === 0) {
-        without.push(await run(off.url, 2));
-        withMetrics.push(await run(on.url, 2));
-      } else {
-        withMetrics.push(await run(on.url, 2));
-        without.push(await run(off.url, 2));
-      }
-    }
+    const rates = await pairedRates(() => greetRate(off.url), () => greetRate(on.url));
     // Every call was counted: the scrape's ok count for greet over HTTP is what autocannon sent, at least.
     const text = await (await fetch(`${on.url}/metrics`)).text();
     const counted = Number(/^rpc_server_call_duration_seconds_count\{rpc_method="greet",transport="http",outcome="ok"\} (\d+)$/m.exec(text)?.[1] ?? 0);
     if (counted < 1000) throw new Error(`metrics bench: only ${counted} greet calls counted`);
-    const ratio = median(withMetrics.map((m, i) => m / without[i]!));
+    const ratio = rates.ratio;
     return [
-      { name: "metrics: http greet, server.metrics false (median)", value: median(without), unit: "req/s" },
-      { name: "metrics: http greet, metrics on (median)", value: median(withMetrics), unit: "req/s" },
+      { name: "metrics: http greet, server.metrics false (median)", value: rates.a, unit: "req/s" },
+      { name: "metrics: http greet, metrics on (median)", value: rates.b, unit: "req/s" },
       { name: "metrics: http on / off (median of paired rounds)", value: ratio, unit: "ratio", target: ">= 0.97", pass: ratio >= 0.97 },
     ];
   } finally {
@@ -61,8 +42,3 @@ export async function benchMetrics(): Promise<Figure[]> {
   }
 }
 
-async function run(url: string, duration: number): Promise<number> {
-  const result = await autocannon({ url: `${url}/ipc/greet`, method: "POST", headers: { "content-type": "application/json" }, body: BODY, connections: 50, duration });
-  if (result.non2xx || result.errors) throw new Error(`metrics bench: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-  return result.requests.average;
-}
