@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
 import { createGateway } from "../gateway/index.ts";
 import { measureRate, type Figure } from "./measure.ts";
-import { greetRate, pairedRates, startGateway, stopQuietly, type Server } from "./http.ts";
+import { greetRound, pairedRounds, startGateway, stopQuietly, type Server } from "./http.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EXAMPLE = `${ROOT}gateway.yaml`;
@@ -65,9 +65,12 @@ export async function benchAccess(): Promise<Figure[]> {
       { name: "access: in-process greet, no access (median)", value: rates.none, unit: "calls/s" },
       { name: "access: in-process greet, JWT + 3 capabilities + a limit", value: rates.access, unit: "calls/s" },
       { name: "access: in-process with / without", value: inProcessRatio, unit: "ratio", target: ">= 0.95", pass: inProcessRatio >= 0.95 },
-      { name: "access: http greet, no access (median)", value: http.none, unit: "req/s" },
-      { name: "access: http greet, JWT + 3 capabilities + a limit", value: http.access, unit: "req/s" },
+      { name: "access: http greet, no access (median)", value: http.none.rate, unit: "req/s" },
+      { name: "access: http greet, JWT + 3 capabilities + a limit", value: http.access.rate, unit: "req/s" },
       { name: "access: http with / without (median of paired rounds)", value: http.ratio, unit: "ratio", target: ">= 0.95", pass: http.ratio >= 0.95 },
+      { name: "access: http server CPU per call, no access (median)", value: http.none.cpuUsPerCall, unit: "µs" },
+      { name: "access: http server CPU per call, JWT + 3 capabilities + a limit", value: http.access.cpuUsPerCall, unit: "µs" },
+      { name: "access: http CPU per call without / with (median of paired rounds)", value: http.cpuRatio, unit: "ratio" },
     ];
   } finally {
     await Promise.all([plain.close(), guarded.close()]);
@@ -86,8 +89,8 @@ async function httpRates(headers: Record<string, string>) {
   try {
     for (const s of started) if (s.status === "rejected") throw s.reason;
     const [plain, guarded] = servers as [Server, Server];
-    const rates = await pairedRates(() => greetRate(plain.url), () => greetRate(guarded.url, headers));
-    return { none: rates.a, access: rates.b, ratio: rates.ratio };
+    const rounds = await pairedRounds(() => greetRound(plain), () => greetRound(guarded, headers));
+    return { none: rounds.a, access: rounds.b, ratio: rounds.rateRatio, cpuRatio: rounds.cpuRatio };
   } finally {
     await Promise.all(servers.map(stopQuietly));
   }

@@ -1,8 +1,9 @@
 // HTTP invocations per second and p99 latency of the gateway against Fastify 5, on the same
 // validated route (POST /ipc/greet, the same schema files), driven by the same autocannon settings.
 // Both servers run as child processes, so neither shares an event loop with the load generator.
-import { spawn, type ChildProcess } from "node:child_process";
-import { loadavg } from "node:os";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 // @ts-expect-error -- autocannon ships no type declarations; the little used here is typed below.
@@ -23,7 +24,7 @@ const EXPECTED = JSON.stringify({ message: "Hello, Ada!" });
 const LOAD = { connections: 50, pipelining: 1, durationS: 2, warmupS: 2, rounds: 10 };
 
 interface AutocannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p99: number };
   non2xx: number;
   errors: number;
@@ -44,6 +45,8 @@ const autocannon = untypedAutocannon as Autocannon;
 export interface Server {
   name: string;
   url: string;
+  /** The server's process: its CPU time is read from /proc (see cpuNs). */
+  pid: number;
   /** Resolves with the exit code, or the signal that ended the process. */
   stop(): Promise<Exit>;
 }
@@ -153,6 +156,15 @@ function startFastify(): Promise<Server> {
   return startChild("fastify", ["--import", "tsx", "bench/fastify-server.ts"], /^listening on (http:\/\/\S+)$/);
 }
 
+/**
+ * Where `taskset` exists and the machine has 2 cores or more, the servers run on core 1 and this
+ * process (autocannon) on core 0. Unpinned, the same server measured 10% apart from one start to
+ * the next on this 2-core machine (each process lands beside autocannon or not), more than the
+ * differences the paired benches look for.
+ */
+const SERVER_CPU = 1;
+const pinServers = availableParallelism() >= 2 && spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" }).status === 0;
+
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -160,7 +172,10 @@ const STOP_TIMEOUT_MS = 5_000;
 function startChild(name: string, args: string[], ready: RegExp): Promise<Server> {
   // Without the token: gateway.yaml reads GATEWAY_TOKEN, and the bench sends none (nor does Fastify check one).
   const { GATEWAY_TOKEN: _token, ...env } = process.env;
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  // Servers on one core and autocannon on the other (see pinServers): a process's figures then
+  // do not depend on where the scheduler happened to put it.
+  const command = pinServers ? ["taskset", "-c", String(SERVER_CPU), process.execPath, ...args] : [process.execPath, ...args];
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   // Should the bench itself die without reaching its finally, the server must not outlive it.
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
@@ -191,7 +206,7 @@ function startChild(name: string, args: string[], ready: RegExp): Promise<Server
       if (!match || settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ name, url: match[1]!, stop });
+      resolve({ name, url: match[1]!, pid: child.pid!, stop });
     });
   });
 }
@@ -215,25 +230,48 @@ export async function stopQuietly(server: Server): Promise<void> {
   if (exit !== 0) console.error(`http bench: warning: ${server.name} did not exit cleanly on SIGTERM (exit: ${exit})`);
 }
 
-/**
- * Requests per second of POST /ipc/greet (the example's body) on a gateway at `url`, autocannon
- * with 50 connections for `durationS`; throws on any non-2xx answer or error.
- */
-export async function greetRate(url: string, headers: Record<string, string> = {}, durationS = 2): Promise<number> {
-  const result = await autocannon({ url: url + ROUTE, method: "POST", headers: { "content-type": "application/json", ...headers }, body: BODY, connections: 50, pipelining: 1, duration: durationS });
-  if (result.non2xx || result.errors) throw new Error(`bench: ${url} answered ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-  return result.requests.average;
+/** One round of greetRound: requests per second, and the server's CPU time per request. */
+export interface Round {
+  rate: number;
+  cpuUsPerCall: number;
 }
 
 /**
- * Two contenders' rates over alternating rounds (after one warm-up each), so that drift in the
- * machine's load hits both alike; `ratio` is the median of b / a over neighbouring rounds.
+ * One round of POST /ipc/greet on `server` (greetRate's load), with the CPU time the server's
+ * process spent per request: every thread's run time (Linux schedstat, in ns), before and after.
+ * Unlike the rate, it does not depend on how the 2 cores were shared with autocannon or other work.
  */
-export async function pairedRates(a: () => Promise<number>, b: () => Promise<number>, rounds = 10): Promise<{ a: number; b: number; ratio: number }> {
+export async function greetRound(server: Server, headers: Record<string, string> = {}, durationS = 2): Promise<Round> {
+  const before = cpuNs(server.pid);
+  const result = await autocannon({ url: server.url + ROUTE, method: "POST", headers: { "content-type": "application/json", ...headers }, body: BODY, connections: 50, pipelining: 1, duration: durationS });
+  const spent = cpuNs(server.pid) - before;
+  if (result.non2xx || result.errors) throw new Error(`bench: ${server.url} answered ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return { rate: result.requests.average, cpuUsPerCall: spent / 1000 / result.requests.total };
+}
+
+/** Nanoseconds every thread of process `pid` has run (user and system), from /proc/<pid>/task/<tid>/schedstat. */
+function cpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return total;
+}
+
+/**
+ * Two contenders over alternating rounds (after one warm-up each), so that drift in the machine's
+ * load hits both alike. `rateRatio` is the median of b / a over neighbouring rounds (above 1: b
+ * serves more); `cpuRatio` the median of a / b of the CPU time per request (above 1: b costs less).
+ */
+export async function pairedRounds(a: () => Promise<Round>, b: () => Promise<Round>, rounds = 10): Promise<{ a: Round; b: Round; rateRatio: number; cpuRatio: number }> {
   await a();
   await b();
-  const as: number[] = [];
-  const bs: number[] = [];
+  const as: Round[] = [];
+  const bs: Round[] = [];
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
       as.push(await a());
@@ -243,5 +281,11 @@ export async function pairedRates(a: () => Promise<number>, b: () => Promise<num
       as.push(await a());
     }
   }
-  return { a: median(as), b: median(bs), ratio: median(bs.map((v, i) => v / as[i]!)) };
+  const middle = (rs: Round[]): Round => ({ rate: median(rs.map((r) => r.rate)), cpuUsPerCall: median(rs.map((r) => r.cpuUsPerCall)) });
+  return {
+    a: middle(as),
+    b: middle(bs),
+    rateRatio: median(bs.map((r, i) => r.rate / as[i]!.rate)),
+    cpuRatio: median(bs.map((r, i) => as[i]!.cpuUsPerCall / r.cpuUsPerCall)),
+  };
 }

@@ -121,6 +121,14 @@ export class GatewayMetrics {
 }
 
 
+interface Series {
+  labels: Record<string, string>;
+  /** Per bucket (not cumulative), the last one past every bound (+Inf). */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 /**
  * The call histogram, counted here and formatted by the registry. prom-client's Histogram checks
  * and hashes its labels on every observe(), even through a labelled child: on the hot path that
@@ -130,7 +138,12 @@ export class GatewayMetrics {
 class CallHistogram {
   readonly type = "histogram";
   readonly aggregator = "sum";
-  private readonly series = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
+  /**
+   * method -> outcome -> transport -> series. Nested maps rather than one map under a joined key:
+   * joining makes a new string per call that must be flattened and hashed, while the names here
+   * are hashed once (a command's name already was, when it was looked up).
+   */
+  private readonly series = new Map<string, Map<string, Map<string, Series>>>();
 
   constructor(
     readonly name: string,
@@ -139,11 +152,14 @@ class CallHistogram {
   ) {}
 
   observe(method: string, transport: string, outcome: string, seconds: number): void {
-    const key = `${method}\n${transport}\n${outcome}`;
-    let series = this.series.get(key);
+    let byOutcome = this.series.get(method);
+    if (byOutcome === undefined) this.series.set(method, (byOutcome = new Map()));
+    let byTransport = byOutcome.get(outcome);
+    if (byTransport === undefined) byOutcome.set(outcome, (byTransport = new Map()));
+    let series = byTransport.get(transport);
     if (series === undefined) {
       series = { labels: { rpc_method: method, transport, outcome }, counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 };
-      this.series.set(key, series);
+      byTransport.set(transport, series);
     }
     let bucket = 0;
     while (bucket < this.bounds.length && seconds > this.bounds[bucket]!) bucket++;
@@ -152,10 +168,14 @@ class CallHistogram {
     series.count++;
   }
 
+  private *all(): Iterable<Series> {
+    for (const byOutcome of this.series.values()) for (const byTransport of byOutcome.values()) yield* byTransport.values();
+  }
+
   /** What the registry formats: cumulative buckets (with +Inf), _sum and _count per series. */
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string | number>; value: number }[] }> {
     const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
-    for (const { labels, counts, sum, count } of this.series.values()) {
+    for (const { labels, counts, sum, count } of this.all()) {
       let cumulative = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         cumulative += counts[i]!;
