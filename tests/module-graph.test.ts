@@ -11,7 +11,7 @@ import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
 import { memoryLogger, tempApp, type TempApp } from "./helpers/app.ts";
 import { devGateway, type DevGateway } from "./helpers/dev.ts";
 import { TODO_APP } from "./helpers/todo-app.ts";
-import { childrenOf } from "./helpers/processes.ts";
+import { childrenOf, stopProcess } from "./helpers/processes.ts";
 
 let dev: DevGateway | undefined;
 let app: TempApp | undefined;
@@ -183,7 +183,7 @@ describe("evaluation cannot wedge the gateway", () => {
     expect((await dev.next()).kind).toBe("reload");
     const compiler = childrenOf(process.pid, "esbuild").filter((pid) => !others.has(pid));
     expect(compiler).toHaveLength(1);
-    process.kill(compiler[0]!, "SIGSTOP"); // a compiler that never answers
+    await stopProcess(compiler[0]!); // a compiler that never answers
     try {
       dev.app.write("handlers/ping.ts", 'export default () => "never compiled";\n');
       const outcome = await dev.next();

@@ -9,6 +9,7 @@ import { gatewayFor, tempApp } from "./helpers/app.ts";
 import { runGateway } from "./helpers/cli.ts";
 import { invokeJson, type RawResponse } from "./helpers/http.ts";
 import { startRedis, type TestRedis } from "./helpers/redis.ts";
+import { stopProcess } from "./helpers/processes.ts";
 import type { Listening } from "../gateway/transports/http.ts";
 
 const ALICE = "alice-token-0123456789";
@@ -296,8 +297,8 @@ describe("limits shared through server.bus", () => {
       expect((await call(a!.url, "by-all", { token: ALICE })).status).toBe(200);
       expect(await own.command(["KEYS", `${a!.prefix}:limit:by-all*`])).toContain(`${a!.prefix}:limit:by-all:`);
 
-      process.kill(pid, "SIGSTOP");
-      stopped = true;
+      stopped = true; // (set first: should the wait fail, finally still continues it)
+      await stopProcess(pid);
       // Answered without Redis: the instance's own bucket for the limit (the burst of 5, then 429).
       expect(await statuses(a!.url, "by-all", { token: ALICE }, 6)).toEqual([200, 200, 200, 200, 200, 429]);
       expect(warnings()).toHaveLength(1);

@@ -130,10 +130,6 @@ async function serve(
   }
   logStrayErrors(() => gateway.generation, gateway.logger);
   if (options.typesFile !== undefined || options.handlersFile !== undefined) keepTypesWritten(gateway, options.typesFile, options.handlersFile);
-  // No edit saved after this line (or since the build began) is lost: the watcher, once ready,
-  // also rebuilds files modified since then (see reload/reloader.ts), so this line need not wait
-  // for it (which, for a thousand files, takes a few hundred milliseconds).
-  console.log(`gateway listening on ${url}`);
   return new Promise<number>((resolvePromise) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -149,6 +145,12 @@ async function serve(
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // Only now: a supervisor (or a test) may signal as soon as it reads this line, and a signal
+    // before the handlers above would kill the process outright, dropping calls in flight.
+    // No edit saved after this line (or since the build began) is lost: the watcher, once ready,
+    // also rebuilds files modified since then (see reload/reloader.ts), so this line need not wait
+    // for it (which, for a thousand files, takes a few hundred milliseconds).
+    console.log(`gateway listening on ${url}`);
   });
 }
 
