@@ -35,6 +35,9 @@ export const ATTRIBUTES = {
 } as const;
 /** A method name kept in `rpc.method_original` (an unknown command's, sent by anyone) is cut here. */
 const MAX_ORIGINAL = 256;
+/** The specification's numbers (the API's SpanKind.SERVER and SpanStatusCode.ERROR), not read from the loaded module. */
+const SERVER_KIND = 1 as OtelApi.SpanKind.SERVER;
+const ERROR_STATUS = 2 as OtelApi.SpanStatusCode.ERROR;
 /** A propagation header longer than this is not read (W3C's are under 600 bytes; baggage's limit is 8192). */
 const MAX_HEADER = 8192;
 
@@ -70,9 +73,11 @@ export async function loadTracing(appDir: string, logger: Logger): Promise<Traci
   }
   try {
     const loaded = (await import(pathToFileURL(file).href)) as Api & { default?: Api };
-    // Its CommonJS build, imported: module.exports is the default export.
-    const api = typeof loaded.default?.trace?.getTracerProvider === "function" ? loaded.default : loaded;
-    if (typeof api.trace?.getTracerProvider !== "function") throw new Error("it has no trace API");
+    // Its CommonJS build, imported: the named exports, or (a loader that gives only a default) module.exports.
+    const api = typeof loaded.trace?.getTracerProvider === "function" ? loaded : loaded.default;
+    if (typeof api?.trace?.getTracerProvider !== "function" || typeof api.context?.with !== "function" || typeof api.propagation?.extract !== "function") {
+      throw new Error("it has no trace, context or propagation API");
+    }
     return new Tracing(api);
   } catch (error) {
     logger.warn(`gateway: traces are off: @opentelemetry/api (${file}) could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
@@ -124,9 +129,9 @@ export class Tracing {
     };
     if (info.method === undefined) attributes["rpc.method_original"] = info.name.length > MAX_ORIGINAL ? info.name.slice(0, MAX_ORIGINAL) : info.name;
     // The RPC conventions' span name: the method, or the system's name for a method that is not one.
-    const span = tracer.startSpan(info.method ?? RPC_SYSTEM, { kind: api.SpanKind.SERVER, attributes }, parent);
+    const span = tracer.startSpan(info.method ?? RPC_SYSTEM, { kind: SERVER_KIND, attributes }, parent);
     const ids = span.spanContext();
-    const call = new TracedCall(span, sink, api);
+    const call = new TracedCall(span, sink);
     call.traceId = ids.traceId;
     call.spanId = ids.spanId;
     if (slot !== undefined) {
@@ -190,7 +195,6 @@ class TracedCall implements ResponseSink, TraceSlot {
   constructor(
     private readonly span: Span,
     private readonly sink: ResponseSink | undefined,
-    private readonly api: Api,
   ) {}
 
   respond(response: InvokeResponse): void {
@@ -218,7 +222,7 @@ class TracedCall implements ResponseSink, TraceSlot {
           span.setAttribute("rpc.response.status_code", String(response.status));
           span.setAttribute("error.type", kind);
           // The gateway's own rejections say what happened; a handler's InvokeError value is the app's data, not sent here.
-          span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: response.fromHandler ? kind : messageOf(response.error) });
+          span.setStatus({ code: ERROR_STATUS, message: response.fromHandler ? kind : messageOf(response.error) });
         }
       }
     } finally {
@@ -230,7 +234,7 @@ class TracedCall implements ResponseSink, TraceSlot {
   abandon(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: "the gateway failed to answer" });
+    this.span.setStatus({ code: ERROR_STATUS, message: "the gateway failed to answer" });
     this.span.setAttribute("error.type", "internal");
     this.span.end();
   }
