@@ -120,7 +120,8 @@ export const consoleLogger: Logger = {
   info: (message) => console.log(message),
   warn: (message) => console.warn(message),
   error: (message, error, fields) => {
-    const line = fields?.requestId === undefined ? message : `${message} (request ${String(fields.requestId)})`;
+    const line =
+      fields?.requestId === undefined ? message : `${message} (request ${String(fields.requestId)}${fields.traceId === undefined ? "" : `, trace ${String(fields.traceId)}`})`;
     if (error === undefined) console.error(line);
     else console.error(line, error);
   },
