@@ -7,11 +7,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import * as otelApi from "@opentelemetry/api";
 import { context, propagation, trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-node";
 import { createGateway, type Gateway } from "../gateway/index.ts";
 import type { InvocationLog, Logger } from "../gateway/runtime/logger.ts";
+import { SPAN_KIND_SERVER, SPAN_STATUS_ERROR, type OtelApi } from "../gateway/ops/otel-api.ts";
 import { tempApp, rejectionOf, type TempApp } from "./helpers/app.ts";
 import { invokeJson, request } from "./helpers/http.ts";
 import { connectPage, type Frame } from "./helpers/ws.ts";
@@ -45,6 +47,14 @@ export const nested = () =>
 export const refuse = () => { throw new InvokeError({ code: "nope" }); };
 export const boom = async () => { throw new Error("boom"); };
 `;
+
+// The gateway declares the part of the API it uses (so that its own declarations need no API
+// installed): the real API must fit it (tsc checks this line), and its numbers be the real ones.
+const declared: OtelApi = otelApi;
+test("the gateway's declaration of the API fits the real one", () => {
+  expect(declared.trace).toBe(trace);
+  expect([SPAN_KIND_SERVER, SPAN_STATUS_ERROR]).toEqual([SpanKind.SERVER, SpanStatusCode.ERROR]);
+});
 
 const PARENT_TRACE = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_SPAN = "b7ad6b7169203331";

@@ -11,15 +11,14 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import type * as OtelApi from "@opentelemetry/api";
-import type { Context, Span, TextMapGetter, Tracer, TracerProvider } from "@opentelemetry/api";
+import { SPAN_KIND_SERVER, SPAN_STATUS_ERROR, type Context, type OtelApi, type Span, type TextMapGetter, type Tracer, type TracerProvider } from "./otel-api.ts";
 import { readHeader } from "../runtime/codec.ts";
 import { packageVersion } from "../config/package-info.ts";
 import type { Logger } from "../runtime/logger.ts";
 import type { HeadersInput, InvokeResponse, TraceSlot } from "../runtime/types.ts";
 import type { ResponseSink } from "../runtime/invoke.ts";
 
-type Api = typeof OtelApi;
+type Api = OtelApi;
 
 /** The instrumentation scope the spans are reported under. */
 export const TRACER_NAME = "ipc-gateway";
@@ -35,9 +34,6 @@ export const ATTRIBUTES = {
 } as const;
 /** A method name kept in `rpc.method_original` (an unknown command's, sent by anyone) is cut here. */
 const MAX_ORIGINAL = 256;
-/** The specification's numbers (the API's SpanKind.SERVER and SpanStatusCode.ERROR), not read from the loaded module. */
-const SERVER_KIND = 1 as OtelApi.SpanKind.SERVER;
-const ERROR_STATUS = 2 as OtelApi.SpanStatusCode.ERROR;
 /** A propagation header longer than this is not read (W3C's are under 600 bytes; baggage's limit is 8192). */
 const MAX_HEADER = 8192;
 
@@ -130,7 +126,7 @@ export class Tracing {
     };
     if (info.method === undefined) attributes["rpc.method_original"] = info.name.length > MAX_ORIGINAL ? info.name.slice(0, MAX_ORIGINAL) : info.name;
     // The RPC conventions' span name: the method, or the system's name for a method that is not one.
-    const span = tracer.startSpan(info.method ?? RPC_SYSTEM, { kind: SERVER_KIND, attributes }, parent);
+    const span = tracer.startSpan(info.method ?? RPC_SYSTEM, { kind: SPAN_KIND_SERVER, attributes }, parent);
     const ids = span.spanContext();
     const call = new TracedCall(span, sink);
     call.traceId = ids.traceId;
@@ -222,7 +218,7 @@ class TracedCall implements ResponseSink, TraceSlot {
           const kind = response.fromHandler ? "invoke-error" : kindOf(response.error);
           span.setAttributes({ "rpc.response.status_code": String(response.status), "error.type": kind });
           // The gateway's own rejections say what happened; a handler's InvokeError value is the app's data, not sent here.
-          span.setStatus({ code: ERROR_STATUS, message: response.fromHandler ? kind : messageOf(response.error) });
+          span.setStatus({ code: SPAN_STATUS_ERROR, message: response.fromHandler ? kind : messageOf(response.error) });
         }
       }
     } finally {
@@ -234,7 +230,7 @@ class TracedCall implements ResponseSink, TraceSlot {
   abandon(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.span.setStatus({ code: ERROR_STATUS, message: "the gateway failed to answer" });
+    this.span.setStatus({ code: SPAN_STATUS_ERROR, message: "the gateway failed to answer" });
     this.span.setAttribute("error.type", "internal");
     this.span.end();
   }
