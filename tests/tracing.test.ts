@@ -270,6 +270,13 @@ describe("over the WebSocket and in-process", () => {
     expect(span.parentSpanContext?.spanId).toBe(PARENT_SPAN);
   });
 
+  test("headers that throw when read (in-process): the call is still answered, untraced", async () => {
+    const hostile = new Proxy({}, { get() { throw new Error("no"); }, has() { throw new Error("no"); }, ownKeys() { throw new Error("no"); } });
+    const before = exporter.getFinishedSpans().length;
+    await expect(gw.invoke("greet", { name: "Ada" }, { headers: hostile as Record<string, string> })).resolves.toEqual({ message: "Hello, Ada!" });
+    expect(exporter.getFinishedSpans()).toHaveLength(before);
+  });
+
   test("gw.invoke() inside an app's own span nests under it", async () => {
     const tracer = trace.getTracer("embedder");
     const outer = await tracer.startActiveSpan("outer", async (span) => {

@@ -32,8 +32,8 @@ export const ATTRIBUTES = {
   window: "ipc_gateway.window",
   requestId: "ipc_gateway.request_id",
 } as const;
-/** A method name kept in `rpc.method_original` (an unknown command's, sent by anyone) is cut here. */
-const MAX_ORIGINAL = 256;
+/** A value the caller chose (an unknown command's name, a window label) is cut here on the span. */
+const MAX_CALLER_VALUE = 256;
 /** A propagation header longer than this is not read (W3C's are under 600 bytes; baggage's limit is 8192). */
 const MAX_HEADER = 8192;
 
@@ -121,10 +121,10 @@ export class Tracing {
       "rpc.system.name": RPC_SYSTEM,
       "rpc.method": info.method ?? OTHER_METHOD,
       "ipc_gateway.transport": info.transport,
-      "ipc_gateway.window": info.window,
+      "ipc_gateway.window": cut(info.window),
       "ipc_gateway.request_id": info.requestId,
     };
-    if (info.method === undefined) attributes["rpc.method_original"] = info.name.length > MAX_ORIGINAL ? info.name.slice(0, MAX_ORIGINAL) : info.name;
+    if (info.method === undefined) attributes["rpc.method_original"] = cut(info.name);
     // The RPC conventions' span name: the method, or the system's name for a method that is not one.
     const span = tracer.startSpan(info.method ?? RPC_SYSTEM, { kind: SPAN_KIND_SERVER, attributes }, parent);
     const ids = span.spanContext();
@@ -234,6 +234,10 @@ class TracedCall implements ResponseSink, TraceSlot {
     this.span.setAttribute("error.type", "internal");
     this.span.end();
   }
+}
+
+function cut(value: string): string {
+  return value.length > MAX_CALLER_VALUE ? value.slice(0, MAX_CALLER_VALUE) : value;
 }
 
 /** The `kind` of one of the gateway's own rejection values. */

@@ -24,7 +24,7 @@ import type { Validator } from "../config/schemas.ts";
 import type { PageLink } from "./pages.ts";
 import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, TraceSlot, WindowHandle } from "./types.ts";
 import { requestIdFrom } from "./request-id.ts";
-import type { Tracing } from "../ops/tracing.ts";
+import type { CallInfo, Tracing } from "../ops/tracing.ts";
 import { ANONYMOUS_LOCAL, type Caller, type Principal } from "../access/principal.ts";
 import type { AccessControl } from "../access/access.ts";
 
@@ -89,11 +89,18 @@ export function createPipeline(host: PipelineHost): Pipeline {
 
   /** execute(), inside the call's span (an OpenTelemetry SDK is registered). */
   function traced(request: InvokeRequest, sink: ResponseSink | undefined, tracer: NonNullable<ReturnType<Tracing["tracer"]>>): InvokeResponse | Promise<InvokeResponse> | undefined {
-    // The span carries the request id: one made now is the one the handler and the log see.
-    const call = request.requestId === undefined ? { ...request, requestId: requestIdFrom(readHeader(request.headers, "x-request-id")) } : request;
-    const name = call.cmd === PYFUNC_COMMAND ? readHeader(call.headers, "pyfunc") || call.cmd : call.cmd;
-    const known = host.current().commands.has(name) || EVENT_PLUGIN_COMMANDS.has(name);
-    const info = { method: known ? name : undefined, name, transport: call.transport ?? "in-process", window: call.window || "main", requestId: call.requestId!, headers: call.headers };
+    let call: InvokeRequest;
+    let info: CallInfo;
+    try {
+      // The span carries the request id: one made now is the one the handler and the log see.
+      call = request.requestId === undefined ? { ...request, requestId: requestIdFrom(readHeader(request.headers, "x-request-id")) } : request;
+      const name = call.cmd === PYFUNC_COMMAND ? readHeader(call.headers, "pyfunc") || call.cmd : call.cmd;
+      const known = host.current().commands.has(name) || EVENT_PLUGIN_COMMANDS.has(name);
+      info = { method: known ? name : undefined, name, transport: call.transport ?? "in-process", window: call.window || "main", requestId: call.requestId!, headers: call.headers };
+    } catch {
+      // Headers an in-process caller made to throw when read: the call goes on untraced, as it would without a tracer.
+      return executeCall(request, sink, undefined);
+    }
     return host.tracing!.run(tracer, info, call, executeCall, sink, call.traced);
   }
 
