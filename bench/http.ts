@@ -147,9 +147,12 @@ async function checkRoute(server: Server): Promise<void> {
   }
 }
 
-/** `gateway serve` on a manifest (default the example's), as a child process of its own. */
-export function startGateway(config = "gateway.yaml", name = "gateway"): Promise<Server> {
-  return startChild(name, ["bin/gateway.js", "serve", "--port", "0", "--config", config], /^gateway listening on (http:\/\/\S+)$/);
+/**
+ * `gateway serve` on a manifest (default the example's), as a child process of its own;
+ * `nodeArgs` go to node before the bin (an --import), `env` is added to the environment.
+ */
+export function startGateway(config = "gateway.yaml", name = "gateway", options: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<Server> {
+  return startChild(name, [...(options.nodeArgs ?? []), "bin/gateway.js", "serve", "--port", "0", "--config", config], /^gateway listening on (http:\/\/\S+)$/, options.env);
 }
 
 function startFastify(): Promise<Server> {
@@ -169,13 +172,13 @@ const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 /** Spawns `node args` in the project root and resolves once it prints the line that names its URL. */
-function startChild(name: string, args: string[], ready: RegExp): Promise<Server> {
+function startChild(name: string, args: string[], ready: RegExp, extraEnv: Record<string, string> = {}): Promise<Server> {
   // Without the token: gateway.yaml reads GATEWAY_TOKEN, and the bench sends none (nor does Fastify check one).
   const { GATEWAY_TOKEN: _token, ...env } = process.env;
   // Servers on one core and autocannon on the other (see pinServers): a process's figures then
   // do not depend on where the scheduler happened to put it.
   const command = pinServers ? ["taskset", "-c", String(SERVER_CPU), process.execPath, ...args] : [process.execPath, ...args];
-  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
   // Should the bench itself die without reaching its finally, the server must not outlive it.
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);

@@ -8,6 +8,7 @@ import { benchStreams } from "./streams.ts";
 import { benchBus } from "./bus.ts";
 import { benchAccess } from "./access.ts";
 import { benchMetrics } from "./metrics.ts";
+import { benchTracing } from "./tracing.ts";
 import { formatFigure, type Figure } from "./measure.ts";
 
 const suites: Record<string, () => Promise<Figure[]>> = {
@@ -20,6 +21,7 @@ const suites: Record<string, () => Promise<Figure[]>> = {
   bus: benchBus,
   access: benchAccess,
   metrics: benchMetrics,
+  tracing: benchTracing,
 };
 
 const only = process.argv.slice(2);

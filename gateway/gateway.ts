@@ -27,6 +27,7 @@ import { normalizeHeaders, readHeader } from "./runtime/codec.ts";
 import { requestIdFrom } from "./runtime/request-id.ts";
 import { drainWork } from "./ops/drain.ts";
 import type { GatewayMetrics } from "./ops/metrics.ts";
+import { loadTracing } from "./ops/tracing.ts";
 
 /** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
 export type GatewayOptions = GatewaySettings &
@@ -176,7 +177,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     policy: () => current.access,
     mayListen: (owner, event) => access.admitEvent(current, owner.caller, owner.window, "listen", event) === undefined,
   };
-  const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger, access });
+  // Traces: only when the app's folder has @opentelemetry/api (else nothing of it is loaded), and
+  // then only while an SDK is registered (checked per call: it may register after this).
+  const tracing = await loadTracing(dirname(current.manifestFile), logger);
+  const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger, access, tracing });
   const servers = new Set<Listening>();
   /** Until the first listen() is done; then while close() drains. */
   let started = false;

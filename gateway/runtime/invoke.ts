@@ -9,7 +9,8 @@
 //   5. validate the return value
 //
 // It answers synchronously when it can (rejections before the handler, synchronous handlers), so
-// callers pay for promises only where a handler is asynchronous.
+// callers pay for promises only where a handler is asynchronous. When an OpenTelemetry SDK is
+// registered (ops/tracing.ts), all of it runs inside the call's span.
 import { rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
 import { asBytes, describeThrown, isBytes, normalizeHeaders, parseJson, readHeader } from "./codec.ts";
 import { DeadlineEntry, Deadlines } from "./deadlines.ts";
@@ -21,8 +22,9 @@ import type { CommandDef, Generation, Usage } from "./generation.ts";
 import type { Logger } from "./logger.ts";
 import type { Validator } from "../config/schemas.ts";
 import type { PageLink } from "./pages.ts";
-import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, WindowHandle } from "./types.ts";
+import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, TraceSlot, WindowHandle } from "./types.ts";
 import { requestIdFrom } from "./request-id.ts";
+import type { CallInfo, Tracing } from "../ops/tracing.ts";
 import { ANONYMOUS_LOCAL, type Caller, type Principal } from "../access/principal.ts";
 import type { AccessControl } from "../access/access.ts";
 
@@ -30,6 +32,8 @@ import type { AccessControl } from "../access/access.ts";
 export const PYFUNC_COMMAND = "plugin:pytauri|pyfunc";
 /** Tauri's event plugin: `listen`, `unlisten`, `emit`, `emit_to` from @tauri-apps/api/event. */
 const EVENT_PLUGIN = "plugin:event|";
+/** Its commands: a fixed set of names (a trace's span is named after one of them, or a command). */
+const EVENT_PLUGIN_COMMANDS = new Set(["plugin:event|listen", "plugin:event|unlisten", "plugin:event|emit", "plugin:event|emit_to"]);
 const WITHOUT_TOKEN = ["authorization"] as const;
 const WITHOUT_PYFUNC = ["pyfunc"] as const;
 
@@ -42,6 +46,8 @@ export interface PipelineHost {
   readonly logger: Logger;
   /** Capabilities and limits (who may call what, how often). */
   readonly access: AccessControl;
+  /** Present when the app's folder has @opentelemetry/api (ops/tracing.ts): calls are traced while an SDK is registered. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /** Where a transport wants the answer of an asynchronous handler delivered (instead of a promise). */
@@ -76,6 +82,30 @@ export function createPipeline(host: PipelineHost): Pipeline {
   const load: Load = { inFlight: 0 };
 
   function execute(request: InvokeRequest, sink?: ResponseSink): InvokeResponse | Promise<InvokeResponse> | undefined {
+    const tracer = host.tracing?.tracer();
+    if (tracer === undefined) return executeCall(request, sink, undefined);
+    return traced(request, sink, tracer);
+  }
+
+  /** execute(), inside the call's span (an OpenTelemetry SDK is registered). */
+  function traced(request: InvokeRequest, sink: ResponseSink | undefined, tracer: NonNullable<ReturnType<Tracing["tracer"]>>): InvokeResponse | Promise<InvokeResponse> | undefined {
+    let call: InvokeRequest;
+    let info: CallInfo;
+    try {
+      // The span carries the request id: one made now is the one the handler and the log see.
+      call = request.requestId === undefined ? { ...request, requestId: requestIdFrom(readHeader(request.headers, "x-request-id")) } : request;
+      const name = call.cmd === PYFUNC_COMMAND ? readHeader(call.headers, "pyfunc") || call.cmd : call.cmd;
+      const known = host.current().commands.has(name) || EVENT_PLUGIN_COMMANDS.has(name);
+      info = { method: known ? name : undefined, name, transport: call.transport ?? "in-process", window: call.window || "main", requestId: call.requestId!, headers: call.headers };
+    } catch {
+      // Headers an in-process caller made to throw when read: the call goes on untraced, as it would without a tracer.
+      return executeCall(request, sink, undefined);
+    }
+    return host.tracing!.run(tracer, info, call, executeCall, sink, call.traced);
+  }
+
+  /** Steps 1 to 5; `trace`: the call's span ids when it is traced (its log lines carry them). */
+  function executeCall(request: InvokeRequest, sink: ResponseSink | undefined, trace: TraceSlot | undefined): InvokeResponse | Promise<InvokeResponse> | undefined {
     const generation = host.current();
     let name = request.cmd;
     // With a token configured, Authorization carries the gateway's token: not the handler's business.
@@ -99,14 +129,14 @@ export function createPipeline(host: PipelineHost): Pipeline {
       const refused = host.access.admitCall(generation, request.caller ?? ANONYMOUS_LOCAL, windowLabel, name);
       if (refused instanceof Promise) {
         // Limits kept in Redis: the rest of the pipeline runs once the bucket has answered.
-        const later = refused.then((r) => r ?? run(request, generation, command, name, windowLabel, omitHeaders, sink));
+        const later = refused.then((r) => r ?? run(request, generation, command, name, windowLabel, omitHeaders, sink, trace));
         if (sink === undefined) return later as Promise<InvokeResponse>;
         later.then((r) => r !== undefined && sink.respond(r), (error: unknown) => sink.respond(failure(error, command, host, request)));
         return undefined;
       }
       if (refused !== undefined) return refused;
     }
-    return run(request, generation, command, name, windowLabel, omitHeaders, sink);
+    return run(request, generation, command, name, windowLabel, omitHeaders, sink, trace);
   }
 
   /** Steps 3 to 5, for a call that may go ahead. */
@@ -118,6 +148,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
     windowLabel: string,
     omitHeaders: readonly string[] | undefined,
     sink: ResponseSink | undefined,
+    trace: TraceSlot | undefined,
   ): InvokeResponse | Promise<InvokeResponse> | undefined {
     const settings = generation.settings;
     if (load.inFlight >= settings.maxInFlight) return rejections.overloaded(settings.maxInFlight);
@@ -148,7 +179,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
       body = withChannels(body, command, page, generation, channels);
     }
 
-    const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels, request.caller?.principal ?? null, request.requestId);
+    const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels, request.caller?.principal ?? null, request.requestId, trace);
     if (channels !== undefined) invocation.abortWhenGone(request.page!);
     let result: unknown;
     try {
@@ -206,6 +237,9 @@ export function createPipeline(host: PipelineHost): Pipeline {
   };
 }
 
+/** An Invocation's span ids (a #private field, out of the handler's sight); set by its class. */
+let traceOf: (call: object) => TraceSlot | undefined;
+
 /**
  * The handler's one argument, and the invocation's bookkeeping while its handler runs. The
  * bookkeeping's state is in #private fields, out of the way of a handler that spreads or logs
@@ -233,6 +267,12 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   #forgetPage: (() => void) | undefined;
   readonly principal: Principal | null;
   #requestId: string | undefined;
+  /** The call's span ids when it is traced, for its log lines. */
+  readonly #trace: TraceSlot | undefined;
+
+  static {
+    traceOf = (call) => (#trace in call ? call.#trace : undefined);
+  }
 
   constructor(
     body: unknown,
@@ -244,10 +284,12 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     channels: Channel[] | undefined,
     principal: Principal | null,
     requestId: string | undefined,
+    trace: TraceSlot | undefined,
   ) {
     super();
     this.principal = principal;
     this.#requestId = requestId;
+    this.#trace = trace;
     this.body = body;
     this.#rawHeaders = headers;
     this.#omitHeaders = omitHeaders;
@@ -531,10 +573,12 @@ function safeLog(host: PipelineHost, message: string, call: Call): void {
  */
 type Call = { readonly requestId?: string | undefined };
 
-/** The log fields of a line about one call. */
-function fieldsOf(call: Call): { requestId: string } | undefined {
+/** The log fields of a line about one call: its request id, and its trace's ids when it is traced. */
+function fieldsOf(call: Call): { requestId: string; traceId?: string; spanId?: string } | undefined {
   const requestId = call.requestId;
-  return requestId === undefined ? undefined : { requestId };
+  if (requestId === undefined) return undefined;
+  const trace = traceOf(call) ?? (call as { traced?: TraceSlot }).traced;
+  return trace?.traceId === undefined ? { requestId } : { requestId, traceId: trace.traceId, spanId: trace.spanId! };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -23,6 +23,9 @@ export interface InvocationLog {
   principal: string | null;
   /** The call's request id (the caller's `x-request-id` when valid, else made here): what the answer returned. */
   requestId: string;
+  /** When the call was traced (an OpenTelemetry SDK registered): its trace's id and its span's, W3C hex. */
+  traceId?: string;
+  spanId?: string;
 }
 
 /** Milliseconds since `started` (a performance.now()), to 0.1 ms: the digits past it are the clock's float noise. */
@@ -62,7 +65,7 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /** pino-pretty's stream: `destination` a file descriptor (or, in tests, a stream). */
 export function prettyStream(destination: number | NodeJS.WritableStream, colorize: boolean): NodeJS.WritableStream {
-  return prettyPrinter()({ destination: destination as number, sync: true, colorize, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation,requestId", messageFormat: prettyMessage });
+  return prettyPrinter()({ destination: destination as number, sync: true, colorize, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,invocation,requestId,traceId,spanId", messageFormat: prettyMessage });
 }
 
 /**
@@ -72,7 +75,8 @@ export function prettyStream(destination: number | NodeJS.WritableStream, colori
 function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
   const message = String(log[messageKey] ?? "");
   if (typeof log.requestId !== "string") return message;
-  const id = shownId(log.requestId);
+  // A trace id is 32 hex digits (the span's, with it, is in the JSON line).
+  const id = shownId(log.requestId) + (typeof log.traceId === "string" ? `, trace ${shownId(log.traceId)}` : "");
   return log.invocation !== undefined && message.endsWith(")") ? `${message.slice(0, -1)}, request ${id})` : `${message} (request ${id})`;
 }
 
@@ -92,11 +96,11 @@ export function fromPino(log: Pino): Logger {
   if (log.isLevelEnabled("debug")) logger.debug = (message, fields) => log.debug(fields ?? {}, message);
   if (log.isLevelEnabled("info")) {
     // The fields go under `invocation` for JSON consumers; the pretty line already says it all.
-    // `requestId` is also at the top, where every other line of the call has it: one query finds
-    // them all. The pretty line shows it (prettyMessage).
+    // `requestId` (and a traced call's `traceId` and `spanId`) are also at the top, where every
+    // other line of the call has them: one query finds them all. The pretty line shows them (prettyMessage).
     logger.invocation = (entry) =>
       log.info(
-        { requestId: entry.requestId, invocation: entry },
+        entry.traceId === undefined ? { requestId: entry.requestId, invocation: entry } : { requestId: entry.requestId, traceId: entry.traceId, spanId: entry.spanId, invocation: entry },
         `${entry.cmd} ${entry.status} ${entry.outcome} ${entry.ms.toFixed(1)} ms${entry.principal === null ? "" : ` ${shownId(entry.principal)}`} (${entry.transport}, window ${entry.window})`,
       );
   }
@@ -116,7 +120,8 @@ export const consoleLogger: Logger = {
   info: (message) => console.log(message),
   warn: (message) => console.warn(message),
   error: (message, error, fields) => {
-    const line = fields?.requestId === undefined ? message : `${message} (request ${String(fields.requestId)})`;
+    const line =
+      fields?.requestId === undefined ? message : `${message} (request ${String(fields.requestId)}${fields.traceId === undefined ? "" : `, trace ${String(fields.traceId)}`})`;
     if (error === undefined) console.error(line);
     else console.error(line, error);
   },

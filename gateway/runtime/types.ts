@@ -143,6 +143,19 @@ export interface InvokeRequest {
    * header when it is valid, else a new one.
    */
   requestId?: string;
+  /** Which transport hands it over, for the call's trace span: `http`, `ws`; absent: `in-process`. */
+  transport?: string;
+  /**
+   * Where the pipeline writes the call's trace and span ids when it is traced (OpenTelemetry),
+   * so that the transport's log entry of the call carries them; left alone otherwise.
+   */
+  traced?: TraceSlot;
+}
+
+/** A traced call's ids (W3C hex): filled in by the pipeline, read by a transport's log entry. */
+export interface TraceSlot {
+  traceId: string | undefined;
+  spanId: string | undefined;
 }
 
 /** The part of AbortSignal the pipeline uses; transports may pass something cheaper. */

@@ -12,7 +12,7 @@ import { elapsedMs, type InvocationLog, type Logger } from "../runtime/logger.ts
 import type { Generation } from "../runtime/generation.ts";
 import type { PageLink, Pages } from "../runtime/pages.ts";
 import { BusUnavailable, type BusStatus } from "../runtime/bus.ts";
-import type { AbortListener, CallerSignal, InvokeResponse } from "../runtime/types.ts";
+import type { AbortListener, CallerSignal, InvokeResponse, TraceSlot } from "../runtime/types.ts";
 import { Guard, hostPort, isLoopback, isWildcard } from "./guard.ts";
 import { WebSocketTransport } from "./ws.ts";
 import { serveStatic } from "./static.ts";
@@ -414,6 +414,8 @@ class HttpTransport {
       page: trustedPage,
       caller,
       requestId,
+      transport: "http",
+      traced: reading,
     }, reading);
     if (response !== undefined) this.answer(res, response, cors, cmd, requestId);
   }
@@ -454,10 +456,13 @@ class HttpTransport {
     if (started) this.logInvocation(req, res, decodedCommand(path), requestId, started);
   }
 
-  /** An invocation's log entry (`gateway dev`'s line, the dev console, metrics), once its answer is done or the caller went away. */
-  logInvocation(req: IncomingMessage, res: ServerResponse, cmd: string, requestId: string, started: number): void {
+  /**
+   * An invocation's log entry (`gateway dev`'s line, the dev console, metrics), once its answer is
+   * done or the caller went away; `traced`: its span's ids, when the pipeline traced it.
+   */
+  logInvocation(req: IncomingMessage, res: ServerResponse, cmd: string, requestId: string, started: number, traced?: TraceSlot): void {
     const window = req.headers["gateway-window"];
-    this.context.invocations!({
+    const entry: InvocationLog = {
       cmd: invokedName(cmd, req.headers),
       window: typeof window === "string" ? window : "main",
       transport: "http",
@@ -466,7 +471,12 @@ class HttpTransport {
       ms: elapsedMs(started),
       principal: this.principals.get(res) ?? null,
       requestId,
-    });
+    };
+    if (traced?.traceId !== undefined) {
+      entry.traceId = traced.traceId;
+      entry.spanId = traced.spanId;
+    }
+    this.context.invocations!(entry);
   }
 
   /** At debug level, a request that is no invocation: its status once answered. */
@@ -604,11 +614,14 @@ function withRejectionHeaders(headers: Record<string, string>, rejection: Reject
  * signal for the pipeline (the response closing before it finished means the caller went away):
  * cheaper than an AbortController per request, which costs ~3 µs.
  */
-class BodyReading implements CallerSignal, ResponseSink {
+class BodyReading implements CallerSignal, ResponseSink, TraceSlot {
   /** Bytes so far; -1 once over the limit (the rest is not read). */
   size = 0;
   chunks: Buffer[] = [];
   gone: AbortListener | undefined;
+  /** Filled in by the pipeline when the call is traced, for its log entry. */
+  traceId: string | undefined = undefined;
+  spanId: string | undefined = undefined;
 
   constructor(
     readonly transport: HttpTransport,
@@ -663,6 +676,6 @@ class BodyReading implements CallerSignal, ResponseSink {
   closed(): void {
     this.transport.finished();
     if (!this.res.writableFinished) this.gone?.handleEvent(new Event("abort"));
-    if (this.started) this.transport.logInvocation(this.req, this.res, this.cmd, this.requestId, this.started);
+    if (this.started) this.transport.logInvocation(this.req, this.res, this.cmd, this.requestId, this.started, this);
   }
 }

@@ -14,8 +14,8 @@ import { encodeResponse, endSocketWith } from "./encode.ts";
 import type { HttpContext } from "./http.ts";
 import type { Guard } from "./guard.ts";
 import type { RefusalHints } from "./hints.ts";
-import type { InvokeResponse } from "../runtime/types.ts";
-import { elapsedMs } from "../runtime/logger.ts";
+import type { InvokeResponse, TraceSlot } from "../runtime/types.ts";
+import { elapsedMs, type InvocationLog } from "../runtime/logger.ts";
 import { invokedName } from "./invoked-name.ts";
 import type { AuthOutcome, Credentials } from "../access/authenticate.ts";
 import { credentialsOf } from "./credentials.ts";
@@ -194,9 +194,11 @@ export class WebSocketTransport {
     // As over HTTP: the frame's own x-request-id header when valid, else one made here; the reply carries it.
     const requestId = requestIdFrom(readHeader(frame.headers, "x-request-id"));
     page.invocationStarted();
-    const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page, caller: page.caller, requestId });
-    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started, requestId, frame.headers));
-    else reply(page, frame.rid, response, frame.cmd, this.context, started, requestId, frame.headers);
+    // Where a traced call's ids are put for its log entry (only when there is an entry to make).
+    const traced: TraceSlot | undefined = started ? { traceId: undefined, spanId: undefined } : undefined;
+    const response = this.context.pipeline.execute({ cmd: frame.cmd, body: frame.body, headers: frame.headers, window: page.label, page, caller: page.caller, requestId, transport: "ws", traced });
+    if (response instanceof Promise) response.then((r) => reply(page, frame.rid, r, frame.cmd, this.context, started, requestId, frame.headers, traced));
+    else reply(page, frame.rid, response, frame.cmd, this.context, started, requestId, frame.headers, traced);
   }
 
   /** A frame the schema refused: a reply when its rid can be trusted, an error frame otherwise. */
@@ -234,23 +236,28 @@ export class WebSocketTransport {
  * when invocations are not logged), for a frame counted in the page's running invocations;
  * undefined for a refused frame.
  */
-function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, requestId: string, headers?: Record<string, string>): void {
+function reply(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, requestId: string, headers?: Record<string, string>, traced?: TraceSlot): void {
   if (started !== undefined) page.invocationFinished();
   try {
-    write(page, rid, response, cmd, context, started, requestId, headers);
+    write(page, rid, response, cmd, context, started, requestId, headers, traced);
   } finally {
     // After the reply is written: a draining page's close frame must follow it.
     page.settled();
   }
 }
 
-function write(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, requestId: string, headers?: Record<string, string>): void {
+function write(page: Page, rid: number | string, response: InvokeResponse, cmd: string, context: HttpContext, started: number | undefined, requestId: string, headers?: Record<string, string>, traced?: TraceSlot): void {
   // JSON, as the id may hold a quote or a backslash (printable ASCII).
   const head = `{"type":"reply","rid":${JSON.stringify(rid)},"requestId":${JSON.stringify(requestId)}`;
   try {
     const encoded = encodeResponse(response, cmd, context.current().settings.maxDepth, context.logger);
     if (started) {
-      context.invocations!({ cmd: invokedName(cmd, headers), window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: elapsedMs(started), principal: page.principalId, requestId });
+      const entry: InvocationLog = { cmd: invokedName(cmd, headers), window: page.label, transport: "ws", status: encoded.status, outcome: encoded.outcome, ms: elapsedMs(started), principal: page.principalId, requestId };
+      if (traced?.traceId !== undefined) {
+        entry.traceId = traced.traceId;
+        entry.spanId = traced.spanId;
+      }
+      context.invocations!(entry);
     }
     if (encoded.bytes !== undefined) page.sendBinary({ type: "reply", rid, requestId, ok: true }, encoded.bytes);
     else if (encoded.ok) page.sendText(`${head},"ok":true,"value":${encoded.json}}`);
