@@ -187,8 +187,12 @@ export class Channel<T = unknown> {
           if (next.message) this.#counts.sent++;
           next.resolve();
         } else {
-          this.#waiting.unshift(next);
+          // Rejected here, not put back: the write itself may have found the page closing and
+          // failed the channel already (its waiting list emptied without this one), and a send
+          // left unsettled would hold its handler forever.
           this.#fail("the page went away");
+          if (next.message) this.#counts.dropped++;
+          next.reject(asError(rejections.channelClosed(this.name, this.#closedWhy!)));
         }
       }
     } finally {
