@@ -190,7 +190,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
       invocation.closeChannels();
       return completeSafely(result, command, host, invocation);
     }
-    return invocation.await(result as PromiseLike<unknown>, deadlines, request.signal, generation.usage, load, sink);
+    return invocation.await(result as PromiseLike<unknown>, deadlines, request.signal, generation.usage, load, sink, started);
   }
 
   function eventCommand(command: string, request: InvokeRequest): InvokeResponse {
@@ -253,6 +253,8 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   #load: Load | undefined;
   readonly #channels: Channel[] | undefined;
   #forgetPage: (() => void) | undefined;
+  /** When its handler was called (performance.now()): the deadlines' own clock may be a held turn behind. */
+  #started = 0;
   readonly principal: Principal | null;
   #requestId: string | undefined;
 
@@ -346,7 +348,9 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     usage: Usage,
     load: Load,
     sink: ResponseSink | undefined,
+    started: number,
   ): Promise<InvokeResponse> | undefined {
+    this.#started = started;
     let promise: Promise<InvokeResponse> | undefined;
     if (sink !== undefined) this.#sink = sink;
     else {
@@ -386,12 +390,13 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     const deadlines = this.#deadlines!;
     deadlines.remove(this);
     this.#callerSignal?.removeEventListener("abort", this);
-    // Well past its deadline with no sweep since (the loop did not turn, or the sweep would have
+    // Well past its time limit with no sweep since (the loop did not turn, or the sweep would have
     // timed it out): the loop was held. Answered as the sweep would have answered it, and said.
+    const command = this.#command;
     const now = performance.now();
-    if (now > this.deadlineAt + HELD_MARGIN_MS && deadlines.sweptAt < this.deadlineAt) {
-      const command = this.#command;
-      this.#host.heldLoop?.(command, now - (this.deadlineAt - command.timeoutMs), "turn", this.#requestId);
+    const deadline = this.#started + command.timeoutMs;
+    if (now > deadline + HELD_MARGIN_MS && deadlines.sweptAt < deadline) {
+      this.#host.heldLoop?.(command, now - this.#started, "turn", this.#requestId);
       this.abort(new DOMException(`"${command.name}" timed out`, "TimeoutError"));
       return this.#answer(rejections.timeout(command.name, command.timeoutMs));
     }
