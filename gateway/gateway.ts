@@ -192,6 +192,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const loop = new LoopWatch(problems, (message, fields) => logger.error(message, undefined, fields));
   const descriptors = new DescriptorWatch(problems);
   const channelCounts: ChannelCounts = { sent: 0, heldBack: 0, dropped: 0 };
+  /** The kinds of error the HTTP servers reported (each logged once). */
+  const serverErrors = new Set<string>();
   const pipeline = createPipeline({
     current: () => current,
     events,
@@ -362,8 +364,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           findPage: bus ? (id) => bus.findPage(id) : undefined,
           serverError: (error) => {
             // accept() failing: when libuv's reserve descriptor is gone too, Node reports it here.
-            if (error.code === "EMFILE" || error.code === "ENFILE") void descriptors.look();
-            else logger.error(`gateway: the HTTP server reported an error (${error.code ?? error.message})`);
+            if (error.code === "EMFILE" || error.code === "ENFILE") return void descriptors.look();
+            // Anything else once per kind: an error that repeats at every connection must not flood the log.
+            const kind = error.code ?? error.message;
+            if (serverErrors.has(kind)) return;
+            serverErrors.add(kind);
+            logger.error(`gateway: the HTTP server reported an error (${kind}); it goes on accepting connections`);
           },
           documents: {
             "/__gateway/manifest.json": () => describe(current),

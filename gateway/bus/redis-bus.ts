@@ -408,7 +408,7 @@ class RedisBus implements Bus {
 
   /** The PING sent at `sent` was answered (`answered`), or failed (the connection went: "error" says so). */
   private probed(sent: number, answered: boolean): void {
-    if (this.probeSent !== sent) return;
+    if (this.probeSent !== sent || this.stopping) return; // (closing drops the connection: nothing to say)
     this.probeSent = undefined;
     if (answered) this.lastLagMs = performance.now() - sent;
     if (!this.stalled) return;
