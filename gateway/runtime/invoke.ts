@@ -6,6 +6,7 @@
 //   2b. check the caller's capabilities and rate limits (access/access.ts)
 //   3. decode and validate the body
 //   4. call the handler with { body, headers, window, app, signal, principal, requestId }, within its time limit
+//      (a handler that holds the event loop past it is answered 504 too, and said: ops/event-loop.ts)
 //   5. validate the return value
 //
 // It answers synchronously when it can (rejections before the handler, synchronous handlers), so
@@ -31,12 +32,12 @@ export const PYFUNC_COMMAND = "plugin:pytauri|pyfunc";
 /** Tauri's event plugin: `listen`, `unlisten`, `emit`, `emit_to` from @tauri-apps/api/event. */
 const EVENT_PLUGIN = "plugin:event|";
 const WITHOUT_TOKEN = ["authorization"] as const;
+const WITHOUT_PYFUNC = ["pyfunc"] as const;
 /**
  * An answer this late past its deadline, with no sweep of the deadlines since, means the loop was
  * held: a turn under load may take some milliseconds more than a sweep's interval, never this.
  */
 const HELD_MARGIN_MS = 100;
-const WITHOUT_PYFUNC = ["pyfunc"] as const;
 
 export interface PipelineHost {
   /** The generation new invocations start on. */
