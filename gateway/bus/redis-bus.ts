@@ -392,7 +392,7 @@ class RedisBus implements Bus {
         this.problems.begin(
           "bus-stalled",
           `gateway: the bus (${redactedUrl(this.settings.url)}) has not answered for ${STALL_MS / 1000} s though its connection is up: Redis is stalled (stopped, out of memory and swapping, or busy with a slow command). ` +
-            "Events and channel frames for other instances wait, pages on other instances cannot be reached, and rate limits are counted per instance until it answers. Check the Redis server.",
+            "Events and channel frames for other instances wait, calls naming a page on another instance wait with them, and rate limits are counted per instance until it answers. Check the Redis server.",
         );
       }
       return;
@@ -554,8 +554,7 @@ class RedisBus implements Bus {
   }
 
   private async lookUp(id: string): Promise<PageLink | undefined> {
-    // A stalled Redis would hold the lookup (and the request naming the page) until it answers.
-    if (!this.linked || !this.main.isReady || this.stalled) throw new BusUnavailable(`the bus is unavailable (${this.problem() ?? "connecting"})`);
+    if (!this.linked || !this.main.isReady) throw new BusUnavailable(`the bus is unavailable (${this.problem() ?? "connecting"})`);
     const home = pageHome(id);
     const elsewhere = home !== undefined && home.instance !== this.instance;
     let text: string | null;

@@ -48,6 +48,7 @@ export class DescriptorWatch {
     if (this.timer !== undefined || process.platform !== "linux") return;
     this.timer = setInterval(() => void this.look(), LOOK_EVERY_MS);
     this.timer.unref();
+    void this.look(); // health has a count from the start
   }
 
   stop(): void {
