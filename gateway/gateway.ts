@@ -28,6 +28,13 @@ import { requestIdFrom } from "./runtime/request-id.ts";
 import { drainWork } from "./ops/drain.ts";
 import type { GatewayMetrics } from "./ops/metrics.ts";
 import { loadTracing } from "./ops/tracing.ts";
+import { Problems } from "./ops/problems.ts";
+import { LoopWatch } from "./ops/event-loop.ts";
+import { DescriptorWatch } from "./ops/descriptors.ts";
+import type { ChannelCounts } from "./runtime/channels.ts";
+import { kindOf } from "./transports/encode.ts";
+import { invokedName } from "./transports/invoked-name.ts";
+import { elapsedMs } from "./runtime/logger.ts";
 
 /** What to serve: a manifest (`config`), or a folder `gateway build` wrote (`from`). */
 export type GatewayOptions = GatewaySettings &
@@ -161,13 +168,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // The level applies from the start: a later edit of server.log takes effect at the next start.
   const logger =
     options.logger ?? createLogger({ level: options.logLevel ?? current.settings.log ?? (options.watch ? "info" : "warn"), format: options.logFormat });
-  builder?.cache.logTo((level, message) => (level === "warn" ? logger.warn(message) : logger.debug?.(message)));
+  // What is wrong with this instance (each said once when it begins and when it ends): health and metrics show it.
+  const problems = new Problems(logger);
+  builder?.cache.logTo((level, message) => {
+    if (level === "unwritable") problems.begin("cache", message, { level: "warn" });
+    else if (level === "writable") problems.clear("cache", message);
+    else logger.debug?.(message);
+  });
   builder?.warnTo((warning) => logger.warn(`gateway: ${formatProblem(warning, dirname(builder.manifestFile))}`));
   let lastError: string | null = current.notReady ?? null;
   const pages = new Pages();
   const events = new EventHub(() => current.events, pages, logger, () => current.settings.maxDepth);
   // server.bus applies at start (like server.port): instances join the bus before they serve.
-  const bus = await startBus(current.manifestFile, current.settings.bus, events, pages, logger, () => current.settings.maxDepth);
+  const bus = await startBus(current.manifestFile, current.settings.bus, events, pages, logger, () => current.settings.maxDepth, problems);
   const access = new AccessControl({ dev: options.dev ?? options.watch ?? false, logger });
   // With server.bus a limit is one budget for every instance, counted in Redis (here while it is away).
   if (bus !== undefined) access.shared = bus.buckets();
@@ -180,7 +193,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   // Traces: only when the app's folder has @opentelemetry/api (else nothing of it is loaded), and
   // then only while an SDK is registered (checked per call: it may register after this).
   const tracing = await loadTracing(dirname(current.manifestFile), logger);
-  const pipeline = createPipeline({ current: () => current, events, dev: options.dev ?? options.watch ?? false, logger, access, tracing });
+  const loop = new LoopWatch(problems, (message, fields) => logger.error(message, undefined, fields));
+  const descriptors = new DescriptorWatch(problems);
+  const channelCounts: ChannelCounts = { sent: 0, heldBack: 0, dropped: 0 };
+  /** The kinds of error the HTTP servers reported (each logged once). */
+  const serverErrors = new Set<string>();
+  const pipeline = createPipeline({
+    current: () => current,
+    events,
+    dev: options.dev ?? options.watch ?? false,
+    logger,
+    access,
+    tracing,
+    heldLoop: (command, heldMs, turn, requestId) => loop.held(command, heldMs, turn, requestId),
+    channelCounts,
+  });
   const servers = new Set<Listening>();
   /** Until the first listen() is done; then while close() drains. */
   let started = false;
@@ -261,10 +288,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         if (principal !== null && !isPrincipalInput(principal)) {
           return Promise.reject(rejections.badRequest("invoke's principal option must be { id: string, roles?: string[], claims?: object } or null").error);
         }
-        return invokeAs<T>(pipeline, cmd, body, invokeOptions, { principal: principal === null ? null : makePrincipal(principal), local: true });
+        return invokeAs<T>(pipeline, cmd, body, invokeOptions, { principal: principal === null ? null : makePrincipal(principal), local: true }, metrics);
       }
       // With auth:, a credential in the headers is checked as over HTTP (server.token guards transports only).
-      if (invokeOptions?.headers === undefined || current.access?.spec.auth === undefined) return invokeAs<T>(pipeline, cmd, body, invokeOptions, undefined);
+      if (invokeOptions?.headers === undefined || current.access?.spec.auth === undefined) return invokeAs<T>(pipeline, cmd, body, invokeOptions, undefined, metrics);
       // What authentication reads of the headers; all of them only for an auth handler (or dev's call-as header).
       const given = invokeOptions.headers;
       const everything = current.access.authHandler !== undefined || (options.dev ?? options.watch);
@@ -272,8 +299,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         ? normalizeHeaders(given)
         : { authorization: readHeader(given, "authorization"), cookie: current.access.spec.auth.jwt?.cookie === undefined ? undefined : readHeader(given, "cookie") };
       const auth = access.authenticate(current, { headers, local: true, url: everything ? `/ipc/${cmd}` : "", window: invokeOptions.window || "main" });
-      if (!(auth instanceof Promise)) return auth.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, auth.caller) : Promise.reject(auth.error);
-      return auth.then((outcome) => (outcome.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, outcome.caller) : Promise.reject(outcome.error)));
+      if (!(auth instanceof Promise)) return auth.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, auth.caller, metrics) : Promise.reject(auth.error);
+      return auth.then((outcome) => (outcome.ok ? invokeAs<T>(pipeline, cmd, body, invokeOptions, outcome.caller, metrics) : Promise.reject(outcome.error)));
     },
     invokeHandler: pipeline.invokeHandler,
     get generation() {
@@ -296,9 +323,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           inFlight: () => [current, ...draining].reduce((sum, generation) => sum + generation.usage.inFlight, 0),
           pages: () => pages.size,
           ...(bus ? { bus: () => bus.status() } : {}),
+          problem: (name) => problems.has(name),
+          loopHeld: () => loop.counts,
+          channels: () => channelCounts,
+          rateLimited: () => access.refusedByLimit,
         });
         events.delivered = (listeners) => metrics!.event(listeners);
       }
+      // Watched while serving: an embedder that only calls invoke() has no connections to lose.
+      loop.start();
+      descriptors.start();
       const listening = await listenHttp(
         {
           pipeline,
@@ -315,6 +349,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             pages: pages.size,
             listeners: events.listenerCount,
             ...(bus ? { bus: bus.status() } : {}),
+            // What is wrong now (each also logged once, and in metrics as gateway_problem); `ok` stays about the app.
+            problems: problems.list(),
+            ...optional("eventLoop", loop.delay()),
+            ...optional("descriptors", descriptors.last),
             // Edits are still reloaded (polled), but the user should know why it is slower.
             ...(reloader?.note ? { watcher: reloader.note } : {}),
           }),
@@ -329,6 +367,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             return { ok: true, generation: current.id };
           },
           findPage: bus ? (id) => bus.findPage(id) : undefined,
+          serverError: (error) => {
+            // accept() failing: when libuv's reserve descriptor is gone too, Node reports it here.
+            if (error.code === "EMFILE" || error.code === "ENFILE") return void descriptors.look();
+            // Anything else once per kind: an error that repeats at every connection must not flood the log.
+            const kind = error.code ?? error.message;
+            if (serverErrors.has(kind)) return;
+            serverErrors.add(kind);
+            logger.error(`gateway: the HTTP server reported an error (${kind}); it goes on accepting connections`);
+          },
           documents: {
             "/__gateway/manifest.json": () => describe(current),
             "/__gateway/catalog.json": () => catalogJson(catalogOf(current)),
@@ -380,6 +427,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     await Promise.all([...servers].map((s) => s.close()));
     servers.clear();
     pipeline.stop();
+    loop.stop();
+    descriptors.stop();
     await bus?.close();
     await lifecycle.retire([]);
     await builder?.cache.flush();
@@ -391,7 +440,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
  * With server.bus: join the other instances (events, channels and listeners of their pages).
  * Without the redis package (an optional peer dependency), a ConfigError at server.bus.
  */
-async function startBus(manifestFile: string, settings: BusSettings | undefined, events: EventHub, pages: Pages, logger: Logger, maxDepth: () => number): Promise<Bus | undefined> {
+async function startBus(manifestFile: string, settings: BusSettings | undefined, events: EventHub, pages: Pages, logger: Logger, maxDepth: () => number, problems: Problems): Promise<Bus | undefined> {
   if (settings === undefined) return undefined;
   try {
     await import("redis"); // apps without a bus never load the client
@@ -411,6 +460,7 @@ async function startBus(manifestFile: string, settings: BusSettings | undefined,
     },
     logger,
     maxDepth,
+    problems,
   );
   events.bus = bus;
   pages.observer = bus;
@@ -450,14 +500,31 @@ function describeChanges(changed: string[], generation: Generation): string {
   return `: ${shown.join(", ")}${changed.length > 3 ? ` and ${changed.length - 3} more` : ""}`;
 }
 
-/** An in-process call through the pipeline, as `caller` (a function, not a closure per call: see Settle). */
-function invokeAs<T>(pipeline: ReturnType<typeof createPipeline>, cmd: string, body: unknown, options: InvokeOptions | undefined, caller: Caller | undefined): Promise<T> {
+/**
+ * An in-process call through the pipeline, as `caller` (a function, not a closure per call: see
+ * Settle); counted in `metrics` (when the gateway listens with metrics on) as transport in-process.
+ */
+function invokeAs<T>(
+  pipeline: ReturnType<typeof createPipeline>,
+  cmd: string,
+  body: unknown,
+  options: InvokeOptions | undefined,
+  caller: Caller | undefined,
+  metrics: GatewayMetrics | undefined,
+): Promise<T> {
   const settle = new Settle<T>();
+  if (metrics !== undefined) settle.count(metrics, invokedName(cmd, options?.headers));
   // Without the option the pipeline reads x-request-id from the headers (as for any InvokeRequest).
   const requestId = options?.requestId === undefined ? undefined : requestIdFrom(options.requestId);
   const response = pipeline.execute({ cmd, body, window: options?.window, headers: options?.headers, signal: options?.signal, caller, requestId }, settle);
   if (response === undefined) return settle.promise;
+  settle.counted(response);
   return response.ok ? Promise.resolve(response.value as T) : Promise.reject(response.error);
+}
+
+/** `{ [key]: value }` when there is a value, else nothing (for spreading into a document). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 let capturedResolve: ((value: never) => void) | undefined;
@@ -482,7 +549,26 @@ class Settle<T> implements ResponseSink {
     this.reject = capturedReject!;
   }
 
+  /** Where and as what the call is counted once answered (metrics on); and since when. */
+  private metrics: GatewayMetrics | undefined;
+  private cmd = "";
+  private started = 0;
+
+  count(metrics: GatewayMetrics, cmd: string): void {
+    this.metrics = metrics;
+    this.cmd = cmd;
+    this.started = performance.now();
+  }
+
+  /** The call's answer, counted (when metrics are on). */
+  counted(response: InvokeResponse): void {
+    if (this.metrics === undefined) return;
+    const outcome = response.ok ? "ok" : response.fromHandler ? "invoke-error" : kindOf(response.error);
+    this.metrics.call({ cmd: this.cmd, transport: "in-process", outcome, ms: elapsedMs(this.started) });
+  }
+
   respond(response: InvokeResponse): void {
+    this.counted(response);
     if (response.ok) this.resolve(response.value as T);
     else this.reject(response.error);
   }

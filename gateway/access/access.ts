@@ -8,7 +8,7 @@ import { rejections, type Rejection } from "../runtime/errors.ts";
 import type { Generation } from "../runtime/generation.ts";
 import type { Logger } from "../runtime/logger.ts";
 import { Authenticator, type AuthOutcome, type Credentials } from "./authenticate.ts";
-import { LocalBuckets, RateLimits, type SharedBuckets } from "./limits.ts";
+import { LocalBuckets, RateLimits, type LimitHit, type SharedBuckets } from "./limits.ts";
 import { isPrincipalInput, makePrincipal, type Caller, type Principal } from "./principal.ts";
 import type { Action } from "./capabilities.ts";
 import type { AuthSpec } from "./spec.ts";
@@ -24,6 +24,8 @@ export class AccessControl {
   private readonly buckets = new LocalBuckets();
   /** With server.bus: buckets in Redis, shared by every instance. */
   shared: SharedBuckets | undefined;
+  /** Calls refused by each limit (by its name), for metrics. */
+  readonly refusedByLimit = new Map<string, number>();
   private sharedDown = false;
 
   constructor(
@@ -59,8 +61,14 @@ export class AccessControl {
     if (limits === undefined) return undefined;
     const hit = limits.take(command, caller);
     if (hit === undefined) return undefined;
-    if (!(hit instanceof Promise)) return rejections.rateLimited(command, hit.limit, hit.retryAfterMs);
-    return hit.then((h) => (h === undefined ? undefined : rejections.rateLimited(command, h.limit, h.retryAfterMs)));
+    if (!(hit instanceof Promise)) return this.refused(command, hit);
+    return hit.then((h) => (h === undefined ? undefined : this.refused(command, h)));
+  }
+
+  /** A call refused by a limit: counted by the limit's name (the manifest's: a bounded set). */
+  private refused(command: string, hit: LimitHit): Rejection {
+    this.refusedByLimit.set(hit.limit, (this.refusedByLimit.get(hit.limit) ?? 0) + 1);
+    return rejections.rateLimited(command, hit.limit, hit.retryAfterMs);
   }
 
   /** Whether this caller may listen to or emit `event` (capabilities only; the gateway's own events may always be heard). */

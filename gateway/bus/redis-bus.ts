@@ -45,6 +45,7 @@ import { Inflow } from "./inflow.ts";
 import { RedisBuckets } from "./redis-buckets.ts";
 import type { SharedBuckets } from "../access/limits.ts";
 import { RemotePage } from "./remote-page.ts";
+import type { Problems } from "../ops/problems.ts";
 
 /** Events waiting for Redis (an outage, or a burst faster than Redis) beyond which the oldest are dropped. */
 export const MAX_WAITING_EVENTS = 100_000;
@@ -76,6 +77,13 @@ const MAX_RECONNECT_DELAY_MS = 1_000;
 const FIRST_RETRY_MS = 50;
 /** The pause before a refused read is tried again. */
 const READ_RETRY_MS = 250;
+/**
+ * Redis is asked PING this often while connected; one unanswered for STALL_MS makes the bus
+ * stalled. A Redis that is stopped (SIGSTOP, a frozen VM) keeps its connections up and answers
+ * nothing: without this the state stays connected while everything waits.
+ */
+const PROBE_EVERY_MS = 1_000;
+export const STALL_MS = 2_000;
 
 type Fields = Record<string, string | Buffer>;
 type Entry = { id: string; message: Record<string, Buffer> };
@@ -94,14 +102,14 @@ interface LinkEnd {
 
 const TARGET_KINDS = new Set(["Any", "AnyLabel", "App", "Window", "Webview", "WebviewWindow"]);
 
-export async function startRedisBus(settings: BusSettings, host: BusHost, logger: Logger, maxDepth: () => number): Promise<Bus> {
+export async function startRedisBus(settings: BusSettings, host: BusHost, logger: Logger, maxDepth: () => number, problems: Problems): Promise<Bus> {
   let redis: typeof import("redis");
   try {
     redis = await import("redis"); // an optional peer dependency: only apps with server.bus need it
   } catch {
     throw new Error("server.bus needs the redis client, which is not installed: npm install redis");
   }
-  const bus = new RedisBus(redis, settings, host, logger, maxDepth);
+  const bus = new RedisBus(redis, settings, host, logger, maxDepth, problems);
   await bus.start();
   return bus;
 }
@@ -179,6 +187,13 @@ class RedisBus implements Bus {
   private readonly inflow: Inflow;
   private heartbeat: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
+  private prober: NodeJS.Timeout | undefined;
+  /** When the PING still unanswered was sent (performance.now()), if one is. */
+  private probeSent: number | undefined;
+  /** The last PING's round trip, in ms. */
+  private lastLagMs: number | undefined;
+  /** Redis has not answered a PING within STALL_MS (the connection up). */
+  private stalled = false;
   private sharedBuckets: RedisBuckets | undefined;
 
   constructor(
@@ -187,6 +202,7 @@ class RedisBus implements Bus {
     private readonly host: BusHost,
     private readonly logger: Logger,
     private readonly maxDepth: () => number,
+    private readonly problems: Problems,
   ) {
     const p = settings.prefix;
     this.keys = {
@@ -241,6 +257,8 @@ class RedisBus implements Bus {
     this.reader.connect().catch(() => {});
     this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
+    this.prober = setInterval(() => this.probe(), PROBE_EVERY_MS);
+    this.prober.unref();
     this.reading = this.readLoop();
     // Wait a little for the first connection, so that an instance that starts with Redis up is on
     // the bus when it serves; one that starts while Redis is away serves anyway (degraded).
@@ -313,9 +331,12 @@ class RedisBus implements Bus {
     let frames = 0;
     for (const page of this.remotePages.values()) for (const frame of page.unacked) if (frame.seq > page.sentSeq) frames++;
     const problem = this.state !== "connected" ? this.problem() : undefined;
+    const waitedMs = this.probeSent === undefined ? undefined : performance.now() - this.probeSent;
+    const lagMs = waitedMs !== undefined && (this.lastLagMs === undefined || waitedMs > this.lastLagMs) ? waitedMs : this.lastLagMs;
     return {
       kind: "redis",
       state: this.state,
+      ...(lagMs === undefined ? {} : { lagMs: Math.round(lagMs * 10) / 10 }),
       instance: this.instance,
       since: this.since.toISOString(),
       waiting: { events: this.outbox.length, frames },
@@ -327,6 +348,7 @@ class RedisBus implements Bus {
   async close(): Promise<void> {
     if (this.closing) return;
     clearInterval(this.heartbeat);
+    clearInterval(this.prober);
     clearTimeout(this.retryTimer);
     this.sharedBuckets?.close();
     this.stopping = true;
@@ -353,7 +375,50 @@ class RedisBus implements Bus {
 
   /** What is wrong, when something is. */
   private problem(): string | undefined {
+    if (this.linked && this.stalled && this.probeSent !== undefined) return `Redis has not answered a PING for ${((performance.now() - this.probeSent) / 1000).toFixed(1)} s`;
     return this.linked ? (this.writeRefused ?? this.readRefused ?? this.lastError) : this.lastError;
+  }
+
+  /**
+   * A PING while the connection is up, one at a time. Replies come in order, so a PING answered
+   * means everything sent before it was too; one unanswered for STALL_MS means Redis is stalled.
+   */
+  private probe(): void {
+    if (this.closing) return;
+    if (this.probeSent !== undefined) {
+      if (!this.stalled && performance.now() - this.probeSent > STALL_MS) {
+        this.stalled = true;
+        this.updateState();
+        this.problems.begin(
+          "bus-stalled",
+          `gateway: the bus (${redactedUrl(this.settings.url)}) has not answered for ${STALL_MS / 1000} s though its connection is up: Redis is stalled (stopped, out of memory and swapping, or busy with a slow command). ` +
+            "Events and channel frames for other instances wait, calls naming a page on another instance wait with them, and rate limits are counted per instance until it answers. Check the Redis server.",
+        );
+      }
+      return;
+    }
+    if (!this.main.isReady || !this.linked) return;
+    const sent = performance.now();
+    this.probeSent = sent;
+    this.main.ping().then(
+      () => this.probed(sent, true),
+      () => this.probed(sent, false),
+    );
+  }
+
+  /** The PING sent at `sent` was answered (`answered`), or failed (the connection went: "error" says so). */
+  private probed(sent: number, answered: boolean): void {
+    if (this.probeSent !== sent || this.stopping) return; // (closing drops the connection: nothing to say)
+    this.probeSent = undefined;
+    if (answered) this.lastLagMs = performance.now() - sent;
+    if (!this.stalled) return;
+    this.stalled = false;
+    this.updateState();
+    const waited = ((performance.now() - sent) / 1000).toFixed(1);
+    this.problems.clear(
+      "bus-stalled",
+      answered ? `gateway: the bus answers again (after ${waited} s); writing what waited` : `gateway: the stalled bus's connection was dropped after ${waited} s; reconnecting`,
+    );
   }
 
   /** The connection went (or an attempt failed): the client reconnects, and "ready" links again. */
@@ -363,10 +428,22 @@ class RedisBus implements Bus {
     this.updateState();
   }
 
-  /** connected, once linked and the last write and read went through; degraded when that stops. */
+  /**
+   * connected, once linked and the last write and read went through; degraded when that stops;
+   * stalled while linked and a PING goes unanswered (logged by the probe, as a problem).
+   */
   private updateState(): void {
     if (this.closing) return;
     const ok = this.linked && this.written && this.writeRefused === undefined && this.readRefused === undefined;
+    if (this.stalled && this.linked && (ok || this.state === "connected" || this.state === "stalled")) {
+      this.setState("stalled");
+      return;
+    }
+    if (ok && this.state === "stalled") {
+      this.setState("connected");
+      return;
+    }
+    if (!ok && this.state === "stalled") this.setState("connected"); // then degraded below, with its warning
     if (ok && this.state !== "connected") {
       const wasDegraded = this.state === "degraded";
       this.setState("connected");

@@ -22,8 +22,12 @@ import { NOT_REGULAR, readRegularFile } from "./regular-file.ts";
 
 export type CacheKind = "validators" | "modules" | "manifests";
 
-/** Where a cache says what happened to it: a damaged entry (debug), a folder it cannot write (warn, once). */
-export type CacheLog = (level: "debug" | "warn", message: string) => void;
+/**
+ * Where a cache says what happened to it: a damaged entry (debug); a folder it cannot write
+ * (unwritable: once, until a write goes through again, then writable).
+ */
+export type CacheLevel = "debug" | "unwritable" | "writable";
+export type CacheLog = (level: CacheLevel, message: string) => void;
 
 /** Messages kept until a log is given: the gateway's logger is made after the first build. */
 const HELD_MESSAGES = 100;
@@ -35,7 +39,7 @@ export class DiskCache {
   /** The entries of each kind, listed once (one readdir instead of a stat per entry). */
   private readonly listed = new Map<CacheKind, Map<string, "regular" | "other">>();
   private log: CacheLog | undefined;
-  private held: [level: "debug" | "warn", message: string][] = [];
+  private held: [level: CacheLevel, message: string][] = [];
   private warned = false;
   private writes = 0;
 
@@ -107,7 +111,7 @@ export class DiskCache {
     const previous = this.writing.get(file) ?? Promise.resolve();
     const done: Promise<void> = previous
       .then(() => this.save(file, encode(kind, key, text)))
-      .catch((error: unknown) => this.cannotWrite(error))
+      .then(() => this.canWrite(), (error: unknown) => this.cannotWrite(error))
       .finally(() => {
         this.pending.delete(done);
         if (this.writing.get(file) === done) this.writing.delete(file);
@@ -168,13 +172,20 @@ export class DiskCache {
     if (this.warned) return this.say("debug", `disk cache: cannot write in ${this.dir} (${code})`);
     this.warned = true;
     this.say(
-      "warn",
-      `gateway: cannot write the disk cache in ${this.dir} (${code}); everything works, but starts are not sped up. ` +
+      "unwritable",
+      `gateway: cannot write the disk cache in ${this.dir} (${code}): every start will be cold (everything compiled again); it works, only slower. ` +
         "Make that folder writable (or free some space), or set cacheDir to another folder, or to false for none.",
     );
   }
 
-  private say(level: "debug" | "warn", message: string): void {
+  /** A write went through: a folder that could not be written can be again (space was freed, say). */
+  private canWrite(): void {
+    if (!this.warned) return;
+    this.warned = false;
+    this.say("writable", `gateway: the disk cache in ${this.dir} can be written again`);
+  }
+
+  private say(level: CacheLevel, message: string): void {
     if (this.log === undefined) {
       if (this.held.length < HELD_MESSAGES) this.held.push([level, message]);
       return;

@@ -4,6 +4,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { InvocationLog } from "../runtime/logger.ts";
 import type { BusStatus } from "../runtime/bus.ts";
+import type { ChannelCounts } from "../runtime/channels.ts";
+import { PROBLEMS, type ProblemName } from "./problems.ts";
 
 /** What the gauges read when scraped (nothing is counted per call for them). */
 export interface MetricsSource {
@@ -15,7 +17,18 @@ export interface MetricsSource {
   pages(): number;
   /** Present with server.bus. */
   bus?(): BusStatus;
+  /** Is this problem current (ops/problems.ts)? */
+  problem(name: ProblemName): boolean;
+  /** Per command: how often its handler held the event loop past its time limit. */
+  loopHeld(): ReadonlyMap<string, number>;
+  /** Channel messages sent, held back, dropped. */
+  channels(): ChannelCounts;
+  /** Calls refused, by limit name. */
+  rateLimited(): ReadonlyMap<string, number>;
 }
+
+/** A call over `gateway.invoke()`, counted like the transports' (see GatewayMetrics.call). */
+export type CallTransport = InvocationLog["transport"] | "in-process";
 
 /** An unknown command is one label value, not one per name a caller sends. */
 export const OTHER_METHOD = "_OTHER";
@@ -26,7 +39,7 @@ const EVENT_PLUGIN = new Set(["plugin:event|listen", "plugin:event|unlisten", "p
 /** Seconds: the call histogram's buckets, from a cached answer (1 ms) to a slow handler (10 s). */
 const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const RELOAD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const BUS_STATES = ["connected", "connecting", "degraded"] as const;
+const BUS_STATES = ["connected", "connecting", "degraded", "stalled"] as const;
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -65,11 +78,44 @@ export class GatewayMetrics {
     this.deliveries = new Counter({ name: "gateway_event_deliveries_total", help: "Listeners here that an event reached (a page's listener or the backend's).", registers });
     this.reloads = new Counter({ name: "gateway_reloads_total", help: "Rebuilds after an edit (gateway dev): reloaded or failed.", labelNames: ["outcome"], registers });
     this.reloadDuration = new Histogram({ name: "gateway_reload_duration_seconds", help: "How long a successful rebuild took.", buckets: RELOAD_BUCKETS, registers });
+    new Gauge({
+      name: "gateway_problem",
+      help: "1 while the problem is current (descriptors: out of file descriptors; cache: the disk cache cannot be written; bus-stalled: Redis does not answer; event-loop: a handler held the event loop past its time limit in the last minute), else 0.",
+      labelNames: ["problem"],
+      registers,
+      collect() {
+        for (const problem of PROBLEMS) this.set({ problem }, source.problem(problem) ? 1 : 0);
+      },
+    });
+    const counters: [name: string, help: string, label: string, read: () => Iterable<[string, number]>][] = [
+      [
+        "gateway_event_loop_blocked_total",
+        "Calls whose handler held the event loop past the command's time limit (answered 504 timeout), by command.",
+        "rpc_method",
+        () => source.loopHeld(),
+      ],
+      ["gateway_rate_limited_total", "Calls refused by a limit (429 rate-limited), by the limit's name.", "limit", () => source.rateLimited()],
+    ];
+    for (const [name, help, label, read] of counters) this.registry.registerMetric(new ReadCounter(name, help, () => [...read()].map(([value, count]) => ({ labels: { [label]: value }, value: count }))) as unknown as Parameters<Registry["registerMetric"]>[0]);
+    const channel = (name: string, help: string, read: (counts: ChannelCounts) => number) =>
+      this.registry.registerMetric(new ReadCounter(name, help, () => [{ labels: {}, value: read(source.channels()) }]) as unknown as Parameters<Registry["registerMetric"]>[0]);
+    channel("gateway_channel_messages_total", "Channel messages handed to a page's socket (or, with server.bus, to the bus for a page on another instance).", (c) => c.sent);
+    channel("gateway_channel_messages_held_total", "Channel messages that had to wait because the page's socket had no room (back-pressure: a slow page).", (c) => c.heldBack);
+    channel("gateway_channel_messages_dropped_total", "Channel messages accepted by send() but never delivered: the page went away (or the channel ended) first.", (c) => c.dropped);
     if (source.bus !== undefined) {
       const bus = source.bus;
       new Gauge({
+        name: "gateway_bus_lag_seconds",
+        help: "server.bus: the last PING's round trip to Redis, or how long the one still unanswered has waited when that is longer.",
+        registers,
+        collect() {
+          const { lagMs } = bus();
+          this.set(lagMs === undefined ? 0 : lagMs / 1000);
+        },
+      });
+      new Gauge({
         name: "gateway_bus_state",
-        help: "server.bus: 1 for the state the Redis connection is in (connected, connecting, degraded), 0 for the others.",
+        help: "server.bus: 1 for the state the Redis connection is in (connected, connecting, degraded, stalled), 0 for the others.",
         labelNames: ["state"],
         registers,
         collect() {
@@ -93,8 +139,8 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** One answered invocation (the gateway's per-invocation hook). */
-  call(entry: Pick<InvocationLog, "cmd" | "transport" | "outcome" | "ms">): void {
+  /** One answered invocation (the gateway's per-invocation hook, and in-process calls). */
+  call(entry: Pick<InvocationLog, "cmd" | "outcome" | "ms"> & { transport: CallTransport }): void {
     const method = EVENT_PLUGIN.has(entry.cmd) || this.source.knows(entry.cmd) ? entry.cmd : OTHER_METHOD;
     this.calls.observe(method, entry.transport, entry.outcome, entry.ms / 1000);
   }
@@ -191,4 +237,25 @@ class CallHistogram {
   reset(): void {
     this.series.clear();
   }
+}
+
+/**
+ * A counter whose values are kept elsewhere as plain numbers (incremented where things happen,
+ * without prom-client's per-increment label checks) and read when scraped.
+ */
+class ReadCounter {
+  readonly type = "counter";
+  readonly aggregator = "sum";
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => { labels: Record<string, string>; value: number }[],
+  ) {}
+
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string>; value: number }[] }> {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.read() };
+  }
+
+  reset(): void {}
 }

@@ -39,8 +39,13 @@ export interface BusGap {
 
 export interface BusStatus {
   kind: "redis";
-  /** connected; connecting (never connected yet); degraded (lost, reconnecting). */
-  state: "connected" | "connecting" | "degraded";
+  /**
+   * connected; connecting (never connected yet); degraded (lost, reconnecting); stalled (the
+   * connection is up but Redis has not answered within a bound: stopped, or stuck on something).
+   */
+  state: "connected" | "connecting" | "degraded" | "stalled";
+  /** The last PING's round trip in ms, or how long the one still unanswered has waited when that is longer. */
+  lagMs?: number;
   /** This instance's id on the bus (in logs and in the page registry). */
   instance: string;
   /** When the state last changed (ISO time). */

@@ -13,6 +13,20 @@ import { HIGH_WATER_BYTES, type PageLink } from "./pages.ts";
 
 export const MAX_WAITING = 1024;
 
+/**
+ * Channel messages, counted for metrics as plain numbers (read when scraped): handed to a page's
+ * socket (`sent`), made to wait because the page's socket had no room (`heldBack`), accepted by
+ * send() but never delivered because the page went away or the channel ended (`dropped`).
+ */
+export interface ChannelCounts {
+  sent: number;
+  heldBack: number;
+  dropped: number;
+}
+
+/** Where channels count when nobody reads the figures. */
+const UNCOUNTED: ChannelCounts = { sent: 0, heldBack: 0, dropped: 0 };
+
 /** A channel's end marker: the page's Channel ends once it has had `index` messages (0 .. index - 1). */
 export function channelEndFrame(channel: number, index: number): string {
   return `{"type":"channel-end","channel":${channel},"index":${index}}`;
@@ -39,6 +53,8 @@ interface Waiting {
   /** A JSON text frame, or the header of a binary frame (with `bytes`). */
   frame: string | { type: "channel"; channel: number; index: number };
   bytes?: Uint8Array;
+  /** A message (counted), not the end marker. */
+  message: boolean;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -55,9 +71,11 @@ export class Channel<T = unknown> {
   #pumping = false;
   /** Lets a draining page close once this channel's end is written (PageLink.hold). */
   readonly #release: (() => void) | undefined;
+  readonly #counts: ChannelCounts;
 
-  constructor(page: PageLink, id: number, def: ChannelDef, maxDepth: number) {
+  constructor(page: PageLink, id: number, def: ChannelDef, maxDepth: number, counts: ChannelCounts = UNCOUNTED) {
     this.#page = page;
+    this.#counts = counts;
     this.#id = id;
     this.#def = def;
     this.#maxDepth = maxDepth;
@@ -115,8 +133,8 @@ export class Channel<T = unknown> {
     if (this.#waiting.length >= MAX_WAITING) return Promise.reject(asError(rejections.channelFull(this.name, MAX_WAITING)));
     const index = this.#index++;
     // These two shapes (key order included) are what readChannelHead reads.
-    if (bytes) return this.#enqueue({ type: "channel", channel: this.#id, index }, bytes);
-    return this.#enqueue(`{"type":"channel","channel":${this.#id},"index":${index},"message":${text}}`, undefined);
+    if (bytes) return this.#enqueue({ type: "channel", channel: this.#id, index }, bytes, true);
+    return this.#enqueue(`{"type":"channel","channel":${this.#id},"index":${index},"message":${text}}`, undefined, true);
   }
 
   /** Send the end marker `{ end: true, index: <count> }` after the messages already sent. Idempotent. */
@@ -125,7 +143,7 @@ export class Channel<T = unknown> {
     this.#ended = true;
     // A page gone meanwhile has nothing to end (its channels failed with that reason): resolved.
     const release = this.#release ?? ignore;
-    return this.#enqueue(channelEndFrame(this.#id, this.#index), undefined).then(release, release);
+    return this.#enqueue(channelEndFrame(this.#id, this.#index), undefined, false).then(release, release);
   }
 
   /**
@@ -138,16 +156,21 @@ export class Channel<T = unknown> {
     this.#closedWhy = why;
   }
 
-  #enqueue(frame: Waiting["frame"], bytes: Uint8Array | undefined): Promise<void> {
+  #enqueue(frame: Waiting["frame"], bytes: Uint8Array | undefined, message: boolean): Promise<void> {
     // The fast path: nothing waiting and room in the page's queue. A page whose socket is
     // closing takes nothing: send() must not resolve for a message the page never gets.
     if (this.#waiting.length === 0 && this.#page.buffered < HIGH_WATER_BYTES) {
-      if (this.#write(frame, bytes)) return Promise.resolve();
+      if (this.#write(frame, bytes)) {
+        if (message) this.#counts.sent++;
+        return Promise.resolve();
+      }
+      if (message) this.#counts.dropped++;
       this.#fail("the page went away");
       return Promise.reject(asError(rejections.channelClosed(this.name, this.#closedWhy!)));
     }
+    if (message) this.#counts.heldBack++;
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ frame, bytes, resolve, reject });
+      this.#waiting.push({ frame, bytes, message, resolve, reject });
       void this.#pump();
     });
   }
@@ -160,10 +183,16 @@ export class Channel<T = unknown> {
         await this.#page.writable();
         if (this.#closedWhy !== undefined) break;
         const next = this.#waiting.shift()!;
-        if (this.#write(next.frame, next.bytes)) next.resolve();
-        else {
-          this.#waiting.unshift(next);
+        if (this.#write(next.frame, next.bytes)) {
+          if (next.message) this.#counts.sent++;
+          next.resolve();
+        } else {
+          // Rejected here, not put back: the write itself may have found the page closing and
+          // failed the channel already (its waiting list emptied without this one), and a send
+          // left unsettled would hold its handler forever.
           this.#fail("the page went away");
+          if (next.message) this.#counts.dropped++;
+          next.reject(asError(rejections.channelClosed(this.name, this.#closedWhy!)));
         }
       }
     } finally {
@@ -182,7 +211,10 @@ export class Channel<T = unknown> {
     this.#closedWhy = why;
     this.#release?.();
     const waiting = this.#waiting.splice(0);
-    for (const w of waiting) w.reject(asError(rejections.channelClosed(this.name, why)));
+    for (const w of waiting) {
+      if (w.message) this.#counts.dropped++;
+      w.reject(asError(rejections.channelClosed(this.name, why)));
+    }
   }
 }
 

@@ -29,6 +29,11 @@ export class Deadlines {
   /** A clock read at each sweep (and when the timer starts): one clock read per sweep, not per call. */
   private now = 0;
 
+  /** When the deadlines were last looked at (performance.now()): an entry past its deadline since then was not swept yet. */
+  get sweptAt(): number {
+    return this.now;
+  }
+
   add(entry: DeadlineEntry, limitMs: number): void {
     if (this.timer === undefined) this.start();
     let list = this.lists.get(limitMs);

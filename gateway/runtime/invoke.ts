@@ -6,6 +6,7 @@
 //   2b. check the caller's capabilities and rate limits (access/access.ts)
 //   3. decode and validate the body
 //   4. call the handler with { body, headers, window, app, signal, principal, requestId }, within its time limit
+//      (a handler that holds the event loop past it is answered 504 too, and said: ops/event-loop.ts)
 //   5. validate the return value
 //
 // It answers synchronously when it can (rejections before the handler, synchronous handlers), so
@@ -15,7 +16,7 @@ import { rejections, schemaErrorDetails, type Rejection } from "./errors.ts";
 import { asBytes, describeThrown, isBytes, normalizeHeaders, parseJson, readHeader } from "./codec.ts";
 import { DeadlineEntry, Deadlines } from "./deadlines.ts";
 import { isInvokeError } from "./invoke-error.ts";
-import { Channel } from "./channels.ts";
+import { Channel, type ChannelCounts } from "./channels.ts";
 import { channelId } from "./frames.ts";
 import type { EventHub } from "./events.ts";
 import type { CommandDef, Generation, Usage } from "./generation.ts";
@@ -36,6 +37,11 @@ const EVENT_PLUGIN = "plugin:event|";
 const EVENT_PLUGIN_COMMANDS = new Set(["plugin:event|listen", "plugin:event|unlisten", "plugin:event|emit", "plugin:event|emit_to"]);
 const WITHOUT_TOKEN = ["authorization"] as const;
 const WITHOUT_PYFUNC = ["pyfunc"] as const;
+/**
+ * An answer this late past its deadline, with no sweep of the deadlines since, means the loop was
+ * held: a turn under load may take some milliseconds more than a sweep's interval, never this.
+ */
+const HELD_MARGIN_MS = 100;
 
 export interface PipelineHost {
   /** The generation new invocations start on. */
@@ -48,6 +54,13 @@ export interface PipelineHost {
   readonly access: AccessControl;
   /** Present when the app's folder has @opentelemetry/api (ops/tracing.ts): calls are traced while an SDK is registered. */
   readonly tracing?: Tracing | undefined;
+  /**
+   * A handler held the event loop past its command's time limit (answered 504 timeout): during
+   * its call (`call`), or a later turn kept its answer from being timed out (`turn`).
+   */
+  heldLoop?(command: CommandDef, heldMs: number, turn: "call" | "turn", requestId: string | undefined): void;
+  /** Channel messages, counted for metrics (plain numbers read when scraped). */
+  readonly channelCounts?: ChannelCounts;
 }
 
 /** Where a transport wants the answer of an asynchronous handler delivered (instead of a promise). */
@@ -176,17 +189,27 @@ export function createPipeline(host: PipelineHost): Pipeline {
       const page = request.page;
       if (page === undefined || !page.open) return rejections.badRequest(`"${name}" streams on a channel, which needs the page's WebSocket (load /__gateway/tauri.js)`);
       channels = [];
-      body = withChannels(body, command, page, generation, channels);
+      body = withChannels(body, command, page, generation, channels, host.channelCounts);
     }
 
     const invocation = new Invocation(body, request.headers, omitHeaders, windowLabel, command, host, channels, request.caller?.principal ?? null, request.requestId, trace);
     if (channels !== undefined) invocation.abortWhenGone(request.page!);
     let result: unknown;
+    let threw = false;
+    // Two clock reads per call: the only way to see a handler that holds the loop, since no
+    // timer (and so no time limit) can run until it returns.
+    const started = performance.now();
     try {
       result = command.handler(invocation);
     } catch (thrown) {
+      threw = true;
+      result = thrown;
+    }
+    const heldMs = performance.now() - started;
+    if (heldMs > command.timeoutMs) return heldPastLimit(invocation, command, host, result, threw, heldMs);
+    if (threw) {
       invocation.closeChannels();
-      return failure(thrown, command, host, invocation);
+      return failure(result, command, host, invocation);
     }
     // A synchronous handler is done before any reload can retire its generation: no bookkeeping.
     let thenable: boolean;
@@ -199,7 +222,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
       invocation.closeChannels();
       return completeSafely(result, command, host, invocation);
     }
-    return invocation.await(result as PromiseLike<unknown>, deadlines, request.signal, generation.usage, load, sink);
+    return invocation.await(result as PromiseLike<unknown>, deadlines, request.signal, generation.usage, load, sink, started);
   }
 
   function eventCommand(command: string, request: InvokeRequest): InvokeResponse {
@@ -265,6 +288,8 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
   #load: Load | undefined;
   readonly #channels: Channel[] | undefined;
   #forgetPage: (() => void) | undefined;
+  /** When its handler was called (performance.now()): the deadlines' own clock may be a held turn behind. */
+  #started = 0;
   readonly principal: Principal | null;
   #requestId: string | undefined;
   /** The call's span ids when it is traced, for its log lines. */
@@ -311,6 +336,11 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
    */
   get requestId(): string {
     return (this.#requestId ??= requestIdFrom(readHeader(this.#rawHeaders, "x-request-id")));
+  }
+
+  /** The request id when a transport gave one (a log line about the call names it), without making one; static: not on the handler's argument. */
+  static requestIdOf(invocation: Invocation): string | undefined {
+    return invocation.#requestId;
   }
 
   get window(): WindowHandle {
@@ -361,7 +391,9 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
     usage: Usage,
     load: Load,
     sink: ResponseSink | undefined,
+    started: number,
   ): Promise<InvokeResponse> | undefined {
+    this.#started = started;
     let promise: Promise<InvokeResponse> | undefined;
     if (sink !== undefined) this.#sink = sink;
     else {
@@ -398,8 +430,19 @@ class Invocation extends DeadlineEntry implements Invoke<unknown> {
 
   #settled(response: InvokeResponse): void {
     if (this.#answered) return; // timed out already
-    this.#deadlines!.remove(this);
+    const deadlines = this.#deadlines!;
+    deadlines.remove(this);
     this.#callerSignal?.removeEventListener("abort", this);
+    // Well past its time limit with no sweep since (the loop did not turn, or the sweep would have
+    // timed it out): the loop was held. Answered as the sweep would have answered it, and said.
+    const command = this.#command;
+    const now = performance.now();
+    const deadline = this.#started + command.timeoutMs;
+    if (now > deadline + HELD_MARGIN_MS && deadlines.sweptAt < deadline) {
+      this.#host.heldLoop?.(command, now - this.#started, "turn", this.#requestId);
+      this.abort(new DOMException(`"${command.name}" timed out`, "TimeoutError"));
+      return this.#answer(rejections.timeout(command.name, command.timeoutMs));
+    }
     this.#answer(response);
   }
 
@@ -470,9 +513,9 @@ function validateBody(validate: Validator, body: unknown, command: string): Reje
 }
 
 /** The body with each channel field ("__CHANNEL__:<id>") replaced by a Channel to `page`. */
-function withChannels(body: unknown, command: CommandDef, page: PageLink, generation: Generation, channels: Channel[]): unknown {
+function withChannels(body: unknown, command: CommandDef, page: PageLink, generation: Generation, channels: Channel[], counts: ChannelCounts | undefined): unknown {
   const make = (wire: unknown, channelName: string) => {
-    const channel = new Channel(page, channelId(wire)!, generation.channels.get(channelName)!, generation.settings.maxDepth);
+    const channel = new Channel(page, channelId(wire)!, generation.channels.get(channelName)!, generation.settings.maxDepth, counts);
     channels.push(channel);
     return channel;
   };
@@ -504,6 +547,27 @@ function complete(value: unknown, command: CommandDef, host: PipelineHost, call:
     return rejections.invalidReturn(command.name, errors);
   }
   return { ok: true, value };
+}
+
+/**
+ * The handler's own call held the event loop past the command's time limit: the caller gets what
+ * a time limit gives (504 timeout, the signal aborted, channels ended), whatever the handler
+ * returned or threw (a throw is still logged), and the host is told.
+ */
+function heldPastLimit(invocation: Invocation, command: CommandDef, host: PipelineHost, result: unknown, threw: boolean, heldMs: number): Rejection {
+  host.heldLoop?.(command, heldMs, "call", Invocation.requestIdOf(invocation));
+  if (threw) failure(result, command, host, invocation);
+  else {
+    try {
+      // An async handler's promise, never awaited now: its rejection must not go unhandled.
+      if (isThenable(result)) result.then(undefined, ignoreGone);
+    } catch {
+      // a thenable whose then() throws: nothing will settle
+    }
+  }
+  invocation.abort(new DOMException(`"${command.name}" timed out`, "TimeoutError"));
+  invocation.closeChannels();
+  return rejections.timeout(command.name, command.timeoutMs);
 }
 
 /** complete(), with a returns validator that throws (a getter, a Proxy, a value too deep) made a rejection. */

@@ -70,11 +70,13 @@ export interface HttpContext {
   /** `ok` is false while the app does not build (`gateway dev` started on broken files): answered 503. */
   /** GET /metrics (server.metrics): undefined while metrics are off. */
   metrics?: (() => { readonly contentType: string; render(): Promise<string> } | undefined) | undefined;
-  health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number; bus?: BusStatus };
+  health(): { ok: boolean; generation: number; lastError: string | null; pages: number; listeners: number; bus?: BusStatus; problems: unknown[] };
   /** GET /readyz: 200 when `ok`, else 503 (needs no credential, like /livez). */
   readiness(): Readiness;
   /** With server.bus: a page connected to another instance (a Gateway-Page header naming it). */
   findPage?: (id: string) => Promise<PageLink | undefined>;
+  /** An error of the listening server (accept() failing): said, never the end of the process. */
+  serverError?: (error: NodeJS.ErrnoException) => void;
   /**
    * The JSON documents served under /__gateway/ (token-protected like health): route path ->
    * the document for the current generation (manifest.json, catalog.json ...), or a promise of it.
@@ -119,6 +121,15 @@ export async function listenHttp(context: HttpContext, options: ListenOptions): 
     });
   });
   const port = (server.address() as { port: number }).port;
+  // Unheard, a server's 'error' (accept() failing with EMFILE once libuv's reserve is spent) would end the process.
+  server.on("error", (error: NodeJS.ErrnoException) => {
+    try {
+      if (context.serverError) context.serverError(error);
+      else context.logger.error(`gateway: the HTTP server reported an error (${error.code ?? error.message})`);
+    } catch {
+      // nothing more to do: the server goes on accepting
+    }
+  });
   const transport = new HttpTransport(context, server, new Guard({ host, port }, () => context.current().settings));
   const shownHost = isWildcard(host) ? host : hostPort(host, port).replace(/:\d+$/, "");
   return {
