@@ -3,6 +3,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { envLayers, type EnvLayers } from "../config/env-layers.ts";
+import { reasonOf, Refusal, shown } from "./file-errors.ts";
 
 export const ENV_FILE_OPTION = { "env-file": { type: "string", multiple: true } } as const;
 export const ENV_FILE_DETAIL = `      --env-file <file> read \${VAR}s from this file instead of .env beside the manifest
@@ -10,14 +11,22 @@ export const ENV_FILE_DETAIL = `      --env-file <file> read \${VAR}s from this 
 
 /**
  * createGateway's `envFile` from --env-file. Each file named is looked at now: a missing one stops
- * the verb before anything runs (`gateway <verb>: file: not found`, exit 1), as a missing --config
- * does, rather than `gateway dev` waiting for it as for a broken edit.
+ * the verb before anything runs (`gateway <verb>: file: not found`, exit 1), rather than `gateway dev`
+ * waiting for it as for a broken edit. (So far Node itself says so first, exit 9: it looks at
+ * `--env-file` anywhere on its command line, nodejs/node#54232.)
  */
 export function envFileOption(values: Record<string, unknown>): { envFile?: string[] } {
   const named = values["env-file"] as string[] | undefined;
   if (named === undefined) return {};
   const files = named.map((file) => resolve(file));
-  for (const file of files) statSync(file); // throws ENOENT (and the like) with the path: one line by cli/index.ts
+  for (const file of files) {
+    try {
+      statSync(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Refusal(`${shown(file)}: ${code === undefined ? String(error) : reasonOf(code)}`);
+    }
+  }
   return { envFile: files };
 }
 

@@ -12,10 +12,11 @@ import type { Problem } from "./problems.ts";
 export const MAX_ENV_FILE_BYTES = 1024 * 1024;
 
 export type EnvFileRead =
-  | { kind: "values"; values: Record<string, string>; text: string }
+  /** `problems`: its lines that are not NAME=value; `values` are the other lines' (so the manifest's own report does not add a "not set" for each). */
+  | { kind: "read"; values: Record<string, string>; text: string; problems: Problem[] }
   /** Not there (or, for the default `.env`, a folder: Python's virtual environments are often named so). */
   | { kind: "absent" }
-  | { kind: "broken"; problems: Problem[] };
+  | { kind: "unreadable"; problems: Problem[] };
 
 /** `named`: the user named this file (--env-file, envFile), so its absence is a mistake too. */
 export function readEnvFile(file: string, named: boolean): EnvFileRead {
@@ -25,15 +26,17 @@ export function readEnvFile(file: string, named: boolean): EnvFileRead {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (!named && (code === "ENOENT" || code === "ENOTDIR" || (code === NOT_REGULAR && isFolder(file)))) return { kind: "absent" };
-    return { kind: "broken", problems: [{ file, message: unreadable(code, error) }] };
+    return { kind: "unreadable", problems: [{ file, message: unreadable(code, error) }] };
   }
   // An editor's byte order mark would otherwise be part of the first name.
   if (text.startsWith("\uFEFF")) text = text.slice(1);
-  const mistakes = lineMistakes(text).map((m): Problem => ({ file, ...m }));
-  if (mistakes.length > 0) return { kind: "broken", problems: mistakes };
+  const mistakes = lineMistakes(text);
+  // Blanked, a bad line cannot glue itself to the next name or end the file early.
+  const bad = new Set(mistakes.map((m) => m.line));
+  const parsed = bad.size === 0 ? text : linesOf(text).map((line, i) => (bad.has(i + 1) ? "" : line)).join("\n");
   const values: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parseEnv(text))) if (value !== undefined) values[name] = value;
-  return { kind: "values", values, text };
+  for (const [name, value] of Object.entries(parseEnv(parsed))) if (value !== undefined) values[name] = value;
+  return { kind: "read", values, text, problems: mistakes.map((m): Problem => ({ file, ...m })) };
 }
 
 function unreadable(code: string | undefined, error: unknown): string {
@@ -70,7 +73,7 @@ const QUOTES = new Set(['"', "'", "`"]);
  * span lines up to its closing quote (as the parser reads it); without one it is that line alone.
  */
 export function lineMistakes(text: string): { line: number; col: number; message: string }[] {
-  const lines = text.replace(/\r\n?/g, "\n").split("\n");
+  const lines = linesOf(text);
   const mistakes: { line: number; col: number; message: string }[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -100,4 +103,9 @@ export function lineMistakes(text: string): { line: number; col: number; message
     if (closing !== -1) i = closing;
   }
   return mistakes;
+}
+
+/** Lines as Node's parser sees them: it drops every carriage return first. */
+function linesOf(text: string): string[] {
+  return text.replace(/\r/g, "").split("\n");
 }

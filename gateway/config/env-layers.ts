@@ -37,9 +37,9 @@ export class EnvLayers {
     const seen: string[] = [];
     for (const file of this.files) {
       const read = readEnvFile(file, this.named);
-      if (read.kind === "broken") for (const problem of read.problems) problems.add(problem);
-      if (read.kind === "values") Object.assign(env, read.values);
-      seen.push(read.kind === "values" ? read.text : read.kind);
+      if (read.kind !== "absent") for (const problem of read.problems) problems.add(problem);
+      if (read.kind === "read") Object.assign(env, read.values);
+      seen.push(read.kind === "read" ? read.text : read.kind);
     }
     for (const [name, value] of Object.entries(this.base)) if (value !== undefined) env[name] = value;
     return { env, key: JSON.stringify(seen) };
