@@ -78,6 +78,18 @@ describe("parsing (Node's util.parseEnv, with the lines it would garble reported
       dir.remove();
     }
   });
+
+  test("a file over 1 MiB, and a folder named as an env file, are mistakes (a folder as the default .env is none)", () => {
+    const dir = tempApp({ "big.env": `A=${"x".repeat(1024 * 1024)}\n` });
+    mkdirSync(dir.path(".env"));
+    try {
+      expect(readEnvFile(dir.path("big.env"), true)).toEqual({ kind: "unreadable", problems: [{ file: dir.path("big.env"), message: "larger than 1 MiB: not an env file of NAME=value lines" }] });
+      expect(readEnvFile(dir.path(".env"), true)).toEqual({ kind: "unreadable", problems: [{ file: dir.path(".env"), message: "not a regular file (an env file holds NAME=value lines)" }] });
+      expect(readEnvFile(dir.path(".env"), false)).toEqual({ kind: "absent" });
+    } finally {
+      dir.remove();
+    }
+  });
 });
 
 describe("createGateway", () => {
