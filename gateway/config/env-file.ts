@@ -67,6 +67,8 @@ function isFolder(file: string): boolean {
 /** A name as Node's parser and dotenv take it (only [A-Za-z_][A-Za-z0-9_]* ones are usable as `${VAR}`). */
 const NAME = /^[\w.-]+$/;
 const QUOTES = new Set(['"', "'", "`"]);
+/** Mistakes reported per file. */
+const MAX_MISTAKES = 20;
 
 /**
  * The lines Node's parser would drop or garble, each at its line and column. A quoted value may
@@ -75,34 +77,46 @@ const QUOTES = new Set(['"', "'", "`"]);
 export function lineMistakes(text: string): { line: number; col: number; message: string }[] {
   const lines = linesOf(text);
   const mistakes: { line: number; col: number; message: string }[] = [];
+  let count = 0;
+  const note = (line: number, col: number, message: string) => {
+    if (++count <= MAX_MISTAKES + 1) mistakes.push({ line, col, message });
+  };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const start = line.length - line.trimStart().length;
     const rest = line.slice(start);
     if (rest === "" || rest.startsWith("#")) continue;
     const equal = rest.indexOf("=");
-    const at = { line: i + 1, col: start + 1 };
     if (equal === -1) {
-      mistakes.push({ ...at, message: "expected NAME=value (or a # comment): this line has no =" });
+      note(i + 1, start + 1, "expected NAME=value (or a # comment): this line has no =");
       continue;
     }
     const name = rest.slice(0, equal).trim().replace(/^export\s+/, "");
     if (name === "") {
-      mistakes.push({ ...at, message: "expected NAME=value: nothing names the value before =" });
+      note(i + 1, start + 1, "expected NAME=value: nothing names the value before =");
       continue;
     }
     if (!NAME.test(name)) {
-      mistakes.push({ ...at, message: "expected NAME=value: a name is letters, digits and _ (with no spaces)" });
+      note(i + 1, start + 1, "expected NAME=value: a name is letters, digits and _ (with no spaces)");
       continue;
     }
     const value = rest.slice(equal + 1).trimStart();
     const quote = value[0];
     if (quote === undefined || !QUOTES.has(quote) || value.indexOf(quote, 1) !== -1) continue;
     // Opened and not closed on this line: the value runs to the line holding the closing quote.
-    const closing = lines.findIndex((later, j) => j > i && later.includes(quote));
-    if (closing !== -1) i = closing;
+    // (Each line is looked at once, but for the lines after a quote that is never closed: at
+    // most three such scans, one per kind of quote, since a later opening would close it.)
+    for (let j = i + 1; j < lines.length; j++) {
+      if (lines[j]!.includes(quote)) {
+        i = j;
+        break;
+      }
+    }
   }
-  return mistakes;
+  // A file of thousands of bad lines is no env file: the first few say enough.
+  if (count <= MAX_MISTAKES) return mistakes;
+  const more = mistakes[MAX_MISTAKES]!;
+  return [...mistakes.slice(0, MAX_MISTAKES), { ...more, message: `this line and ${count - MAX_MISTAKES - 1} more are not NAME=value either` }];
 }
 
 /** Lines as Node's parser sees them: it drops every carriage return first. */
