@@ -79,6 +79,18 @@ describe("parsing (Node's util.parseEnv, with the lines it would garble reported
     }
   });
 
+  test("a MiB of unclosed quotes is read once through (not once per line), and a MiB of bad lines is 21 problems", () => {
+    const dir = tempApp({ "quotes.env": 'A="\n'.repeat(256 * 1024 - 1), "bad.env": "x\n".repeat(512 * 1024 - 1) });
+    try {
+      expect(readEnvFile(dir.path("quotes.env"), true)).toMatchObject({ kind: "read", problems: [] });
+      const bad = readEnvFile(dir.path("bad.env"), true);
+      expect(bad.kind === "read" && bad.problems.length).toBe(21);
+      expect(bad.kind === "read" && bad.problems[20]).toEqual({ file: dir.path("bad.env"), line: 21, col: 1, message: `this line and ${512 * 1024 - 22} more are not NAME=value either` });
+    } finally {
+      dir.remove();
+    }
+  });
+
   test("a file over 1 MiB, and a folder named as an env file, are mistakes (a folder as the default .env is none)", () => {
     const dir = tempApp({ "big.env": `A=${"x".repeat(1024 * 1024)}\n` });
     mkdirSync(dir.path(".env"));

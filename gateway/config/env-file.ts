@@ -30,9 +30,9 @@ export function readEnvFile(file: string, named: boolean): EnvFileRead {
   }
   // An editor's byte order mark would otherwise be part of the first name.
   if (text.startsWith("\uFEFF")) text = text.slice(1);
-  const mistakes = lineMistakes(text);
-  // Blanked, a bad line cannot glue itself to the next name or end the file early.
-  const bad = new Set(mistakes.map((m) => m.line));
+  const { mistakes, bad } = lineMistakes(text);
+  // Blanked, a bad line cannot glue itself to the next name or end the file early (nor make
+  // Node 20's parser slow: it takes time growing with the square of such lines).
   const parsed = bad.size === 0 ? text : linesOf(text).map((line, i) => (bad.has(i + 1) ? "" : line)).join("\n");
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(parseEnv(parsed))) if (value !== undefined) values[name] = value;
@@ -70,16 +70,20 @@ const QUOTES = new Set(['"', "'", "`"]);
 /** Mistakes reported per file. */
 const MAX_MISTAKES = 20;
 
+type LineMistake = { line: number; col: number; message: string };
+
 /**
- * The lines Node's parser would drop or garble, each at its line and column. A quoted value may
- * span lines up to its closing quote (as the parser reads it); without one it is that line alone.
+ * The lines Node's parser would drop or garble (`bad`, by number from 1), the first of them with
+ * their column and what is wrong. A quoted value may span lines up to its closing quote (as the
+ * parser reads it); without one it is that line alone.
  */
-export function lineMistakes(text: string): { line: number; col: number; message: string }[] {
+export function lineMistakes(text: string): { mistakes: LineMistake[]; bad: Set<number> } {
   const lines = linesOf(text);
-  const mistakes: { line: number; col: number; message: string }[] = [];
-  let count = 0;
+  const found: LineMistake[] = [];
+  const bad = new Set<number>();
   const note = (line: number, col: number, message: string) => {
-    if (++count <= MAX_MISTAKES + 1) mistakes.push({ line, col, message });
+    bad.add(line);
+    if (found.length <= MAX_MISTAKES) found.push({ line, col, message });
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -114,9 +118,9 @@ export function lineMistakes(text: string): { line: number; col: number; message
     }
   }
   // A file of thousands of bad lines is no env file: the first few say enough.
-  if (count <= MAX_MISTAKES) return mistakes;
-  const more = mistakes[MAX_MISTAKES]!;
-  return [...mistakes.slice(0, MAX_MISTAKES), { ...more, message: `this line and ${count - MAX_MISTAKES - 1} more are not NAME=value either` }];
+  if (bad.size <= MAX_MISTAKES) return { mistakes: found, bad };
+  const more = found[MAX_MISTAKES]!;
+  return { mistakes: [...found.slice(0, MAX_MISTAKES), { ...more, message: `this line and ${bad.size - MAX_MISTAKES - 1} more are not NAME=value either` }], bad };
 }
 
 /** Lines as Node's parser sees them: it drops every carriage return first. */
