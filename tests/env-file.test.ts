@@ -191,6 +191,21 @@ describe("gateway dev", () => {
     expect(await dev.gw.invoke("which")).toBe("c");
   });
 
+  test("an env file named outside the app's folder is watched too", async () => {
+    const outside = tempApp({ "app.env": "WHICH=a\n" });
+    try {
+      dev = await devGateway(APP, { env: {}, envFile: outside.path("app.env") });
+      expect(await dev.gw.invoke("which")).toBe("a");
+      outside.write("app.env", "WHICH=c\n");
+      expect((await dev.next()).kind).toBe("reload");
+      expect(await dev.gw.invoke("which")).toBe("c");
+    } finally {
+      await dev?.close();
+      dev = undefined;
+      outside.remove();
+    }
+  });
+
   test("the real bin: a .env created and edited while it runs", async () => {
     const dir = appWith({ "gateway.yaml": "version: 1\ncommands:\n  which:\n    handler: handlers/${WHICH:-a}.ts\n" });
     running = await startGateway("dev", dir.dir, []);
