@@ -18,6 +18,7 @@ import { fileClockNow } from "./reload/file-clock.ts";
 import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
 import { CONSOLE_DIR } from "./transports/console.ts";
 import type { BusSettings, Env } from "./config/manifest.ts";
+import { envLayers } from "./config/env-layers.ts";
 import type { Bus } from "./runtime/bus.ts";
 import type { AppHandle, HeadersInput, InvokeHandler, InvokeResponse } from "./runtime/types.ts";
 import { AccessControl } from "./access/access.ts";
@@ -64,8 +65,19 @@ export interface GatewaySettings {
    * Defaults to `watch`.
    */
   dev?: boolean;
-  /** Where `${VAR}` in the manifest is read from. Defaults to `process.env`. */
+  /**
+   * Where `${VAR}` in the manifest is read from. Default: `process.env` over the `.env` file beside
+   * the manifest (the environment wins; no file is fine). Given, only this object is read, unless
+   * `envFile` names files too.
+   */
   env?: Env;
+  /**
+   * Env files of NAME=value lines for `${VAR}` (relative to the working directory; of several, the
+   * later wins), read under `env` (or process.env), which wins; each must exist. False: none.
+   * Default: `.env` beside the manifest (for `from`, beside the app's manifest), unless `env` is given.
+   * With `watch`, an edit of one reloads. They fill in the manifest only: process.env is unchanged.
+   */
+  envFile?: string | readonly string[] | false;
   /**
    * Where compiled validators and modules are kept between runs (false: nowhere).
    * Default: <nearest node_modules>/.cache/ipc-gateway/, none when there is no node_modules above.
@@ -153,10 +165,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (options.from !== undefined && options.watch) throw new TypeError("createGateway: a build folder (from) is served as built; it is not watched");
   const releaseCompiler = holdCompiler();
   const buildStarted = fileClockNow(); // edits after it are seen even before the watcher is ready
-  const builder = options.config !== undefined ? new GenerationBuilder(resolve(options.config), options.env, options.cacheDir) : undefined;
+  const envOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(options.envFile !== undefined ? { envFile: options.envFile } : {}) };
+  const builder = options.config !== undefined ? new GenerationBuilder(resolve(options.config), envLayers(envOptions, resolve(options.config)), options.cacheDir) : undefined;
   if (builder && options.reloadTimeout !== undefined) builder.reloadTimeLimitMs = options.reloadTimeout;
   // Only `serve --from` reads a build folder, and only `dev` watches: the others never load that code.
-  const first = builder ? await builder.build() : await (await import("./build/load.ts")).loadBuild(resolve(options.from!), options.env);
+  const first = builder ? await builder.build() : await (await import("./build/load.ts")).loadBuild(resolve(options.from!), envOptions);
   if (!first.ok && !(builder && options.watch && options.serveWhileBroken)) {
     await releaseCompiler();
     throw new ConfigError(first.problems);

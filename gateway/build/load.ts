@@ -5,7 +5,8 @@
 // evaluates them (at their first call, unless they have setup/dispose). Nothing is written.
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadManifest, type Env, type Manifest } from "../config/manifest.ts";
+import { loadManifest, type Manifest } from "../config/manifest.ts";
+import { envLayers, type EnvOptions } from "../config/env-layers.ts";
 import { packageVersion } from "../config/package-info.ts";
 import { Problems, type Problem } from "../config/problems.ts";
 import { readRegularFile } from "../config/regular-file.ts";
@@ -20,7 +21,12 @@ import { BUILD_FILE, decodeDescription, localUrl, MANIFEST_COPY, sha256, STATIC_
 
 export type LoadedBuild = { ok: true; generation: Generation } | { ok: false; problems: Problem[] };
 
-export async function loadBuild(dir: string, env: Env = process.env): Promise<LoadedBuild> {
+/**
+ * `env`: as for a manifest (createGateway's `env` and `envFile`); the default `.env` is the one
+ * beside the app's manifest, where the build found it, not one in the build folder: a build never
+ * copies it, so its secrets stay out of images and artifacts.
+ */
+export async function loadBuild(dir: string, env: EnvOptions = {}): Promise<LoadedBuild> {
   const fail = (message: string, file = dir): LoadedBuild => ({ ok: false, problems: [{ file, message }] });
   let text: string;
   try {
@@ -59,8 +65,9 @@ export async function loadBuild(dir: string, env: Env = process.env): Promise<Lo
   }
 
   const problems = new Problems();
+  const { env: variables } = envLayers(env, join(root, build.manifest)).read(problems);
   // Read as if it were in the app's folder: relative paths in it (server.static) are the app's.
-  const manifest = loadManifest(join(dir, MANIFEST_COPY), problems, env, undefined, root);
+  const manifest = loadManifest(join(dir, MANIFEST_COPY), problems, variables, undefined, root);
   if (!manifest || problems.size > 0) return { ok: false, problems: problems.list };
   const settings = { ...manifest.server };
   if (settings.static && build.static) settings.static = { ...settings.static, dir: join(dir, STATIC_COPY) };

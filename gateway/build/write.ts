@@ -9,6 +9,7 @@ import { packageVersion } from "../config/package-info.ts";
 import { readRegularFile } from "../config/regular-file.ts";
 import type { Problem } from "../config/problems.ts";
 import type { Env } from "../config/manifest.ts";
+import type { EnvLayers } from "../config/env-layers.ts";
 import type { Validator } from "../config/schemas.ts";
 import { GenerationBuilder } from "../reload/builder.ts";
 import { holdCompiler } from "../reload/compile.ts";
@@ -39,7 +40,7 @@ export interface BuildSummary {
 export type BuildOutcome = { ok: true; summary: BuildSummary } | { ok: false; problems: Problem[] };
 
 /** `warn`: what the app has that the gateway ignores (a Tauri permission it does not know), once each. */
-export async function buildApp(manifestFile: string, outDir: string, env: Env = process.env, warn?: (warning: Problem) => void): Promise<BuildOutcome> {
+export async function buildApp(manifestFile: string, outDir: string, env?: Env | EnvLayers, warn?: (warning: Problem) => void): Promise<BuildOutcome> {
   const release = holdCompiler();
   try {
     const builder = new GenerationBuilder(manifestFile, env);

@@ -4,24 +4,26 @@ import { formatProblem } from "../config/problems.ts";
 import { GenerationBuilder } from "../reload/builder.ts";
 import type { Generation } from "../runtime/generation.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
+import { ENV_FILE_DETAIL, ENV_FILE_OPTION, envFor } from "./env-files.ts";
 
 export const check: Verb = {
   name: "check",
   summary: "check the manifest and everything it names, then exit 0 or 1",
-  synopsis: "check [--config gateway.yaml] [--types]",
+  synopsis: "check [--config gateway.yaml] [--env-file file]... [--types]",
   details: `Prints a summary on stdout and exits 0, or prints one path:line:col: message line per
 mistake on stderr (all of them, in one run) and exits 1. What the gateway ignores (a Tauri
 permission it does not know, such as core:default) is printed as a warning: line on stderr and
 is not a mistake.
 
 ${CONFIG_DETAIL}
+${ENV_FILE_DETAIL}
       --types           also type-check every TypeScript handler against its command's schemas
                         (its body and return types, and the handler files' own type errors), with
                         the app's own typescript package`,
-  options: { ...CONFIG_OPTION, types: { type: "boolean" } },
+  options: { ...CONFIG_OPTION, ...ENV_FILE_OPTION, types: { type: "boolean" } },
   async run(values) {
     const config = values.config as string;
-    const builder = new GenerationBuilder(resolve(config));
+    const builder = new GenerationBuilder(resolve(config), envFor(values, resolve(config)));
     // What the app has that the gateway ignores (a Tauri permission it does not know): not a mistake.
     builder.warnTo((warning) => console.error(`warning: ${formatProblem(warning)}`));
     const result = await builder.build();

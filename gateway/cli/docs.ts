@@ -14,6 +14,7 @@ import { inspectTarget, obstacleLine } from "./targets.ts";
 import { buildCatalog } from "../describe/catalog.ts";
 import { buildFromManifest } from "../describe/manifest-only.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, type Verb } from "./verb.ts";
+import { ENV_FILE_DETAIL, ENV_FILE_OPTION, envFor } from "./env-files.ts";
 
 /** Where `gateway docs` writes without --out: this folder beside the manifest. */
 export const DEFAULT_DOCS_DIR = "docs/api";
@@ -21,7 +22,7 @@ export const DEFAULT_DOCS_DIR = "docs/api";
 export const docs: Verb = {
   name: "docs",
   summary: "write the API's OpenAPI and AsyncAPI documents (openapi.json, asyncapi.json)",
-  synopsis: "docs [--out dir] [--config gateway.yaml]",
+  synopsis: "docs [--out dir] [--config gateway.yaml] [--env-file file]...",
   details: `Writes openapi.json (OpenAPI 3.1: every command as POST /ipc/<name>, its body, value and
 errors) and asyncapi.json (AsyncAPI 3.0: the WebSocket /ipc/ws, its events, channels and frames),
 from the manifest and its schemas: handler files must exist but are not run. A broken manifest
@@ -29,13 +30,14 @@ prints its mistakes and exits 1. A running gateway serves the same documents at
 /__gateway/openapi.json and /__gateway/asyncapi.json.
 
 ${CONFIG_DETAIL}
+${ENV_FILE_DETAIL}
   -o, --out <dir>       where to write them (default: ${DEFAULT_DOCS_DIR} beside the manifest); an
                         openapi.json or asyncapi.json already there is replaced only if gateway
                         docs wrote it`,
-  options: { ...CONFIG_OPTION, out: { type: "string", short: "o" } },
+  options: { ...CONFIG_OPTION, ...ENV_FILE_OPTION, out: { type: "string", short: "o" } },
   async run(values) {
     const config = resolve(values.config as string);
-    const result = await buildFromManifest(config);
+    const result = await buildFromManifest(config, envFor(values, config));
     if (!result.ok) {
       for (const problem of result.problems) console.error(formatProblem(problem));
       return 1;

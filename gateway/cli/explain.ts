@@ -9,6 +9,7 @@ import type { Action } from "../access/capabilities.ts";
 import { GenerationBuilder } from "../reload/builder.ts";
 import type { Generation } from "../runtime/generation.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
+import { ENV_FILE_DETAIL, ENV_FILE_OPTION, envFor } from "./env-files.ts";
 
 /** The id of a principal given by --role alone (roles belong to someone; which one does not matter then). */
 const UNNAMED = "(unnamed)";
@@ -16,7 +17,7 @@ const UNNAMED = "(unnamed)";
 export const explain: Verb = {
   name: "explain",
   summary: "say whether a caller may call a command or use an event, and which capability decides",
-  synopsis: "explain <command|event> [--principal ID] [--role R]... [--window L] [--origin URL] [--emit] [--config gateway.yaml]",
+  synopsis: "explain <command|event> [--principal ID] [--role R]... [--window L] [--origin URL] [--emit] [--config gateway.yaml] [--env-file file]...",
   details: `Builds the app as gateway check does, then decides as the gateway would for that caller:
 prints "allowed" or "denied" with the capability that decides (or, when none does, the one that
 comes closest and what it lacks) and exits 0 when allowed, 1 when denied. For an event it decides
@@ -27,9 +28,11 @@ listening, or emitting with --emit. Without --principal and --role the caller is
       --window <label>  the window the call comes from (default main)
       --origin <url>    the page's origin (default: none, like a script or the gateway's own page)
       --emit            for an event: may the caller emit it (default: listen to it)
-${CONFIG_DETAIL}`,
+${CONFIG_DETAIL}
+${ENV_FILE_DETAIL}`,
   options: {
     ...CONFIG_OPTION,
+    ...ENV_FILE_OPTION,
     principal: { type: "string" },
     role: { type: "string", multiple: true },
     window: { type: "string", default: "main" },
@@ -46,7 +49,8 @@ ${CONFIG_DETAIL}`,
     if (id === "") throw new UsageError("--principal needs an id");
     const origin = values.origin === undefined ? undefined : originOf(values.origin as string);
 
-    const builder = new GenerationBuilder(resolve(values.config as string));
+    const manifestFile = resolve(values.config as string);
+    const builder = new GenerationBuilder(manifestFile, envFor(values, manifestFile));
     const result = await builder.build();
     await builder.cache.flush();
     if (!result.ok) {

@@ -8,6 +8,7 @@ import { fileErrorLine, isFileError, reasonOf } from "./file-errors.ts";
 import { typeFiles, whyNotWrite, writeIfChanged } from "./type-files.ts";
 import { outputs, refuseTargets } from "./types.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
+import { ENV_FILE_DETAIL, ENV_FILE_OPTION, envFileOption } from "./env-files.ts";
 
 const PORT_DETAIL = "  -p, --port <n>        the port (default: the manifest's server.port, 1430); 0 picks a free one";
 const LOG_DETAIL = `      --log-level <l>   debug, info, warn, error or silent (default: the manifest's server.log,
@@ -18,17 +19,19 @@ const LOG_OPTIONS = { "log-level": { type: "string" }, "log-format": { type: "st
 export const dev: Verb = {
   name: "dev",
   summary: "serve with hot reload (edits to the manifest, handlers and schemas apply live)",
-  synopsis: "dev [--config gateway.yaml] [--port N] [--types file] [--handlers file.d.ts]",
+  synopsis: "dev [--config gateway.yaml] [--env-file file]... [--port N] [--types file] [--handlers file.d.ts]",
   details: `Serves the manifest and rebuilds on every change to it, its handlers (and their local
-imports) and its schemas. A broken edit keeps the last good version serving and says why.
+imports), its schemas and its env files (.env, or --env-file). A broken edit keeps the last
+good version serving and says why.
 
 ${CONFIG_DETAIL}
+${ENV_FILE_DETAIL}
 ${PORT_DETAIL}
       --types <file>    write the frontend's TypeScript (as gateway types --out <file>) at start
                         and again after every reload that changes it
       --handlers <file> the same for the handlers' declarations (gateway types --handlers <file>)
 ${LOG_DETAIL}`,
-  options: { ...CONFIG_OPTION, port: { type: "string", short: "p" }, types: { type: "string" }, handlers: { type: "string" }, ...LOG_OPTIONS },
+  options: { ...CONFIG_OPTION, ...ENV_FILE_OPTION, port: { type: "string", short: "p" }, types: { type: "string" }, handlers: { type: "string" }, ...LOG_OPTIONS },
   run: (values) => {
     const typesFile = values.types !== undefined ? resolve(values.types as string) : undefined;
     const handlersFile = values.handlers !== undefined ? resolve(values.handlers as string) : undefined;
@@ -36,7 +39,7 @@ ${LOG_DETAIL}`,
     const logging = logOptions(values);
     // Before serving: --types naming the manifest, a folder or a file of the user's ends here.
     refuseTargets(outputs(typesFile, handlersFile, "--types"), resolve(values.config as string));
-    return serve({ config: values.config as string }, {
+    return serve({ config: values.config as string, ...envFileOption(values) }, {
       dev: true,
       port,
       ...logging,
@@ -49,21 +52,24 @@ ${LOG_DETAIL}`,
 export const serveVerb: Verb = {
   name: "serve",
   summary: "serve without watching (production)",
-  synopsis: "serve [--config gateway.yaml | --from DIR] [--port N] [--host H]",
+  synopsis: "serve [--config gateway.yaml | --from DIR] [--env-file file]... [--port N] [--host H]",
   details: `Serves the manifest as it is; exits 1 if it is broken.
 
 ${CONFIG_DETAIL}
       --from <dir>      serve a folder gateway build wrote instead: no sources, no esbuild, no
                         schema compiled, nothing written; its server: settings (and their
-                        \${VAR}s) are read at start
+                        \${VAR}s) are read at start, with the .env in the app's folder (beside
+                        the manifest the build was made from), not one in DIR
+${ENV_FILE_DETAIL}
 ${PORT_DETAIL}
       --host <h>        the address to bind (default: the manifest's server.host, 127.0.0.1);
                         any other than loopback needs server.token
 ${LOG_DETAIL}`,
-  options: { config: { type: "string", short: "c" }, from: { type: "string" }, port: { type: "string", short: "p" }, host: { type: "string" }, ...LOG_OPTIONS },
+  options: { config: { type: "string", short: "c" }, from: { type: "string" }, ...ENV_FILE_OPTION, port: { type: "string", short: "p" }, host: { type: "string" }, ...LOG_OPTIONS },
   run: (values) => {
     if (values.from !== undefined && values.config !== undefined) throw new UsageError("--from serves a build folder, which holds its manifest: give --from or --config, not both");
-    const source = values.from !== undefined ? { from: values.from as string } : { config: (values.config as string | undefined) ?? "gateway.yaml" };
+    const manifest = values.from !== undefined ? { from: values.from as string } : { config: (values.config as string | undefined) ?? "gateway.yaml" };
+    const source = { ...manifest, ...envFileOption(values) };
     return serve(source, { dev: false, port: portOf(values.port), host: values.host as string | undefined, ...logOptions(values) });
   },
 };
@@ -89,7 +95,7 @@ function portOf(value: unknown): number | undefined {
  * A second signal exits at once with status 1.
  */
 async function serve(
-  source: { config: string } | { from: string },
+  source: ({ config: string } | { from: string }) & { envFile?: string[] },
   options: {
     dev: boolean;
     port: number | undefined;

@@ -40,6 +40,7 @@ export const GATEWAY_YAML = `# The gateway's manifest: the commands the page may
 # each one, and the JSON Schemas its body and its answer must match (both are checked on every
 # call). \`npm start\` serves it with hot reload; \`npm run check\` checks it without serving.
 # Every key: node_modules/ipc-gateway/docs/manifest.md
+# A value may read \${VAR} from the environment, or from .env beside this file (which git ignores).
 # yaml-language-server: $schema=./node_modules/ipc-gateway/dist/config/manifest.schema.json
 version: 1
 
@@ -196,6 +197,10 @@ export const GITIGNORE = `node_modules/
 web/dist/
 .gateway/
 *.log
+# values for gateway.yaml's \${VAR}s, secrets among them (an example to copy may be committed)
+.env
+.env.*
+!.env.example
 `;
 
 // ---------------------------------------------------------------------------------------------

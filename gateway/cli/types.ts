@@ -9,6 +9,7 @@ import type { Generation } from "../runtime/generation.ts";
 import { Refusal, shown } from "./file-errors.ts";
 import { read, typeFiles, whyNotWrite, writeIfChanged } from "./type-files.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
+import { ENV_FILE_DETAIL, ENV_FILE_OPTION, envFor } from "./env-files.ts";
 
 /** The frontend file's name when `--out` is not given: beside the manifest. */
 export const DEFAULT_TYPES_FILE = "gateway-types.ts";
@@ -16,12 +17,13 @@ export const DEFAULT_TYPES_FILE = "gateway-types.ts";
 export const typesVerb: Verb = {
   name: "types",
   summary: "write the TypeScript types of the manifest's commands and events (for the frontend, and for handlers)",
-  synopsis: "types [--config gateway.yaml] [--out file] [--handlers file.d.ts] [--check]",
+  synopsis: "types [--config gateway.yaml] [--env-file file]... [--out file] [--handlers file.d.ts] [--check]",
   details: `Writes one TypeScript file for the frontend: a type per schema, and typed wrappers over
 @tauri-apps/api (commands.greet(body), results.greet(body), events.chatMessage.listen(cb)). Built
 from the manifest and its schemas alone; handler modules are not loaded.
 
 ${CONFIG_DETAIL}
+${ENV_FILE_DETAIL}
   -o, --out <file>      the frontend file (default: ${DEFAULT_TYPES_FILE} beside the manifest)
       --handlers <file> also write the handlers' declarations (a .d.ts augmenting ipc-gateway's
                         Commands), so that Invoke<"greet"> and Handler<"greet"> follow the schemas
@@ -30,6 +32,7 @@ Writes only over files it generated itself (their first line says so) or empty o
 the manifest, a handler or a schema.`,
   options: {
     ...CONFIG_OPTION,
+    ...ENV_FILE_OPTION,
     out: { type: "string", short: "o" },
     handlers: { type: "string" },
     check: { type: "boolean" },
@@ -40,7 +43,7 @@ the manifest, a handler or a schema.`,
     const outFile = values.out !== undefined ? resolve(values.out as string) : join(dirname(manifestFile), DEFAULT_TYPES_FILE);
     const handlersFile = values.handlers === undefined ? undefined : resolve(values.handlers as string);
     const targets = outputs(outFile, handlersFile);
-    const result = await buildFromManifest(manifestFile);
+    const result = await buildFromManifest(manifestFile, envFor(values, manifestFile));
     if (!result.ok) {
       for (const problem of result.problems) console.error(formatProblem(problem));
       return 1;

@@ -12,6 +12,7 @@ import { statSync } from "node:fs";
 import { GenerationBuilder, type BuildResult, type HandlerModule } from "../reload/builder.ts";
 import type { GraphBuild, LoadFailure } from "../reload/module-graph.ts";
 import type { Env } from "../config/manifest.ts";
+import type { EnvLayers } from "../config/env-layers.ts";
 
 /** Every export is a function that must never be called: the generation is only read, never served. */
 function placeholder(): never {
@@ -31,6 +32,7 @@ class ManifestOnlyBuilder extends GenerationBuilder {
 }
 
 /** Builds the manifest's generation without loading any handler module (see above). */
-export function buildFromManifest(manifestFile: string, env?: Env): Promise<BuildResult> {
+/** `env`: as GenerationBuilder takes it (default: process.env over the `.env` beside the manifest). */
+export function buildFromManifest(manifestFile: string, env?: Env | EnvLayers): Promise<BuildResult> {
   return new ManifestOnlyBuilder(manifestFile, env).build();
 }

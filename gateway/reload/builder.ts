@@ -11,6 +11,7 @@ import { stopCompiler } from "./compile.ts";
 import type { ChannelDef, CommandDef, EventDef, Generation, ValueSpec } from "../runtime/generation.ts";
 import { SchemaCompiler, type SchemaBuild, type SchemaUses, type Validator } from "../config/schemas.ts";
 import { DiskCache, defaultCacheDir } from "../config/disk-cache.ts";
+import { asEnvLayers, type EnvLayers } from "../config/env-layers.ts";
 import { readRegularFile } from "../config/regular-file.ts";
 import { Problems, displayPath, formatProblem, type Problem } from "../config/problems.ts";
 import type { Position } from "../config/source-doc.ts";
@@ -63,16 +64,22 @@ export class GenerationBuilder {
   /** Compiled validators and modules saved between runs (see config/disk-cache.ts). */
   readonly cache: DiskCache;
   private nextId = 1;
-  private lastManifest: { text: string; manifest: Manifest | undefined; problems: Problem[] } | undefined;
+  private lastManifest: { text: string; envKey: string; manifest: Manifest | undefined; problems: Problem[] } | undefined;
+  /** Where `${VAR}` is read: the environment over env files (`.env` beside the manifest by default). */
+  readonly env: EnvLayers;
   /** Each command as last built, with what it was built from (see buildCommand). */
   private readonly built = new Map<string, BuiltCommand>();
 
-  /** `cacheDir`: where to keep the disk cache; false for none; default: beside the app's node_modules. */
+  /**
+   * `env`: a plain environment is used alone; default: process.env over `.env` beside the manifest.
+   * `cacheDir`: where to keep the disk cache; false for none; default: beside the app's node_modules.
+   */
   constructor(
     readonly manifestFile: string,
-    private readonly env: Env = process.env,
+    env?: Env | EnvLayers,
     cacheDir?: string | false,
   ) {
+    this.env = asEnvLayers(env, manifestFile);
     this.cache = new DiskCache(cacheDir === false ? undefined : (cacheDir ?? defaultCacheDir(manifestFile)));
     this.schemas = new SchemaCompiler(this.cache);
     this.store = new SourceStore(this.cache);
@@ -125,7 +132,7 @@ export class GenerationBuilder {
     return {
       ok: false,
       problems: [{ file: this.manifestFile, message: `the rebuild did not finish within ${seconds} s and was given up; the next edit builds again` }],
-      files: new Set([this.manifestFile, ...changed]),
+      files: new Set([this.manifestFile, ...this.env.files, ...changed]),
     };
   }
 
@@ -134,7 +141,8 @@ export class GenerationBuilder {
     this.schemas.forget(changed);
     const modules = this.graph.begin(changed);
     const problems = new Problems();
-    const files = new Set<string>([this.manifestFile]);
+    // The env files too, missing ones included: creating or editing one is a reload.
+    const files = new Set<string>([this.manifestFile, ...this.env.files]);
     let settings: ServerSettings | undefined;
     const failed = (): BuildResult => {
       modules.discard();
@@ -250,8 +258,13 @@ export class GenerationBuilder {
     return buildPolicy(spec, { commands, events: events.keys() }, problems, authHandler);
   }
 
-  /** The manifest, parsed again only when its text changed (YAML with positions is the slow part of a big app's build). */
+  /**
+   * The manifest, parsed again only when its text or the env files changed (YAML with positions
+   * is the slow part of a big app's build). The env files are read at every build: they are small,
+   * and an edit of one is a reload like the manifest's.
+   */
   private manifest(problems: Problems): Manifest | undefined {
+    const { env, key: envKey } = this.env.read(problems);
     let text: string | undefined;
     try {
       text = readRegularFile(this.manifestFile, "utf8");
@@ -259,14 +272,14 @@ export class GenerationBuilder {
       // loadManifest reports it
     }
     const last = this.lastManifest;
-    if (text !== undefined && last !== undefined && last.text === text) {
+    if (text !== undefined && last !== undefined && last.text === text && last.envKey === envKey) {
       for (const problem of last.problems) problems.add(problem);
       return last.manifest;
     }
     const own = new Problems();
-    const manifest = loadManifest(this.manifestFile, own, this.env, this.cache);
+    const manifest = loadManifest(this.manifestFile, own, env, this.cache);
     for (const problem of own.list) problems.add(problem);
-    this.lastManifest = text === undefined ? undefined : { text, manifest, problems: own.list };
+    this.lastManifest = text === undefined ? undefined : { text, envKey, manifest, problems: own.list };
     return manifest;
   }
 
