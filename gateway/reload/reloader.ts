@@ -36,6 +36,12 @@ export class Reloader {
   private serving: ReadonlySet<string>;
   /** What the watcher watches: the serving generation's files and the last attempt's. */
   private watching: ReadonlySet<string>;
+  /**
+   * Watched paths that did not exist when watching began (an optional file: `.env` beside the
+   * manifest). Reported again while still absent (a sibling removed, a folder's event naming no
+   * entry), such a path has not changed: nothing was there, and nothing is.
+   */
+  private absent: ReadonlySet<string>;
   /** Resolves once every file is watched: an edit made from then on is seen. */
   readonly ready: Promise<void>;
   private degraded: string | undefined;
@@ -53,6 +59,7 @@ export class Reloader {
   ) {
     this.serving = initial.files;
     this.watching = initial.files;
+    this.absent = absentOf(this.watching);
     this.watcher = new PathWatcher(dirname(initial.manifestFile), {
       changed: (path) => this.touched(path),
       degraded: (message) => {
@@ -99,7 +106,7 @@ export class Reloader {
     }
     // An entry of a watched folder that is gone again and was never read (an editor's temp file,
     // renamed into place or removed) is nothing a build reads: it takes no part, nor a build of its own.
-    const changed = [...this.changed].filter((path) => this.watching.has(path) || existsSync(path));
+    const changed = [...this.changed].filter((path) => (existsSync(path) ? true : this.watching.has(path) && !this.absent.has(path)));
     this.changed.clear();
     if (changed.length === 0) return;
     this.building = true;
@@ -119,6 +126,7 @@ export class Reloader {
       // Watch the running generation's files and the last attempt's (a broken edit may name new
       // ones); a good build's files are the serving generation's.
       this.watching = result.ok ? result.files : new Set([...this.serving, ...result.files]);
+      this.absent = absentOf(this.watching);
       void this.watcher.set(this.watching, startedAt);
       if (result.ok) this.handlers.swap(result.generation, changed, performance.now() - started);
       else this.handlers.failed(result);
@@ -130,4 +138,11 @@ export class Reloader {
       }
     }
   }
+}
+
+/** The paths of `files` that do not exist now (a few optional files: the stat is per watched path, per build). */
+function absentOf(files: ReadonlySet<string>): ReadonlySet<string> {
+  const absent = new Set<string>();
+  for (const file of files) if (!existsSync(file)) absent.add(file);
+  return absent;
 }
