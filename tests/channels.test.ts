@@ -247,7 +247,7 @@ describe("a page that goes away", () => {
     const pending = invokeAsPage(p, "forever", { onItem: "__CHANNEL__:14" }).catch(() => undefined);
     await p.next((f) => f.type === "channel" && f.channel === 14 && f.index === 3);
     await p.close();
-    // Up to 10 s: the close reaches the gateway when this busy machine lets it (1 s was not always enough).
+    // Up to 10 s for the close to reach the handler (a bound, not a timing: a busy machine may take a while).
     for (let i = 0; i < 500 && (await ctx.gw.invoke<any>("state")).forever === "running"; i++) await new Promise((r) => setTimeout(r, 20));
     const state = await ctx.gw.invoke<any>("state");
     expect(state.forever).toEqual({ aborted: true, reason: "AbortError" });
