@@ -340,6 +340,86 @@ export async function use(): Promise<void> {
   }
 }, 60_000);
 
+test("a command whose body the schema lets be {} is callable without it; any required field keeps it required", async () => {
+  const app = tempApp(
+    {
+      "gateway.yaml": `version: 1
+commands:
+  list-todos:
+    handler: h.ts
+    body: { type: object, properties: { done: { type: boolean } } }
+  search:
+    handler: h.ts
+    body: { type: object, properties: { q: { type: string } }, additionalProperties: false }
+  by-ref:
+    handler: h.ts
+    body: { $ref: "#/$defs/filter", $defs: { filter: { type: object, properties: { tag: { type: string } } } } }
+  find:
+    handler: h.ts
+    body: { type: object, properties: { q: { type: string } }, required: [q] }
+  find-through-all-of:
+    handler: h.ts
+    body: { allOf: [{ $ref: "#/$defs/id" }], $defs: { id: { type: object, properties: { id: { type: string } }, required: [id] } } }
+  at-least-one:
+    handler: h.ts
+    body: { type: object, properties: { a: { type: string } }, minProperties: 1 }
+  shout:
+    handler: h.ts
+    body: { type: string }
+  upload:
+    handler: h.ts
+    body: binary
+`,
+      "h.ts": "export default () => null;\n",
+      "use.ts": `import { commands, results } from "./gateway-types.ts";
+export async function use(): Promise<void> {
+  await commands.listTodos();
+  await commands.search();
+  await commands.search({ q: "milk" });
+  await commands.search(undefined, { headers: { "x-trace": "1" } });
+  await results.search();
+  await commands.byRef();
+  // @ts-expect-error still typed when given: q is a string
+  await commands.search({ q: 1 });
+  // @ts-expect-error q is required
+  await commands.find();
+  // @ts-expect-error id is required (behind allOf and $ref)
+  await commands.findThroughAllOf();
+  // @ts-expect-error {} has no property, minProperties wants one
+  await commands.atLeastOne();
+  // @ts-expect-error a string body is no object
+  await commands.shout();
+  // @ts-expect-error bytes are no object
+  await commands.upload();
+  // @ts-expect-error results are typed alike
+  await results.find();
+}
+`,
+    },
+    TMP,
+  );
+  try {
+    const result = await runGateway(["types", "--config", app.path("gateway.yaml")]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    const text = app.read("gateway-types.ts");
+    expect(text).toContain("  search: (body?: SearchBody, options?: InvokeOptions): Promise<unknown> =>");
+    expect(text).toContain("  find: (body: FindBody, options?: InvokeOptions): Promise<unknown> =>");
+    app.write("tsconfig.json", frontendConfig(["gateway-types.ts", "use.ts"]));
+    app.write(
+      "tsconfig.plain.json",
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true, types: [] },
+        files: ["gateway-types.ts", "use.ts"],
+      }),
+    );
+    const [strictest, plain] = await Promise.all([tsc(app.dir, "tsconfig.json"), tsc(app.dir, "tsconfig.plain.json")]);
+    expect(strictest).toEqual({ code: 0, output: "" });
+    expect(plain).toEqual({ code: 0, output: "" });
+  } finally {
+    app.remove();
+  }
+}, 60_000);
+
 test("gateway types reads the manifest and schemas only: handler modules are not run", async () => {
   const app = tempApp(
     {

@@ -13,6 +13,8 @@ import { isDeepStrictEqual } from "node:util";
 import { isMap, isScalar, parseDocument, stringify, type Document, type Node, type Pair, type YAMLMap } from "yaml";
 import { SourceDoc } from "../config/source-doc.ts";
 import { COMMAND_BODY_SCHEMA, COMMAND_HANDLER, COMMAND_RETURNS_SCHEMA, fill } from "./templates.ts";
+import { commentText, stringLiteral } from "../describe/code-text.ts";
+import { writeDeclarations } from "./new-declarations.ts";
 import { Creation, withPath } from "./creation.ts";
 import { fileErrorLine, isFileError, Refusal, shown } from "./file-errors.ts";
 import { inspectTarget, NAME_MAX, obstacleLine } from "./targets.ts";
@@ -24,25 +26,31 @@ const HANDLER_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"];
 export const newVerb: Verb = {
   name: "new",
   summary: "add a command: its handler, its body and returns schemas, and its manifest entry",
-  synopsis: "new <command> [--config gateway.yaml]",
-  details: `Writes handlers/<command>.ts (typed, answering what its schemas allow),
-schemas/<command>.body.json and schemas/<command>.returns.json, and adds an entry naming them
-under commands: in the manifest (paths relative to it; the discover: folders when it names
+  synopsis: "new <command> [--config gateway.yaml] [--handlers file.d.ts]",
+  details: `Writes handlers/<command>.ts (typed with Handler<"<command>">, answering what its schemas
+allow), schemas/<command>.body.json and schemas/<command>.returns.json, and adds an entry naming
+them under commands: in the manifest (paths relative to it; the discover: folders when it names
 them). The manifest keeps its comments, order and formatting. Refuses, writing nothing, a name
 the manifest already has, a file that already exists, or an invalid name (letters, digits,
-_ . : / -, starting with a letter, digit or _).
+_ . : / -, starting with a letter, digit or _). Then writes the handlers' declarations (as
+gateway types --handlers does), which give Handler<"<command>"> its types.
 
-${CONFIG_DETAIL}`,
-  options: CONFIG_OPTION,
+${CONFIG_DETAIL}
+      --handlers <file> where the handlers' declarations go (default: gateway.d.ts in the
+                        handlers' folder); only a file gateway types wrote, or none, is written`,
+  options: { ...CONFIG_OPTION, handlers: { type: "string" } },
   positionals: 1,
   async run(values, positionals) {
     const name = positionals[0];
     if (name === undefined) throw new UsageError("missing the command's name");
-    return addCommand(values.config as string, name);
+    return addCommand(values.config as string, name, values.handlers as string | undefined);
   },
 };
 
-function addCommand(config: string, name: string): number {
+/** Where the handlers' declarations go without --handlers: beside the handlers, in their tsconfig's reach. */
+export const DECLARATIONS_FILE = "gateway.d.ts";
+
+async function addCommand(config: string, name: string, handlersOption: string | undefined): Promise<number> {
   checkName(name);
   const manifest = resolve(config);
   let text: string;
@@ -97,9 +105,21 @@ function addCommand(config: string, name: string): number {
 
   const entry = { handler, body, returns };
   const updated = withCommand(text, doc, name, entry);
+  const declarations = handlersOption !== undefined ? resolve(handlersOption) : join(base, handlersDir, DECLARATIONS_FILE);
+  const declarationsShown = relative(base, declarations).split("\\").join("/");
 
+  // App text goes into comments on one line and into the string literal escaped (code-text.ts):
+  // a discover: folder may hold a newline, which would end the comment and start code.
+  const handlerText = fill(COMMAND_HANDLER, {
+    COMMAND: commentText(name),
+    COMMAND_LITERAL: stringLiteral(name),
+    FUNCTION: functionName(name),
+    BODY_SCHEMA: commentText(body),
+    RETURNS_SCHEMA: commentText(returns),
+    DECLARATIONS: commentText(declarationsShown),
+  });
   const files: Array<[string, string]> = [
-    [handler, fill(COMMAND_HANDLER, { COMMAND: name, FUNCTION: functionName(name), BODY_SCHEMA: body, RETURNS_SCHEMA: returns })],
+    [handler, handlerText],
     [body, COMMAND_BODY_SCHEMA],
     [returns, COMMAND_RETURNS_SCHEMA],
   ];
@@ -114,6 +134,9 @@ function addCommand(config: string, name: string): number {
   }
   console.log(`${shown(manifest)}: added command "${name}"`);
   for (const [path] of files) console.log(`created ${shown(join(base, path))}`);
+  const written = await writeDeclarations(declarations, manifest);
+  if (written.ok) console.log(written.line);
+  else console.error(`gateway new: ${written.line}; Handler<${stringLiteral(name)}> has its types once \`gateway types --handlers ${declarationsShown}\` runs`);
   return 0;
 }
 
@@ -181,7 +204,8 @@ export function functionName(command: string): string {
   const words = command.split(/[^A-Za-z0-9_]+/).filter(Boolean);
   let name = words.map((word, i) => (i === 0 ? word : word[0]!.toUpperCase() + word.slice(1))).join("");
   if (/^[0-9]/.test(name)) name = `_${name}`;
-  return RESERVED.has(name) ? `${name}Command` : name || "handler";
+  // "Handler" is the type the scaffold imports.
+  return RESERVED.has(name) || name === "Handler" ? `${name}Command` : name || "handler";
 }
 
 const RESERVED = new Set(

@@ -206,24 +206,21 @@ web/dist/
 // ---------------------------------------------------------------------------------------------
 // gateway new <command>
 
-/** handlers/<command>.ts; {{COMMAND}}, {{FUNCTION}}, {{BODY_SCHEMA}}, {{RETURNS_SCHEMA}}. */
+/**
+ * handlers/<command>.ts; {{COMMAND}} (for comments), {{COMMAND_LITERAL}} (a string literal),
+ * {{FUNCTION}}, {{BODY_SCHEMA}}, {{RETURNS_SCHEMA}}, {{DECLARATIONS}}.
+ */
 export const COMMAND_HANDLER = `// The \`{{COMMAND}}\` command. The gateway checks the body against {{BODY_SCHEMA}}
-// before this runs and the answer against {{RETURNS_SCHEMA}} after: change the types
-// here and the schemas there together.
-import type { Invoke } from "ipc-gateway";
+// before this runs and the answer against {{RETURNS_SCHEMA}} after. Handler<...> takes
+// both types from those schemas through {{DECLARATIONS}}: after changing a schema, run
+// \`gateway types --handlers {{DECLARATIONS}}\` (or keep \`gateway dev --handlers ...\` running).
+import type { Handler } from "ipc-gateway";
 
-export interface Body {
-  text: string;
-}
+const {{FUNCTION}}: Handler<{{COMMAND_LITERAL}}> = async ({ body }) => {
+  return { command: {{COMMAND_LITERAL}}, received: body.text };
+};
 
-export interface Result {
-  command: string;
-  received: string;
-}
-
-export default async function {{FUNCTION}}({ body }: Invoke<Body>): Promise<Result> {
-  return { command: "{{COMMAND}}", received: body.text };
-}
+export default {{FUNCTION}};
 `;
 
 export const COMMAND_BODY_SCHEMA = `{

@@ -29,6 +29,12 @@ export interface CatalogCommand {
   errors: Slot;
   /** Body properties carrying a Channel ("" for the whole body), by channel name. */
   channelFields: ReadonlyMap<string, string>;
+  /**
+   * Whether a call may leave the body out: a call without one carries `{}` (Tauri's `invoke`
+   * defaults its args to it, and an empty HTTP body means it), so this is whether the body's
+   * schema accepts `{}` (no schema: yes; binary: no).
+   */
+  bodyOptional: boolean;
 }
 
 export interface Catalog {
@@ -55,6 +61,7 @@ export function buildCatalog(generation: Generation): Catalog {
       returns: builder.slot(command.returns, `${base}Returns`),
       errors: builder.slot(command.errors, `${base}Error`),
       channelFields: command.channelFields,
+      bodyOptional: acceptsEmptyObject(command.body),
     });
   }
   const channels = new Map<string, Slot>();
@@ -67,6 +74,17 @@ export function buildCatalog(generation: Generation): Catalog {
     events.set(event.name, { payload: builder.slot(spec, `${pascal(event.name)}Payload`), from: [...event.from].sort() });
   }
   return { definitions: builder.definitions, commands, channels, events };
+}
+
+/**
+ * Asked of the compiled validator rather than read from the schema: `required` may sit behind a
+ * `$ref`, an `allOf` or a `dependentRequired`, and `minProperties` or a `type` refuses `{}` too.
+ */
+function acceptsEmptyObject(spec: ValueSpec): boolean {
+  if (spec.kind === "binary") return false;
+  if (spec.schema === undefined) return true;
+  // An async schema answers with a promise: not known here, so the body stays required.
+  return spec.validate !== undefined && spec.validate({}) === true;
 }
 
 /** "chat-message" -> "ChatMessage", "ns/sub:cmd" -> "NsSubCmd", "2fa" -> "_2fa". */

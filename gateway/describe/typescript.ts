@@ -157,8 +157,9 @@ export function frontendTypes(catalog: Catalog, options: GenerateOptions): strin
 
 function commandWrappers(out: string[], commands: CatalogCommand[], types: TypeWriter): void {
   const keys = memberKeys(commands.map((c) => c.name));
-  const params = (c: CatalogCommand) =>
-    c.body.kind === "any" ? "body?: unknown, options?: InvokeOptions" : `body: ${types.slot(c.body, "body")}, options?: InvokeOptions`;
+  // A body the command may go without is an optional parameter (`commands.listTodos()`): the call
+  // then passes undefined, which invoke() turns into `{}`, exactly what the schema was asked about.
+  const params = (c: CatalogCommand) => `body${c.bodyOptional ? "?" : ""}: ${types.slot(c.body, "body")}, options?: InvokeOptions`;
   out.push("/** Each command, invoked with `invoke` from @tauri-apps/api/core: resolves with its return value, rejects with `CommandError<name>`. */");
   out.push("export const commands = {");
   for (const c of commands) {
