@@ -23,6 +23,23 @@ function tsc(dir: string, config: string): Promise<{ code: number; output: strin
   });
 }
 
+/**
+ * `files` compiled under frontendConfig's strictest flags and under plain strict (where optional
+ * properties also take undefined): what tsc said of each.
+ */
+async function strictestAndPlain(app: TempApp, files: string[]): Promise<{ strictest: { code: number; output: string }; plain: { code: number; output: string } }> {
+  app.write("tsconfig.json", frontendConfig(files));
+  app.write(
+    "tsconfig.plain.json",
+    JSON.stringify({
+      compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true, types: [] },
+      files,
+    }),
+  );
+  const [strictest, plain] = await Promise.all([tsc(app.dir, "tsconfig.json"), tsc(app.dir, "tsconfig.plain.json")]);
+  return { strictest, plain };
+}
+
 /** A frontend tsconfig as strict as they come. */
 function frontendConfig(files: string[]): string {
   return JSON.stringify({
@@ -324,17 +341,7 @@ export async function use(): Promise<void> {
     expect(text).toContain("    emit: (payload?: unknown): Promise<void> => emit(\"ping\", payload),");
     expect(text).toContain("  [key: string]: number | string | null | (\"a\" | \"b\")[] | [string, number] | \"shape\" | boolean | {"); // additionalProperties: { type: number }, and the properties
     // Under the strictest flags, and under plain strict (optional properties then include undefined).
-    app.write("tsconfig.json", frontendConfig(["gateway-types.ts", "use.ts"]));
-    app.write(
-      "tsconfig.plain.json",
-      JSON.stringify({
-        compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true, types: [] },
-        files: ["gateway-types.ts", "use.ts"],
-      }),
-    );
-    const [strictest, plain] = await Promise.all([tsc(app.dir, "tsconfig.json"), tsc(app.dir, "tsconfig.plain.json")]);
-    expect(strictest).toEqual({ code: 0, output: "" });
-    expect(plain).toEqual({ code: 0, output: "" });
+    expect(await strictestAndPlain(app, ["gateway-types.ts", "use.ts"])).toEqual({ strictest: { code: 0, output: "" }, plain: { code: 0, output: "" } });
   } finally {
     app.remove();
   }
@@ -404,17 +411,7 @@ export async function use(): Promise<void> {
     const text = app.read("gateway-types.ts");
     expect(text).toContain("  search: (body?: SearchBody, options?: InvokeOptions): Promise<unknown> =>");
     expect(text).toContain("  find: (body: FindBody, options?: InvokeOptions): Promise<unknown> =>");
-    app.write("tsconfig.json", frontendConfig(["gateway-types.ts", "use.ts"]));
-    app.write(
-      "tsconfig.plain.json",
-      JSON.stringify({
-        compilerOptions: { target: "ES2022", module: "ESNext", moduleResolution: "Bundler", strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true, types: [] },
-        files: ["gateway-types.ts", "use.ts"],
-      }),
-    );
-    const [strictest, plain] = await Promise.all([tsc(app.dir, "tsconfig.json"), tsc(app.dir, "tsconfig.plain.json")]);
-    expect(strictest).toEqual({ code: 0, output: "" });
-    expect(plain).toEqual({ code: 0, output: "" });
+    expect(await strictestAndPlain(app, ["gateway-types.ts", "use.ts"])).toEqual({ strictest: { code: 0, output: "" }, plain: { code: 0, output: "" } });
   } finally {
     app.remove();
   }

@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { InvocationLog } from "../runtime/logger.ts";
 import type { BusStatus } from "../runtime/bus.ts";
+import { isKnownMethod, OTHER_METHOD } from "./rpc-method.ts";
 import type { ChannelCounts } from "../runtime/channels.ts";
 import { PROBLEMS, type ProblemName } from "./problems.ts";
 
@@ -30,11 +31,6 @@ export interface MetricsSource {
 /** A call over `gateway.invoke()`, counted like the transports' (see GatewayMetrics.call). */
 export type CallTransport = InvocationLog["transport"] | "in-process";
 
-/** An unknown command is one label value, not one per name a caller sends. */
-export const OTHER_METHOD = "_OTHER";
-
-/** The event plugin's commands (a page's listen/emit calls), a fixed set. */
-const EVENT_PLUGIN = new Set(["plugin:event|listen", "plugin:event|unlisten", "plugin:event|emit", "plugin:event|emit_to"]);
 
 /** Seconds: the call histogram's buckets, from a cached answer (1 ms) to a slow handler (10 s). */
 const CALL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -50,7 +46,11 @@ export class GatewayMetrics {
   private readonly reloads: Counter<"outcome">;
   private readonly reloadDuration: Histogram;
 
+  /** The commands as source.knows tells them, made once (asked at every call). */
+  private readonly commands: { has(cmd: string): boolean };
+
   constructor(private readonly source: MetricsSource) {
+    this.commands = { has: (cmd) => source.knows(cmd) };
     const registers = [this.registry];
     this.calls = new CallHistogram(
       "rpc_server_call_duration_seconds",
@@ -141,7 +141,7 @@ export class GatewayMetrics {
 
   /** One answered invocation (the gateway's per-invocation hook, and in-process calls). */
   call(entry: Pick<InvocationLog, "cmd" | "outcome" | "ms"> & { transport: CallTransport }): void {
-    const method = EVENT_PLUGIN.has(entry.cmd) || this.source.knows(entry.cmd) ? entry.cmd : OTHER_METHOD;
+    const method = isKnownMethod(entry.cmd, this.commands) ? entry.cmd : OTHER_METHOD;
     this.calls.observe(method, entry.transport, entry.outcome, entry.ms / 1000);
   }
 

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SPAN_KIND_SERVER, SPAN_STATUS_ERROR, type Context, type OtelApi, type Span, type TextMapGetter, type Tracer, type TracerProvider } from "./otel-api.ts";
 import { readHeader } from "../runtime/codec.ts";
+import { OTHER_METHOD } from "./rpc-method.ts";
 import { packageVersion } from "../config/package-info.ts";
 import type { Logger } from "../runtime/logger.ts";
 import type { HeadersInput, InvokeResponse, TraceSlot } from "../runtime/types.ts";
@@ -24,8 +25,6 @@ type Api = OtelApi;
 export const TRACER_NAME = "ipc-gateway";
 /** `rpc.system.name`: what the calls speak (Tauri's IPC protocol). */
 export const RPC_SYSTEM = "tauri";
-/** `rpc.method` of a name that is no command: a caller cannot create span names (as metrics' `_OTHER`). */
-export const OTHER_METHOD = "_OTHER";
 /** The gateway's own span attributes, under a namespace of their own. */
 export const ATTRIBUTES = {
   transport: "ipc_gateway.transport",

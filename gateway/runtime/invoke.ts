@@ -26,6 +26,7 @@ import type { PageLink } from "./pages.ts";
 import type { AppHandle, CallerSignal, HeadersInput, Invoke, InvokeHandler, InvokeHeaders, InvokeRequest, InvokeResponse, TraceSlot, WindowHandle } from "./types.ts";
 import { requestIdFrom } from "./request-id.ts";
 import type { CallInfo, Tracing } from "../ops/tracing.ts";
+import { isKnownMethod } from "../ops/rpc-method.ts";
 import { ANONYMOUS_LOCAL, type Caller, type Principal } from "../access/principal.ts";
 import type { AccessControl } from "../access/access.ts";
 
@@ -33,8 +34,6 @@ import type { AccessControl } from "../access/access.ts";
 export const PYFUNC_COMMAND = "plugin:pytauri|pyfunc";
 /** Tauri's event plugin: `listen`, `unlisten`, `emit`, `emit_to` from @tauri-apps/api/event. */
 const EVENT_PLUGIN = "plugin:event|";
-/** Its commands: a fixed set of names (a trace's span is named after one of them, or a command). */
-const EVENT_PLUGIN_COMMANDS = new Set(["plugin:event|listen", "plugin:event|unlisten", "plugin:event|emit", "plugin:event|emit_to"]);
 const WITHOUT_TOKEN = ["authorization"] as const;
 const WITHOUT_PYFUNC = ["pyfunc"] as const;
 /**
@@ -108,7 +107,7 @@ export function createPipeline(host: PipelineHost): Pipeline {
       // The span carries the request id: one made now is the one the handler and the log see.
       call = request.requestId === undefined ? { ...request, requestId: requestIdFrom(readHeader(request.headers, "x-request-id")) } : request;
       const name = call.cmd === PYFUNC_COMMAND ? readHeader(call.headers, "pyfunc") || call.cmd : call.cmd;
-      const known = host.current().commands.has(name) || EVENT_PLUGIN_COMMANDS.has(name);
+      const known = isKnownMethod(name, host.current().commands);
       info = { method: known ? name : undefined, name, transport: call.transport ?? "in-process", window: call.window || "main", requestId: call.requestId!, headers: call.headers };
     } catch {
       // Headers an in-process caller made to throw when read: the call goes on untraced, as it would without a tracer.
