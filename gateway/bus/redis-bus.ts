@@ -151,6 +151,8 @@ class RedisBus implements Bus {
 
   /** Read positions; undefined until the first connection tells where the events stream ends. */
   private eventsId: string | undefined;
+  /** When this instance's bus was made (performance.now()): where its first read of the events stream starts. */
+  private readonly createdAt = performance.now();
   private inboxId = "0-0";
   private epoch: string | undefined;
   /** This instance's entries in the events stream are numbered 1, 2, ... */
@@ -481,8 +483,14 @@ class RedisBus implements Bus {
         this.inboxId = "0-0";
         this.host.gap({ scope: "events", reason: "Redis restarted without its data: events emitted on other instances just before may be lost" });
       } else if (this.eventsId === undefined) {
-        const last = await this.main.xRevRange(this.keys.events, "+", "-", { COUNT: 1 });
-        this.eventsId = last[0]?.id ?? "0-0";
+        // From when this instance was made, on Redis's clock (its TIME less how long this one has
+        // waited, measured here: no two clocks compared). An instance that started while Redis was
+        // away has pages listening already; what the others wrote meanwhile, the events that waited
+        // on them for Redis included, is for those pages too. Starting at the stream's end instead
+        // lost whatever another instance wrote just before this one's first connection.
+        const [seconds, micros] = (await this.main.sendCommand(["TIME"])) as [string, string];
+        const redisNowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+        this.eventsId = `${Math.max(0, redisNowMs - Math.ceil(performance.now() - this.createdAt))}-0`;
       }
       await this.refreshTargets().catch(noop); // refused writes (maxmemory) are no reason to wait: the heartbeat tries again
       if (connection !== this.connections || !this.main.isReady) return; // the connection changed meanwhile: again
