@@ -10,7 +10,7 @@ import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
 import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
 import { Pages } from "./runtime/pages.ts";
 import { ModuleLifecycle } from "./reload/lifecycle.ts";
-import { ConfigError, displayPath, formatProblem } from "./config/problems.ts";
+import { ConfigError, displayPath, formatProblem, type Problem } from "./config/problems.ts";
 import { SourceDoc, type Position } from "./config/source-doc.ts";
 import { readRegularFile } from "./config/regular-file.ts";
 import { holdCompiler } from "./reload/compile.ts";
@@ -99,6 +99,19 @@ export interface GatewaySettings {
    * command as `not-ready` (503, naming the mistakes) until they are fixed (`gateway dev`).
    */
   serveWhileBroken?: boolean;
+  /**
+   * Told whenever what is wrong with the app's files changes (for tools that show it, such as
+   * the Vite plugin's error overlay). `source: "build"`: under `watch`, after every rebuild (its
+   * mistakes, or none once the files build again), and once after start when the first build
+   * failed (`serveWhileBroken`). Files are absolute paths.
+   */
+  onProblems?: (report: ProblemReport) => void;
+}
+
+/** What `onProblems` is told: the mistakes one source finds now (none: that source is good again). */
+export interface ProblemReport {
+  source: "build" | "types";
+  problems: readonly Problem[];
 }
 
 export interface InvokeOptions {
@@ -241,6 +254,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           if (feed && !entry.cmd.startsWith("plugin:event|")) events.emitGatewayEvent("invocation", entry);
         }
       : undefined;
+  /** onProblems, whose mistakes never reach the gateway: a tool's bug is logged, not thrown into a reload. */
+  const report = (problemReport: ProblemReport) => {
+    try {
+      options.onProblems?.(problemReport);
+    } catch (error) {
+      logger.error("gateway: onProblems threw", error);
+    }
+  };
+  if (!first.ok) {
+    const problems = first.problems;
+    queueMicrotask(() => report({ source: "build", problems }));
+  }
   const lifecycle = new ModuleLifecycle(events, logger);
   lifecycle.activate(current);
   /** Older generations still answering invocations that started on them. */
@@ -269,6 +294,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           lifecycle.activate(next);
           retireWhenIdle(old);
           lastError = null;
+          report({ source: "build", problems: [] });
           const evaluated = (next.evaluated ?? []).map((f) => relativeTo(next, f));
           metrics?.reloaded(buildMs);
           logger.info(`gateway: reloaded in ${Math.round(buildMs)} ms (generation ${next.id}${describeChanges(changed, next)}${describeEvaluated(evaluated)})`);
@@ -281,6 +307,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           // Paths relative to the app's folder (the manifest's), the same wherever the gateway runs from.
           lastError = failure.problems.map((p) => formatProblem(p, dirname(current.manifestFile))).join("\n");
           metrics?.reloadFailed();
+          report({ source: "build", problems: failure.problems });
           if (current.notReady !== undefined) {
             // Still not ready: invocations are answered with the newest mistakes.
             current = notReadyGeneration(current.manifestFile, failure, current.files);

@@ -1,7 +1,7 @@
 // The public API of ipc-gateway: what handler files and embedding apps import.
 export { InvokeError } from "./runtime/invoke-error.ts";
 export { logStrayErrors } from "./runtime/stray-errors.ts";
-export { createGateway, type Gateway, type GatewayOptions, type GatewaySettings, type InvokeOptions, type CloseOptions } from "./gateway.ts";
+export { createGateway, type Gateway, type GatewayOptions, type GatewaySettings, type InvokeOptions, type CloseOptions, type ProblemReport } from "./gateway.ts";
 export { ConfigError, formatProblem, type Problem } from "./config/problems.ts";
 export { ERROR_STATUS, type ErrorKind, type GatewayErrorValue } from "./runtime/errors.ts";
 export type { Logger } from "./runtime/logger.ts";
