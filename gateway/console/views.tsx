@@ -81,7 +81,8 @@ export function CommandView({ name, catalog, described, openInEditor }: CommandV
       const channel = new Channel<unknown>((message) => {
         const entry = { field, index: index++, message };
         update((r) => ({ ...r, messages: [...r.messages.slice(1 - SHOWN_MESSAGES), entry], received: r.received + 1 }));
-        const item = { title: `${channelName} #${entry.index}`, detail: `${name}.${field || "body"} ${brief(message)}` };
+        // Which field, only when the command has several.
+        const item = { title: `${channelName} #${entry.index}${channelFields.length > 1 ? ` (${field || "body"})` : ""}`, detail: brief(message) };
         if (group === undefined || !addToGroup(group, item, say)) {
           // The first message (or the row was cleared meanwhile): a new row, counting from here.
           group = addLog("channel", name);
