@@ -65,9 +65,9 @@ export interface RunningVite {
 }
 
 /** `vite` (the dev server) in `dir` on a free port of 127.0.0.1; resolves once it says where it serves. */
-export async function startVite(major: ViteMajor, dir: string): Promise<RunningVite> {
+export async function startVite(major: ViteMajor, dir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningVite> {
   const port = await freePort();
-  const child = spawn(process.execPath, [viteBin(major), "--port", String(port), "--strictPort", "--host", "127.0.0.1"], { cwd: dir, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [viteBin(major), "--port", String(port), "--strictPort", "--host", "127.0.0.1"], { cwd: dir, env: { ...ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const waiting = new Set<() => void>();
   const take = (chunk: Buffer) => {

@@ -1,7 +1,7 @@
 // ipc-gateway/vite's options and first moments, under the current Vite: a gateway elsewhere
 // (proxy), an app that does not build when Vite starts, and a types file it must not write.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { createGateway, type Gateway } from "../../gateway/index.ts";
@@ -30,8 +30,8 @@ function app(files: Record<string, string>, options: Record<string, unknown> = {
   return dir;
 }
 
-async function vite(dir: string): Promise<RunningVite> {
-  const running = await startVite(8, dir);
+async function vite(dir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningVite> {
+  const running = await startVite(8, dir, env);
   vites.push(running);
   return running;
 }
@@ -114,4 +114,25 @@ test("types naming the manifest: Vite does not start, and says why in one line",
 test("a proxy that is no URL: Vite does not start, and says why", async () => {
   const dir = app(APP_FILES, { proxy: "127.0.0.1:1430" });
   await expect(vite(dir)).rejects.toThrow(/\[ipc-gateway\] proxy must be the gateway's URL \(e\.g\. http:\/\/127\.0\.0\.1:1430\), not "127\.0\.0\.1:1430"/);
+}, 60_000);
+
+test("the dev console on Vite's origin opens a handler's file through Vite's editor launcher", async () => {
+  const dir = app(APP_FILES);
+  // The "editor": a script that writes down what it was asked to open (Vite's LAUNCH_EDITOR).
+  const editor = join(dir, "editor.sh");
+  const opened = join(dir, "opened.txt");
+  writeFileSync(editor, `#!/bin/sh\nprintf '%s ' "$@" > ${JSON.stringify(opened)}\n`);
+  chmodSync(editor, 0o755);
+  const running = await vite(dir, { LAUNCH_EDITOR: editor });
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${running.url}/__gateway/#command/greet`);
+    const link = page.locator(".facts a.handler-file");
+    expect(await link.textContent()).toBe("handlers/greet.ts:1");
+    await link.click();
+    await until(() => existsSync(opened) && readFileSync(opened, "utf8").length > 0);
+    expect(readFileSync(opened, "utf8").trim()).toBe(`${join(dir, "handlers/greet.ts")} 1 1`);
+  } finally {
+    await page.close();
+  }
 }, 60_000);
