@@ -63,6 +63,12 @@ commands:
     errors: { type: object, properties: { code: { enum: [odd, even] } }, required: [code], additionalProperties: false }
   anything:
     handler: handlers/fail.ts#anything
+  pick-a:
+    handler: handlers/pick.ts#pick
+    errors: { type: string }
+  pick-b:
+    handler: handlers/pick.ts#pick
+    errors: { enum: [x, y] }
 `;
 
 const FILES: Record<string, string> = {
@@ -148,6 +154,14 @@ export const anything = () => {
   throw new InvokeError({ whatever: [1, "two"] });
 };
 `,
+  // One function for two commands: what it throws must suit both.
+  "handlers/pick.ts": `import { InvokeError as Refusal } from "ipc-gateway";
+
+export function pick(): string {
+  if (Math.random() < 0.5) throw new Refusal("x");
+  throw new Refusal("z");
+}
+`,
 };
 
 let app: TempApp;
@@ -200,6 +214,7 @@ test("only those: literals, interfaces for open objects, undefined for null and 
     "handlers/greet.ts:4:34",
     "handlers/math.ts:3:24",
     "handlers/math.ts:3:69",
+    "handlers/pick.ts:5:21",
     "handlers/shout.ts:4:9",
     "handlers/typed.ts:4:59",
     "handlers/wrapped.ts:2:1",
@@ -228,6 +243,10 @@ test("an InvokeError value its command's errors schema does not allow: reported 
   at("23:40", `the handler of "modulo" rejects with an InvokeError value its errors schema does not allow: Type '"negative"' is not assignable to type '"odd" | "even"'.`);
   // The return annotation injected in the same function still reports at its place.
   at("16:22", `the handler of "safe-divide" returns a value its returns schema does not allow: Type 'string' is not assignable to type 'number | Promise<number>'.`);
+  // A function serving two commands (InvokeError imported under another name).
+  expect(result.stderr).toContain(
+    `handlers/pick.ts:5:21: the handler of "pick-a" and "pick-b" rejects with an InvokeError value their errors schemas do not allow: Argument of type '"z"' is not assignable to parameter of type '"x" | "y"'.\n`,
+  );
   // Matching values, the helper outside the handler and a command without errors: are not reported (the list above has only these).
 });
 
