@@ -340,7 +340,9 @@ interface Body {
 
 export default async function hello({ body, headers, window, app, signal }: Invoke<Body>): Promise<{ message: string }> {
   if (body.name === "nobody") throw new InvokeError("no");
-  if (signal.aborted) throw new InvokeError({ reason: "aborted" });
+  if (signal.aborted) throw new InvokeError<{ reason: string }>({ reason: "aborted" });
+  // @ts-expect-error the value's type is given: reason is a string
+  if (body.name === "") throw new InvokeError<{ reason: string }>({ reason: 1 });
   const agent: string | undefined = headers["user-agent"];
   window.emit("greeted", { name: body.name, agent });
   app.emitTo({ kind: "WebviewWindow", label: window.label }, "greeted", null);
