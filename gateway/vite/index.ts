@@ -5,9 +5,9 @@
 //
 // Vite is an optional peer of ipc-gateway: only this module names it, and only for its types.
 import { resolve } from "node:path";
-import type { HtmlTagDescriptor, IndexHtmlTransformContext, Logger as ViteLogger, Plugin, ProxyOptions, ResolvedConfig, UserConfig, ViteDevServer } from "vite";
-import type { IncomingMessage } from "node:http";
-import { createGateway, type Gateway, type ProblemReport } from "../gateway.ts";
+import type { HtmlTagDescriptor, IndexHtmlTransformContext, Logger as ViteLogger, Plugin, PreviewServer, ProxyOptions, ResolvedConfig, UserConfig, ViteDevServer } from "vite";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
+import { createGateway, type Gateway, type GatewaySettings, type ProblemReport } from "../gateway.ts";
 import { ConfigError, formatProblem, type Problem } from "../config/problems.ts";
 import { keepTypesWritten } from "../cli/type-files.ts";
 import { outputs, refuseTargets } from "../cli/types.ts";
@@ -48,6 +48,9 @@ export interface GatewayPluginOptions {
 }
 
 const SCRIPT_PATH = "/__gateway/tauri.js";
+
+/** What the plugin needs of Vite's dev server and of its preview server alike. */
+type ViteServer = Pick<ViteDevServer | PreviewServer, "config" | "middlewares" | "httpServer">;
 const PLUGIN_NAME = "ipc-gateway";
 
 /** The Vite plugin: `plugins: [gateway({ config: "gateway.yaml", types: "src/ipc.ts" })]`. */
@@ -61,6 +64,38 @@ export default function gateway(options: GatewayPluginOptions = {}): Plugin {
   const stop = () => {
     uninstall?.();
     return (stopped ??= running?.close({ drainMs: 0 }) ?? Promise.resolve());
+  };
+  const manifestOf = (root: string) => resolve(root, options.config ?? "gateway.yaml");
+
+  /** The gateway for Vite's dev or preview server, on that server's routes, closing with it. */
+  const start = async (server: ViteServer, serverOptions: { https?: unknown; allowedHosts?: string[] | true }, logger: Logger, settings: GatewaySettings): Promise<Gateway> => {
+    const root = server.config.root;
+    let gatewayStarted: Gateway;
+    try {
+      gatewayStarted = await createGateway({
+        config: manifestOf(root),
+        logger,
+        ...settings,
+        ...(options.envFile !== undefined ? { envFile: [options.envFile].flat().map((f) => resolve(root, f)) } : {}),
+      });
+    } catch (error) {
+      // Mistakes a gateway does not serve past (server.bus without redis; any, for preview): Vite stops with them.
+      if (error instanceof ConfigError) throw new Error(`[${PLUGIN_NAME}] ${error.problems.map((p) => formatProblem(p)).join("\n")}`);
+      throw error;
+    }
+    running = gatewayStarted;
+    const https = Boolean(serverOptions.https);
+    const attached = gatewayStarted.attach({
+      server: (server.httpServer ?? undefined) as HttpServer | undefined,
+      secure: https,
+      hostAllowed: viteHostCheck(serverOptions.allowedHosts, https),
+    });
+    // Before Vite's own middlewares (its transforms, static files and SPA fallback): the gateway's routes are its alone.
+    server.middlewares.use(attached.middleware);
+    // A handler's stray throw (in its own timer) would end Vite's process: logged instead, as gateway dev does.
+    uninstall = logStrayErrors(() => gatewayStarted.generation, logger);
+    server.httpServer?.once("close", () => void stop());
+    return gatewayStarted;
   };
 
   return {
@@ -82,51 +117,34 @@ export default function gateway(options: GatewayPluginOptions = {}): Plugin {
         return;
       }
       const root = server.config.root;
-      const manifest = resolve(root, options.config ?? "gateway.yaml");
       const typesFile = options.types === undefined ? undefined : resolve(root, options.types);
       const handlersFile = options.handlers === undefined ? undefined : resolve(root, options.handlers);
       try {
         // As `gateway dev` refuses them: the manifest, a schema, a folder, a file it did not write.
-        refuseTargets(outputs(typesFile, handlersFile, "types"), manifest);
+        refuseTargets(outputs(typesFile, handlersFile, "types"), manifestOf(root));
       } catch (error) {
         throw new Error(`[${PLUGIN_NAME}] ${error instanceof Refusal ? error.message : String(error)}`);
       }
       const overlay = new Overlay(server);
-      let gatewayStarted: Gateway;
-      try {
-        gatewayStarted = await createGateway({
-          config: manifest,
-          watch: true,
-          dev: true,
-          serveWhileBroken: true,
-          logger,
-          onProblems: (report) => overlay.report(report),
-          // The dev console's handler links open files through Vite's own editor launcher.
-          openInEditor: `${server.config.base}__open-in-editor`,
-          ...(options.envFile !== undefined ? { envFile: [options.envFile].flat().map((f) => resolve(root, f)) } : {}),
-        });
-      } catch (error) {
-        // Mistakes no dev gateway serves past (server.bus without redis): Vite stops with them.
-        if (error instanceof ConfigError) throw new Error(`[${PLUGIN_NAME}] ${error.problems.map((p) => formatProblem(p)).join("\n")}`);
-        throw error;
-      }
-      running = gatewayStarted;
-      if (!gatewayStarted.ready) logger.error(`gateway: the app does not build yet; every command answers 503 not-ready until this is fixed:\n${gatewayStarted.lastError}`);
-      const https = Boolean(server.config.server.https);
-      const attached = gatewayStarted.attach({
-        server: (server.httpServer ?? undefined) as import("node:http").Server | undefined,
-        secure: https,
-        hostAllowed: viteHostCheck(server.config.server.allowedHosts, https),
+      const started = await start(server, server.config.server, logger, {
+        watch: true,
+        dev: true,
+        serveWhileBroken: true,
+        onProblems: (report) => overlay.report(report),
+        // The dev console's handler links open files through Vite's own editor launcher.
+        openInEditor: `${server.config.base}__open-in-editor`,
       });
-      // Before Vite's own middlewares (its transforms and SPA fallback): the gateway's routes are its alone.
-      server.middlewares.use(attached.middleware);
+      if (!started.ready) logger.error(`gateway: the app does not build yet; every command answers 503 not-ready until this is fixed:\n${started.lastError}`);
       if (server.httpServer === null) logger.warn("gateway: Vite runs in middleware mode: pages get no socket (/ipc/ws), so channels and events do not reach them; invoke still works over HTTP");
-      // A handler's stray throw (in its own timer) would end Vite's process: logged instead, as gateway dev does.
-      uninstall = logStrayErrors(() => gatewayStarted.generation, logger);
-      if (typesFile !== undefined || handlersFile !== undefined) keepTypesWritten(gatewayStarted, typesFile, handlersFile);
+      if (typesFile !== undefined || handlersFile !== undefined) keepTypesWritten(started, typesFile, handlersFile);
       // A page that connects (or reconnects) while the files are broken sees the overlay too.
       server.ws.on("connection", () => overlay.show());
-      server.httpServer?.once("close", () => void stop());
+    },
+
+    async configurePreviewServer(server: PreviewServer) {
+      // `vite preview` serves the build as production would: the gateway as `gateway serve` runs it.
+      if (proxyTarget !== undefined) return;
+      await start(server, server.config.preview, viteLogger(server.config.logger), { watch: false });
     },
 
     transformIndexHtml: {
@@ -141,7 +159,7 @@ export default function gateway(options: GatewayPluginOptions = {}): Plugin {
     },
 
     async closeBundle() {
-      // The dev server closes (a restart, or Vite exiting): the gateway with it. (In a build there is none.)
+      // The dev server closes (a restart, or Vite exiting): the gateway with it. (A build runs none.)
       if (config?.command === "serve") await stop();
     },
   };

@@ -64,10 +64,13 @@ export interface RunningVite {
   stop(): Promise<void>;
 }
 
-/** `vite` (the dev server) in `dir` on a free port of 127.0.0.1; resolves once it says where it serves. */
-export async function startVite(major: ViteMajor, dir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningVite> {
+/**
+ * `vite` (the dev server; `vite preview` with `preview`) in `dir` on a free port of 127.0.0.1;
+ * resolves once it says where it serves.
+ */
+export async function startVite(major: ViteMajor, dir: string, env: NodeJS.ProcessEnv = {}, preview = false): Promise<RunningVite> {
   const port = await freePort();
-  const child = spawn(process.execPath, [viteBin(major), "--port", String(port), "--strictPort", "--host", "127.0.0.1"], { cwd: dir, env: { ...ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [viteBin(major), ...(preview ? ["preview"] : []), "--port", String(port), "--strictPort", "--host", "127.0.0.1"], { cwd: dir, env: { ...ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const waiting = new Set<() => void>();
   const take = (chunk: Buffer) => {

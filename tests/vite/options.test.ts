@@ -7,7 +7,7 @@ import type { Browser } from "playwright-core";
 import { createGateway, type Gateway } from "../../gateway/index.ts";
 import { memoryLogger } from "../helpers/app.ts";
 import { launchBrowser } from "../helpers/browser.ts";
-import { removeApp, startVite, viteApp, type RunningVite } from "../helpers/vite.ts";
+import { removeApp, startVite, viteApp, viteBuild, type RunningVite } from "../helpers/vite.ts";
 import { APP_FILES, until } from "./suite.ts";
 
 let browser: Browser;
@@ -30,8 +30,8 @@ function app(files: Record<string, string>, options: Record<string, unknown> = {
   return dir;
 }
 
-async function vite(dir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningVite> {
-  const running = await startVite(8, dir, env);
+async function vite(dir: string, env: NodeJS.ProcessEnv = {}, preview = false): Promise<RunningVite> {
+  const running = await startVite(8, dir, env, preview);
   vites.push(running);
   return running;
 }
@@ -135,4 +135,19 @@ test("the dev console on Vite's origin opens a handler's file through Vite's edi
   } finally {
     await page.close();
   }
+}, 60_000);
+
+test("vite preview serves the build with the gateway on its routes (no dev console there)", async () => {
+  const dir = app(APP_FILES);
+  await viteBuild(8, dir);
+  const running = await vite(dir, {}, true);
+  const page = await browser.newPage();
+  try {
+    await page.goto(running.url);
+    await page.waitForFunction(() => document.getElementById("out")?.textContent === "Hello, Vite!");
+    await page.waitForFunction(() => (window as any).__TAURI_INTERNALS__.gateway.page);
+  } finally {
+    await page.close();
+  }
+  expect((await fetch(`${running.url}/__gateway/`)).status).toBe(404);
 }, 60_000);
