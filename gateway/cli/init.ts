@@ -76,7 +76,7 @@ tsconfig.json and .gitignore, and the generated types the handler and the page u
 In a folder with a package.json, adds the gateway to that project, changing none of its files:
 gateway.yaml, handlers/greet.ts (and handlers/tsconfig.json), its schemas, handlers/gateway.d.ts,
 the page's bindings (src/ipc.ts, or gateway-types.ts without src/), and in package.json only new
-entries: ipc-gateway and @tauri-apps/api under dependencies if the project has neither, and the
+entries: ipc-gateway and @tauri-apps/api under dependencies (each one it lacks), and the
 scripts gateway:dev (not in Vite projects), gateway:serve, gateway:check and gateway:types. A Vite
 project without a vite config gets a vite.config.ts using the plugin; one with a config is left as
 it is, and the two lines to add are printed. --vite changes nothing there.
