@@ -291,6 +291,8 @@ describe("gateway init in an existing Vite project", () => {
     await npmOk(["exec", "--", "tsc", "--noEmit"], project);
     await npmOk(["exec", "--", "tsc", "--noEmit", "-p", "handlers"], project);
     expect(await npmOk(["run", "gateway:check"], project)).toContain("1 handlers match their schemas");
+    // What init generated is what `gateway types` generates: nothing is stale.
+    await npmOk(["run", "gateway:types", "--", "--check"], project);
   }, 300_000);
 
   test("npm run dev: the project's own page is served, and greet answers a call from it on Vite's origin", async () => {
