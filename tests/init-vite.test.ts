@@ -3,12 +3,13 @@
 // from npm), type-checked with tsc, run with their own `npm run dev` (Vite with ipc-gateway/vite)
 // and called from Chromium on Vite's origin; the Vite app also built and served by `npm start`.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFile } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Browser } from "playwright-core";
 import { launchBrowser } from "./helpers/browser.ts";
-import { PROJECT_DIR, runGateway } from "./helpers/cli.ts";
+import { GATEWAY_BIN, PROJECT_DIR, runGateway } from "./helpers/cli.ts";
 import { installPacked, npmOk, npmRunning, viteDev } from "./helpers/npm-app.ts";
 import { freePort } from "./helpers/ports.ts";
 
@@ -380,6 +381,22 @@ describe("gateway init into an existing project refuses, changing nothing", () =
     writeFiles(dir, { "package.json": '{ "scripts": { "gateway:serve": "gateway serve" } }\n' });
     expect((await runGateway(["init", "same-script"], { cwd: tmp })).code).toBe(0);
     expect(Object.keys(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).scripts)).toEqual(["gateway:serve", "gateway:dev", "gateway:check", "gateway:types"]);
+  });
+
+  test("a write that fails midway (schemas/ fills up): what the run created is removed, package.json is as it was", async () => {
+    const dir = join(tmp, "full");
+    writeFiles(dir, { "package.json": CREATE_VITE["package.json"]!, "schemas/.keep": "" });
+    const before = snapshot(dir);
+    // schemas/ is a tmpfs of one page: greet.body.json fits, greet.returns.json does not.
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const script = 'mount -t tmpfs -o size=4k tmpfs full/schemas && { "$@"; code=$?; find full/schemas; exit $code; }';
+      execFile("unshare", ["--mount", "sh", "-c", script, "sh", process.execPath, GATEWAY_BIN, "init", "full"], { cwd: tmp, env: { ...process.env, NODE_OPTIONS: "" } }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(result).toEqual({ code: 1, stdout: "full/schemas\n", stderr: "gateway init: full/schemas/greet.returns.json: no space left on the device; what this run had created was removed\n" });
+    expect(snapshot(dir)).toEqual(before);
+    expect(readdirSync(dir).sort()).toEqual(["package.json", "schemas"]);
   });
 
   test("a package.json that is not a JSON object", async () => {
