@@ -15,7 +15,7 @@ import { SourceDoc, type Position } from "./config/source-doc.ts";
 import { readRegularFile } from "./config/regular-file.ts";
 import { holdCompiler } from "./reload/compile.ts";
 import { fileClockNow } from "./reload/file-clock.ts";
-import { listenHttp, type ListenOptions, type Listening } from "./transports/http.ts";
+import { attachHttp, listenHttp, type AttachTarget, type Attached, type HttpContext, type ListenOptions, type Listening } from "./transports/http.ts";
 import { CONSOLE_DIR } from "./transports/console.ts";
 import type { BusSettings, Env } from "./config/manifest.ts";
 import { envLayers } from "./config/env-layers.ts";
@@ -146,6 +146,14 @@ export interface Gateway {
   readonly app: AppHandle;
   /** Serve HTTP and WebSocket (port 0 picks a free port). */
   listen(options?: ListenOptions): Promise<Listening>;
+  /**
+   * Serve the gateway's routes (/ipc/, /ipc/ws, /__gateway/) on a server of your own, beside its
+   * other routes (what the Vite plugin does with Vite's dev server): `middleware` for its request
+   * chain (connect, Express), and the pages' sockets through the server's 'upgrade' events. The
+   * server's own pages are same-origin: no `origins:` needed. Off loopback, other machines are
+   * answered only with server.token (or auth: together with capabilities:).
+   */
+  attach(target?: AttachTarget): Attached;
   /** With `watch`: resolves once the file watcher is ready (edits made before may be missed). */
   readonly watching: Promise<void>;
   /** The last broken edit's mistakes (`path:line:col: message`), or null once the files are good again. */
@@ -235,6 +243,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     channelCounts,
   });
   const servers = new Set<Listening>();
+  /** The gateway's routes on servers of others (attach). */
+  const attachments = new Set<ReturnType<typeof attachHttp>>();
   /** Until the first listen() is done; then while close() drains. */
   let started = false;
   let closing: Promise<void> | undefined;
@@ -321,6 +331,80 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }, buildStarted)
     : undefined;
 
+  /** prom-client, loaded when the gateway first serves (an embedder that never does never loads it). */
+  const startMetrics = async () => {
+    if (!metricsOn || metrics !== undefined) return;
+    const { GatewayMetrics } = await import("./ops/metrics.ts");
+    metrics ??= new GatewayMetrics({
+      knows: (cmd) => current.commands.has(cmd),
+      inFlight: () => [current, ...draining].reduce((sum, generation) => sum + generation.usage.inFlight, 0),
+      pages: () => pages.size,
+      ...(bus ? { bus: () => bus.status() } : {}),
+      problem: (name) => problems.has(name),
+      loopHeld: () => loop.counts,
+      channels: () => channelCounts,
+      rateLimited: () => access.refusedByLimit,
+    });
+    events.delivered = (listeners) => metrics!.event(listeners);
+  };
+  let transportContext: HttpContext | undefined;
+  /** What the HTTP transports (listen's and attach's) serve from. */
+  const httpContext = (): HttpContext =>
+    (transportContext ??= {
+      pipeline,
+      access,
+      current: () => current,
+      pages,
+      logger,
+      invocations,
+      metrics: () => metrics,
+      health: () => ({
+        ok: current.notReady === undefined,
+        generation: current.id,
+        lastError,
+        pages: pages.size,
+        listeners: events.listenerCount,
+        ...(bus ? { bus: bus.status() } : {}),
+        // What is wrong now (each also logged once, and in metrics as gateway_problem); `ok` stays about the app.
+        problems: problems.list(),
+        ...optional("eventLoop", loop.delay()),
+        ...optional("descriptors", descriptors.last),
+        // Edits are still reloaded (polled), but the user should know why it is slower.
+        ...(reloader?.note ? { watcher: reloader.note } : {}),
+      }),
+      readiness: () => {
+        if (closing !== undefined) return { ok: false, reason: "draining" };
+        if (!started) return { ok: false, reason: "starting" };
+        // Under dev a broken edit keeps the last good generation serving (ready); files that
+        // never built yet answer every command not-ready.
+        if (current.notReady !== undefined) return { ok: false, reason: "not-ready", generation: current.id };
+        const busState = bus?.status().state;
+        if (busState !== undefined && busState !== "connected") return { ok: false, reason: "bus", bus: busState };
+        return { ok: true, generation: current.id };
+      },
+      findPage: bus ? (id) => bus.findPage(id) : undefined,
+      serverError: (error) => {
+        // accept() failing: when libuv's reserve descriptor is gone too, Node reports it here.
+        if (error.code === "EMFILE" || error.code === "ENFILE") return void descriptors.look();
+        // Anything else once per kind: an error that repeats at every connection must not flood the log.
+        const kind = error.code ?? error.message;
+        if (serverErrors.has(kind)) return;
+        serverErrors.add(kind);
+        logger.error(`gateway: the HTTP server reported an error (${kind}); it goes on accepting connections`);
+      },
+      documents: {
+        "/__gateway/manifest.json": () => describe(current),
+        "/__gateway/catalog.json": () => catalogJson(catalogOf(current)),
+        // Their generators load on the first request: most runs never ask.
+        "/__gateway/openapi.json": async () => (await import("./describe/openapi.ts")).openApiDocument(current, catalogOf(current), { addresses: [...servers] }),
+        "/__gateway/asyncapi.json": async () => (await import("./describe/asyncapi.ts")).asyncApiDocument(current, catalogOf(current), { addresses: [...servers] }),
+        // The dev console's "call as" choices (principal ids and roles, never a token): under dev only.
+        ...(feed ? { "/__gateway/principals.json": () => principalsDocument(current) } : {}),
+      },
+      clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
+      consoleDir: feed ? CONSOLE_DIR : undefined, // the dev console at /__gateway/, under dev only
+    });
+
   return {
     invoke<T>(cmd: string, body?: unknown, invokeOptions?: InvokeOptions): Promise<T> {
       if (invokeOptions?.principal !== undefined) {
@@ -356,80 +440,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     watching: reloader?.ready ?? Promise.resolve(),
     app: events.app,
     async listen(listenOptions: ListenOptions = {}) {
-      if (metricsOn && metrics === undefined) {
-        const { GatewayMetrics } = await import("./ops/metrics.ts");
-        metrics ??= new GatewayMetrics({
-          knows: (cmd) => current.commands.has(cmd),
-          inFlight: () => [current, ...draining].reduce((sum, generation) => sum + generation.usage.inFlight, 0),
-          pages: () => pages.size,
-          ...(bus ? { bus: () => bus.status() } : {}),
-          problem: (name) => problems.has(name),
-          loopHeld: () => loop.counts,
-          channels: () => channelCounts,
-          rateLimited: () => access.refusedByLimit,
-        });
-        events.delivered = (listeners) => metrics!.event(listeners);
-      }
+      await startMetrics();
       // Watched while serving: an embedder that only calls invoke() has no connections to lose.
       loop.start();
       descriptors.start();
-      const listening = await listenHttp(
-        {
-          pipeline,
-          access,
-          current: () => current,
-          pages,
-          logger,
-          invocations,
-          metrics: () => metrics,
-          health: () => ({
-            ok: current.notReady === undefined,
-            generation: current.id,
-            lastError,
-            pages: pages.size,
-            listeners: events.listenerCount,
-            ...(bus ? { bus: bus.status() } : {}),
-            // What is wrong now (each also logged once, and in metrics as gateway_problem); `ok` stays about the app.
-            problems: problems.list(),
-            ...optional("eventLoop", loop.delay()),
-            ...optional("descriptors", descriptors.last),
-            // Edits are still reloaded (polled), but the user should know why it is slower.
-            ...(reloader?.note ? { watcher: reloader.note } : {}),
-          }),
-          readiness: () => {
-            if (closing !== undefined) return { ok: false, reason: "draining" };
-            if (!started) return { ok: false, reason: "starting" };
-            // Under dev a broken edit keeps the last good generation serving (ready); files that
-            // never built yet answer every command not-ready.
-            if (current.notReady !== undefined) return { ok: false, reason: "not-ready", generation: current.id };
-            const busState = bus?.status().state;
-            if (busState !== undefined && busState !== "connected") return { ok: false, reason: "bus", bus: busState };
-            return { ok: true, generation: current.id };
-          },
-          findPage: bus ? (id) => bus.findPage(id) : undefined,
-          serverError: (error) => {
-            // accept() failing: when libuv's reserve descriptor is gone too, Node reports it here.
-            if (error.code === "EMFILE" || error.code === "ENFILE") return void descriptors.look();
-            // Anything else once per kind: an error that repeats at every connection must not flood the log.
-            const kind = error.code ?? error.message;
-            if (serverErrors.has(kind)) return;
-            serverErrors.add(kind);
-            logger.error(`gateway: the HTTP server reported an error (${kind}); it goes on accepting connections`);
-          },
-          documents: {
-            "/__gateway/manifest.json": () => describe(current),
-            "/__gateway/catalog.json": () => catalogJson(catalogOf(current)),
-            // Their generators load on the first request: most runs never ask.
-            "/__gateway/openapi.json": async () => (await import("./describe/openapi.ts")).openApiDocument(current, catalogOf(current), { addresses: [...servers] }),
-            "/__gateway/asyncapi.json": async () => (await import("./describe/asyncapi.ts")).asyncApiDocument(current, catalogOf(current), { addresses: [...servers] }),
-            // The dev console's "call as" choices (principal ids and roles, never a token): under dev only.
-            ...(feed ? { "/__gateway/principals.json": () => principalsDocument(current) } : {}),
-          },
-          clientScript: () => (clientScript ??= readFileSync(CLIENT_SCRIPT, "utf8")),
-          consoleDir: feed ? CONSOLE_DIR : undefined, // the dev console at /__gateway/, under dev only
-        },
-        listenOptions,
-      );
+      const listening = await listenHttp(httpContext(), listenOptions);
       servers.add(listening);
       started = true;
       const close = listening.close;
@@ -444,6 +459,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         close: async () => (servers.delete(listening), close()),
       };
     },
+    attach(target: AttachTarget = {}) {
+      void startMetrics().catch((error: unknown) => logger.error("gateway: metrics could not start", error));
+      loop.start();
+      descriptors.start();
+      const attached = attachHttp(httpContext(), target);
+      attachments.add(attached);
+      started = true;
+      return {
+        middleware: attached.middleware,
+        upgrade: attached.upgrade,
+        close: async () => (attachments.delete(attached), attached.close()),
+      };
+    },
     close(closeOptions?: CloseOptions) {
       return (closing ??= stop(closeOptions?.drainMs ?? current.settings.drainMs));
     },
@@ -451,11 +479,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   async function stop(drainMs: number): Promise<void> {
     for (const server of servers) server.drain();
+    for (const attached of attachments) attached.drain();
     const cut = await drainWork(
       {
         inFlight: () => {
           let count = pipeline.inFlight;
           for (const server of servers) count += server.inFlight;
+          for (const attached of attachments) count += attached.inFlight;
           return count;
         },
         cutOff: () => pipeline.cutOff(drainMs),
@@ -464,8 +494,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     );
     if (cut > 0) logger.warn(`gateway: ${cut} call${cut === 1 ? "" : "s"} still running after server.drain (${drainMs} ms) answered 503 shutting-down`);
     await reloader?.close();
-    await Promise.all([...servers].map((s) => s.close()));
+    await Promise.all([...servers, ...attachments].map((s) => s.close()));
     servers.clear();
+    attachments.clear();
     pipeline.stop();
     loop.stop();
     descriptors.stop();

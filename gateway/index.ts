@@ -8,7 +8,7 @@ export type { Logger } from "./runtime/logger.ts";
 export type { Channel } from "./runtime/channels.ts";
 export type { SetupContext } from "./reload/lifecycle.ts";
 export { GatewayError } from "./runtime/errors.ts";
-export type { ListenOptions, Listening, Readiness } from "./transports/http.ts";
+export type { AttachTarget, Attached, ListenOptions, Listening, Readiness } from "./transports/http.ts";
 export type { Principal, PrincipalClaims, PrincipalInput } from "./access/principal.ts";
 export type { AuthHandler, AuthRequest } from "./access/policy.ts";
 export type {

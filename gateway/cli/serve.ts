@@ -1,11 +1,11 @@
 // gateway dev | serve: build the gateway, listen, and stop gracefully on SIGINT/SIGTERM.
 import { resolve } from "node:path";
-import { ConfigError, displayPath, formatProblem } from "../config/problems.ts";
-import { catalogOf, createGateway, type Gateway } from "../gateway.ts";
+import { ConfigError, formatProblem } from "../config/problems.ts";
+import { createGateway, type Gateway } from "../gateway.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../runtime/logger.ts";
 import { logStrayErrors } from "../runtime/stray-errors.ts";
-import { fileErrorLine, isFileError, reasonOf } from "./file-errors.ts";
-import { typeFiles, whyNotWrite, writeIfChanged } from "./type-files.ts";
+import { reasonOf } from "./file-errors.ts";
+import { keepTypesWritten } from "./type-files.ts";
 import { outputs, refuseTargets } from "./types.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
 import { ENV_FILE_DETAIL, ENV_FILE_OPTION, envFileOption } from "./env-files.ts";
@@ -173,30 +173,4 @@ function listenFailure(error: NodeJS.ErrnoException & { address?: string; port?:
     default:
       return `${on}: ${error.code === undefined ? error.message : reasonOf(error.code)}`;
   }
-}
-
-/**
- * `gateway dev --types <file>` (and `--handlers <file>`): the files `gateway types` would write,
- * written now (when the app builds) and after every good reload, only when their text changes (so
- * a frontend's own watcher does not rebuild for nothing). A broken edit leaves them as they are.
- */
-function keepTypesWritten(gateway: Gateway, typesFile: string | undefined, handlersFile: string | undefined): void {
-  const manifestFile = gateway.generation.manifestFile;
-  const write = async () => {
-    if (!gateway.ready) return;
-    try {
-      const generation = gateway.generation;
-      const files = await typeFiles(catalogOf(generation), manifestFile, typesFile, handlersFile);
-      for (const { file, text } of files) {
-        // The manifest may have come to name the file since the start (a handler, a schema).
-        const why = whyNotWrite(file, file === typesFile ? "--types" : "--handlers", manifestFile, generation);
-        if (why !== undefined) gateway.logger.error(`gateway: ${why}; not written`);
-        else if (writeIfChanged(file, text)) gateway.logger.info(`gateway: wrote ${displayPath(file)}`);
-      }
-    } catch (error) {
-      gateway.logger.error(`gateway: could not write the types: ${isFileError(error) ? fileErrorLine(error) : (error as Error).message}`);
-    }
-  };
-  void write();
-  gateway.app.listen("gateway://reload", () => void write());
 }

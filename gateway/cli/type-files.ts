@@ -5,9 +5,11 @@ import { readRegularFile } from "../config/regular-file.ts";
 import type { Catalog } from "../describe/catalog.ts";
 import type { Generation } from "../runtime/generation.ts";
 import { Creation, withPath } from "./creation.ts";
-import { shown } from "./file-errors.ts";
+import { fileErrorLine, isFileError, shown } from "./file-errors.ts";
 import { namedByManifest } from "./manifest-files.ts";
 import { inspectTarget, obstacleLine } from "./targets.ts";
+import { catalogOf, type Gateway } from "../gateway.ts";
+import { displayPath } from "../config/problems.ts";
 
 /**
  * How every file `gateway types` generates begins (describe/typescript.ts's header): a file that
@@ -98,4 +100,30 @@ function readStart(file: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * `gateway dev --types <file>` (and `--handlers <file>`), and the Vite plugin's `types` and `handlers`: the files `gateway types` would write,
+ * written now (when the app builds) and after every good reload, only when their text changes (so
+ * a frontend's own watcher does not rebuild for nothing). A broken edit leaves them as they are.
+ */
+export function keepTypesWritten(gateway: Gateway, typesFile: string | undefined, handlersFile: string | undefined): void {
+  const manifestFile = gateway.generation.manifestFile;
+  const write = async () => {
+    if (!gateway.ready) return;
+    try {
+      const generation = gateway.generation;
+      const files = await typeFiles(catalogOf(generation), manifestFile, typesFile, handlersFile);
+      for (const { file, text } of files) {
+        // The manifest may have come to name the file since the start (a handler, a schema).
+        const why = whyNotWrite(file, file === typesFile ? "--types" : "--handlers", manifestFile, generation);
+        if (why !== undefined) gateway.logger.error(`gateway: ${why}; not written`);
+        else if (writeIfChanged(file, text)) gateway.logger.info(`gateway: wrote ${displayPath(file)}`);
+      }
+    } catch (error) {
+      gateway.logger.error(`gateway: could not write the types: ${isFileError(error) ? fileErrorLine(error) : (error as Error).message}`);
+    }
+  };
+  void write();
+  gateway.app.listen("gateway://reload", () => void write());
 }

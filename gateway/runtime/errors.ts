@@ -138,6 +138,9 @@ export const rejections = {
     reject("not-allowed", `window "${window}" may not call "${command}"`, { command, window }),
   forbiddenOrigin: (origin: string) => reject("forbidden-origin", `origin ${origin} is not allowed`, { origin }),
   forbiddenHost: (host: string) => reject("forbidden-host", `host ${host} is not this gateway's`, { host }),
+  /** A shared server (Vite's) listens on the network, and nothing says who may call from other machines. */
+  onlyThisMachine: (host: string) =>
+    reject("forbidden-host", "the gateway answers only this machine: its server listens on the network, and calls from other machines need server.token (or auth: together with capabilities:)", { host }),
   unauthorized: (message = "a valid bearer token is required") => reject("unauthorized", message),
   /** A capability does not allow the call. `why` (under `gateway dev`): what would allow it. */
   forbidden: (command: string, who: string, why?: string) =>

@@ -30,18 +30,33 @@ function withoutPort(host: string): string {
   return colon > host.lastIndexOf("]") ? host.slice(0, colon) : host;
 }
 
+/** How a guard on a server of someone else's (the Vite plugin's) sees its requests. */
+export interface SharedServer {
+  /** Its pages' origin is https://. */
+  secure: boolean;
+  /**
+   * The Host headers the server's owner admits (Vite's server.allowedHosts): each is accepted as
+   * the gateway's own, and a page of that host is same-origin. Absent: the bound address's, as alone.
+   */
+  hostAllowed?: ((host: string) => boolean) | undefined;
+}
+
 export class Guard {
   /** host:port values a request's Host header may carry. */
   private readonly hosts: Set<string>;
   /** The gateway's own origins (http://<allowed host>). */
   private readonly ownOrigins: Set<string>;
 
+  private readonly scheme: string;
+
   constructor(
     private readonly bound: BoundAddress,
     private readonly settings: () => ServerSettings,
+    private readonly shared?: SharedServer,
   ) {
+    this.scheme = shared?.secure ? "https" : "http";
     this.hosts = new Set([hostPort(bound.host, bound.port), `localhost:${bound.port}`, `127.0.0.1:${bound.port}`].map((h) => h.toLowerCase()));
-    this.ownOrigins = new Set([...this.hosts].map((h) => `http://${h}`));
+    this.ownOrigins = new Set([...this.hosts].map((h) => `${this.scheme}://${h}`));
   }
 
   /**
@@ -51,7 +66,7 @@ export class Guard {
    */
   hostAllowed(host: string | undefined): boolean {
     if (!host) return false;
-    if (this.hosts.has(host)) return true;
+    if (this.hosts.has(host) || this.shared?.hostAllowed?.(host)) return true;
     const normalized = host.toLowerCase();
     if (this.hosts.has(normalized)) return true;
     const listed = this.settings().hosts;
@@ -67,6 +82,8 @@ export class Guard {
     const normalized = origin.toLowerCase();
     const settings = this.settings();
     if (this.ownOrigins.has(normalized) || settings.origins.includes(normalized)) return true;
+    // On a shared server: a page of a host its owner admits is the server's own.
+    if (this.shared?.hostAllowed !== undefined && host !== undefined && normalized === `${this.scheme}://${host.toLowerCase()}` && this.hostAllowed(host)) return true;
     // A name in server.hosts is the gateway's own (a page served through the balancer that uses it).
     if (settings.hosts.length > 0) {
       const name = normalized.replace(/^https?:\/\//, "");

@@ -2,7 +2,7 @@
 // (/__gateway/*), the WebSocket upgrade, and an optional static folder. A thin adapter: requests
 // are decoded, checked (Host, Origin, token) and handed to the invoke pipeline.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { rejections, type Rejection } from "../runtime/errors.ts";
 import { parseJson } from "../runtime/codec.ts";
 import { encodeRejection, encodeResponse, endSocketWith } from "./encode.ts";
@@ -100,8 +100,7 @@ export async function listenHttp(context: HttpContext, options: ListenOptions): 
   const requestedPort = options.port ?? settings.port;
   // Off loopback, someone must decide who calls: the shared token, or auth: with capabilities
   // (deny by default; anonymous callers get only what a capability gives them).
-  const access = context.current().access;
-  if (!isLoopback(host) && settings.token === undefined && !(access?.spec.auth !== undefined && access.capabilities !== undefined)) {
+  if (!isLoopback(host) && !callersDecided(context)) {
     throw new Error(`refusing to listen on ${host} without server.token (or auth: together with capabilities:): anyone on the network could call every command`);
   }
   // Deliberate limits for slow clients (Node's defaults let a slow-loris hold a connection for
@@ -130,7 +129,10 @@ export async function listenHttp(context: HttpContext, options: ListenOptions): 
       // nothing more to do: the server goes on accepting
     }
   });
-  const transport = new HttpTransport(context, server, new Guard({ host, port }, () => context.current().settings));
+  const transport = new HttpTransport(context, new Guard({ host, port }, () => context.current().settings), server);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => transport.request(req, res));
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => transport.upgrade(req, socket, head));
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => clientError(error, socket));
   const shownHost = isWildcard(host) ? host : hostPort(host, port).replace(/:\d+$/, "");
   return {
     url: `http://${shownHost}:${port}`,
@@ -142,6 +144,102 @@ export async function listenHttp(context: HttpContext, options: ListenOptions): 
     },
     close: () => transport.close(),
   };
+}
+
+/** server.token, or auth: with capabilities: something decides who may call from other machines. */
+function callersDecided(context: HttpContext): boolean {
+  const generation = context.current();
+  const access = generation.access;
+  return generation.settings.token !== undefined || (access?.spec.auth !== undefined && access.capabilities !== undefined);
+}
+
+/** A server of someone else's (Vite's dev server) that the gateway's routes are served on. */
+export interface AttachTarget {
+  /**
+   * The server itself: its 'upgrade' events carry the pages' sockets (/ipc/ws), and its address
+   * (once it listens) is the gateway's own origin. Absent (a server in middleware mode), pages
+   * get no socket: `upgrade` can be called from the owner's own 'upgrade' listener instead.
+   */
+  server?: Server | undefined;
+  /** The owner serves https: its pages' origin is https://<host>. */
+  secure?: boolean;
+  /**
+   * The Host headers the owner admits (Vite's server.allowedHosts): each is the gateway's own
+   * too, and a page of that host is same-origin. Absent: the server's address (and localhost).
+   */
+  hostAllowed?: (host: string) => boolean;
+}
+
+/** The gateway's routes on a server it does not own; see Gateway.attach. */
+export interface Attached {
+  /** Connect/Express-style: answers the gateway's routes (/ipc/, /__gateway/) and passes anything else to `next`. */
+  middleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void;
+  /** For an 'upgrade' event: handles the gateway's socket (/ipc/ws) and says true; any other is left alone. */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): boolean;
+  /** Stop answering (every route then passes to `next`); pages' sockets are closed. Not the server. */
+  close(): Promise<void>;
+}
+
+/** The paths the gateway answers on a server it shares: its invocations, its socket and its own documents. */
+function isGatewayRoute(path: string): boolean {
+  return path.startsWith("/ipc/") || path === "/__gateway" || path.startsWith("/__gateway/");
+}
+
+/**
+ * The gateway's routes on `target`'s server, which keeps everything else (Vite's pages and HMR).
+ * The transport is made at the first request, when the server's address (its port may have moved
+ * from the one configured) is known.
+ */
+export function attachHttp(context: HttpContext, target: AttachTarget): Attached & { drain(): void; readonly inFlight: number } {
+  let transport: HttpTransport | undefined;
+  let closed = false;
+  const ready = (req: IncomingMessage): HttpTransport => {
+    if (transport !== undefined) return transport;
+    const address = target.server?.address() ?? req.socket.address();
+    const bound = typeof address === "object" && address !== null && "port" in address ? { host: (address as AddressInfo).address, port: (address as AddressInfo).port } : { host: "127.0.0.1", port: 0 };
+    const guard = new Guard(bound, () => context.current().settings, { secure: target.secure ?? false, hostAllowed: target.hostAllowed });
+    return (transport = new HttpTransport(context, guard));
+  };
+  const upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): boolean => {
+    if (closed || pathOf(req.url) !== "/ipc/ws") return false;
+    const answering = ready(req);
+    if (!fromThisMachine(req) && !callersDecided(context)) endSocketWith(socket, rejections.onlyThisMachine(req.headers.host ?? "(none)"));
+    else answering.upgrade(req, socket, head);
+    return true;
+  };
+  const listener = (req: IncomingMessage, socket: Socket, head: Buffer) => void upgrade(req, socket, head);
+  target.server?.on("upgrade", listener);
+  return {
+    middleware(req, res, next) {
+      if (closed || !isGatewayRoute(pathOf(req.url))) return next();
+      const answering = ready(req);
+      // Served on the network (vite --host) with nothing deciding who calls: this machine only,
+      // as listenHttp refuses to listen there at all.
+      if (!fromThisMachine(req) && !callersDecided(context)) return answering.refuse(res, rejections.onlyThisMachine(req.headers.host ?? "(none)"));
+      answering.request(req, res);
+    },
+    upgrade,
+    drain: () => transport?.drain(),
+    get inFlight() {
+      return transport?.inFlight ?? 0;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      target.server?.off("upgrade", listener);
+      await transport?.close();
+    },
+  };
+}
+
+/** The request came over loopback (an IPv4-mapped 127.x too). */
+function fromThisMachine(req: IncomingMessage): boolean {
+  return isLoopback((req.socket.remoteAddress ?? "").replace(/^::ffff:/i, ""));
+}
+
+function pathOf(url: string | undefined): string {
+  const query = (url ?? "/").indexOf("?");
+  return query === -1 ? (url ?? "/") : url!.slice(0, query);
 }
 
 class HttpTransport {
@@ -159,23 +257,33 @@ class HttpTransport {
 
   constructor(
     private readonly context: HttpContext,
-    private readonly server: Server,
     private readonly guard: Guard,
+    /** The server this transport owns (listenHttp's), which it closes; none when attached to another's. */
+    private readonly server?: Server,
   ) {
     this.hints = new RefusalHints(context.logger, () => context.current());
     this.ws = new WebSocketTransport(context, guard, this.hints);
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-      // No request may end the process; a mistake of ours answers 500 and is logged.
-      try {
-        this.route(req, res);
-      } catch (error) {
-        this.context.logger.error(`gateway: ${req.method} ${req.url} failed`, error);
-        if (!res.headersSent) this.reject(res, rejections.internal("(gateway)"), false, undefined);
-        else res.destroy();
-      }
-    });
-    server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.ws.upgrade(req, socket, head));
-    server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => clientError(error, socket));
+  }
+
+  request(req: IncomingMessage, res: ServerResponse): void {
+    // No request may end the process; a mistake of ours answers 500 and is logged.
+    try {
+      this.route(req, res);
+    } catch (error) {
+      this.context.logger.error(`gateway: ${req.method} ${req.url} failed`, error);
+      if (!res.headersSent) this.reject(res, rejections.internal("(gateway)"), false, undefined);
+      else res.destroy();
+    }
+  }
+
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.ws.upgrade(req, socket, head);
+  }
+
+  /** A refusal before routing (an attached server's own rule): to an invocation as one, with its request id. */
+  refuse(res: ServerResponse, rejection: Rejection): void {
+    const isInvoke = pathOf(res.req.url).startsWith("/ipc/");
+    this.reject(res, rejection, isInvoke, undefined, isInvoke ? idHeader(requestIdFrom(res.req.headers["x-request-id"])) : undefined);
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
@@ -543,7 +651,7 @@ class HttpTransport {
   drain(): void {
     if (this.closing) return;
     this.closing = true;
-    this.server.closeIdleConnections();
+    this.server?.closeIdleConnections();
     this.ws.drain();
   }
 
@@ -551,11 +659,12 @@ class HttpTransport {
     if (this.stopped) return;
     this.stopped = true;
     this.closing = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
+    const server = this.server;
+    const closed = server === undefined ? undefined : new Promise<void>((resolve) => server.close(() => resolve()));
+    server?.closeIdleConnections();
     this.ws.close();
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
-    this.server.closeAllConnections();
+    server?.closeAllConnections();
     await closed;
   }
 }

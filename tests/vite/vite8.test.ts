@@ -1,0 +1,4 @@
+// ipc-gateway/vite under Vite 8 (see suite.ts).
+import { viteSuite } from "./suite.ts";
+
+viteSuite(8);
