@@ -5,6 +5,7 @@ import { EventHub } from "./runtime/events.ts";
 import { GenerationBuilder, notReadyGeneration, type BuildResult } from "./reload/builder.ts";
 import { buildCatalog, catalogJson, type Catalog } from "./describe/catalog.ts";
 import { principalsDocument } from "./describe/access.ts";
+import { checkOpenInEditor, handlerSource, type DevDescription } from "./describe/handler-source.ts";
 import type { Generation, ValueSpec } from "./runtime/generation.ts";
 import { createPipeline, type ResponseSink } from "./runtime/invoke.ts";
 import { createLogger, type InvocationLog, type LogFormat, type LogLevel, type Logger } from "./runtime/logger.ts";
@@ -106,6 +107,12 @@ export interface GatewaySettings {
    * failed (`serveWhileBroken`). Files are absolute paths.
    */
   onProblems?: (report: ProblemReport) => void;
+  /**
+   * A URL that opens a file in the editor when given `?file=<absolute path>:<line>:<col>`, e.g.
+   * Vite's `/__open-in-editor`; the dev console links handler files through it. A path (same
+   * origin as the console) or an http(s) URL, without `?` or `#`. Under `dev` only.
+   */
+  openInEditor?: string;
 }
 
 /** What `onProblems` is told: the mistakes one source finds now (none: that source is good again). */
@@ -184,6 +191,7 @@ let clientScript: string | undefined;
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if ((options.config === undefined) === (options.from === undefined)) throw new TypeError("createGateway: give either config (a manifest) or from (a gateway build folder)");
   if (options.from !== undefined && options.watch) throw new TypeError("createGateway: a build folder (from) is served as built; it is not watched");
+  const openInEditor = checkOpenInEditor(options.openInEditor);
   const releaseCompiler = holdCompiler();
   const buildStarted = fileClockNow(); // edits after it are seen even before the watcher is ready
   const envOptions = { ...(options.env !== undefined ? { env: options.env } : {}), ...(options.envFile !== undefined ? { envFile: options.envFile } : {}) };
@@ -393,7 +401,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         logger.error(`gateway: the HTTP server reported an error (${kind}); it goes on accepting connections`);
       },
       documents: {
-        "/__gateway/manifest.json": () => describe(current),
+        // Under dev it says where each handler is (never under serve: those are the server's files).
+        "/__gateway/manifest.json": () => describe(current, feed ? { openInEditor } : undefined),
         "/__gateway/catalog.json": () => catalogJson(catalogOf(current)),
         // Their generators load on the first request: most runs never ask.
         "/__gateway/openapi.json": async () => (await import("./describe/openapi.ts")).openApiDocument(current, catalogOf(current), { addresses: [...servers] }),
@@ -654,8 +663,11 @@ export function catalogOf(generation: Generation): Catalog {
   return catalog;
 }
 
-/** GET /__gateway/manifest.json: the commands, channels and events with their schemas as written. */
-function describe(generation: Generation): unknown {
+/**
+ * GET /__gateway/manifest.json: the commands, channels and events with their schemas as written;
+ * under dev (`dev` given) also each handler's place and the editor link (`openInEditor`).
+ */
+function describe(generation: Generation, dev?: DevDescription): unknown {
   const schemaOf = (spec: ValueSpec) => (spec.kind === "binary" ? "binary" : (spec.schema ?? null));
   return {
     generation: generation.id,
@@ -668,6 +680,7 @@ function describe(generation: Generation): unknown {
           errors: schemaOf(c.errors),
           timeout: c.timeoutMs,
           ...(c.windows ? { windows: [...c.windows] } : {}),
+          ...(dev ? { handler: handlerSource(generation, c) } : {}),
         },
       ]),
     ),
@@ -675,5 +688,6 @@ function describe(generation: Generation): unknown {
     events: Object.fromEntries(
       [...generation.events.values()].map((e) => [e.name, { payload: e.validate ? schemaOf({ kind: "json", validate: e.validate, schema: e.schema }) : null, from: [...e.from] }]),
     ),
+    ...(dev ? { openInEditor: dev.openInEditor } : {}),
   };
 }

@@ -195,7 +195,7 @@ ${EXERCISE}
 });
 `;
 
-const SUBPATHS = ["ipc-gateway", "ipc-gateway/client", "ipc-gateway/client/tauri.js", "ipc-gateway/manifest.schema.json", "ipc-gateway/package.json"];
+const SUBPATHS = ["ipc-gateway", "ipc-gateway/client", "ipc-gateway/client/tauri.js", "ipc-gateway/manifest.schema.json", "ipc-gateway/package.json", "ipc-gateway/vite"];
 
 const RESOLVE_MJS = `import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -206,6 +206,9 @@ for (const id of ${JSON.stringify(SUBPATHS)}) {
   found[id] = path;
 }
 JSON.parse(readFileSync(found["ipc-gateway/manifest.schema.json"], "utf8"));
+// The Vite plugin loads in an app without Vite (an optional peer: it names Vite only for types).
+const plugin = (await import("ipc-gateway/vite")).default;
+if (typeof plugin !== "function" || plugin().name !== "ipc-gateway") throw new Error("ipc-gateway/vite's default export is not the plugin");
 console.log("RESULT " + JSON.stringify(found));
 `;
 
@@ -337,7 +340,9 @@ interface Body {
 
 export default async function hello({ body, headers, window, app, signal }: Invoke<Body>): Promise<{ message: string }> {
   if (body.name === "nobody") throw new InvokeError("no");
-  if (signal.aborted) throw new InvokeError({ reason: "aborted" });
+  if (signal.aborted) throw new InvokeError<{ reason: string }>({ reason: "aborted" });
+  // @ts-expect-error the value's type is given: reason is a string
+  if (body.name === "") throw new InvokeError<{ reason: string }>({ reason: 1 });
   const agent: string | undefined = headers["user-agent"];
   window.emit("greeted", { name: body.name, agent });
   app.emitTo({ kind: "WebviewWindow", label: window.label }, "greeted", null);

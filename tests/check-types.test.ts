@@ -51,6 +51,24 @@ commands:
   js:
     handler: handlers/plain.js
     returns: { type: string }
+  safe-divide:
+    handler: handlers/fail.ts#safeDivide
+    body: { type: object, properties: { a: { type: number }, b: { type: number } }, required: [a, b] }
+    returns: { type: number }
+    errors:
+      - code: division-by-zero
+        schema: { type: object, properties: { message: { type: string } }, required: [message] }
+  modulo:
+    handler: handlers/fail.ts#modulo
+    errors: { type: object, properties: { code: { enum: [odd, even] } }, required: [code], additionalProperties: false }
+  anything:
+    handler: handlers/fail.ts#anything
+  pick-a:
+    handler: handlers/pick.ts#pick
+    errors: { type: string }
+  pick-b:
+    handler: handlers/pick.ts#pick
+    errors: { enum: [x, y] }
 `;
 
 const FILES: Record<string, string> = {
@@ -104,6 +122,46 @@ export default function shout({ body }: Invoke<"shout">) {
   "schemas/shout.body.json": JSON.stringify({ type: "string" }),
   "schemas/shout.returns.json": JSON.stringify({ type: "string" }),
   "handlers/plain.js": "export default () => 'not checked';\n",
+  // InvokeErrors against the commands' errors: schemas.
+  "handlers/fail.ts": `import { InvokeError, type Invoke } from "ipc-gateway";
+import * as gateway from "ipc-gateway";
+
+// A helper, not the handler function: not checked (the gateway checks its value at run time).
+function refuse(reason: string): never {
+  throw new InvokeError({ reason });
+}
+
+export function safeDivide({ body }: Invoke<"safe-divide">) {
+  if (body.b === 0) throw new InvokeError({ code: "division-by-zero", message: "cannot divide by zero" });
+  if (body.a < 0) throw new InvokeError({ code: "negative", message: "no negatives" });
+  if (body.a > 1e9) throw new gateway.InvokeError(\`too big: \${body.a}\`);
+  if (body.a === 7) throw new InvokeError<"modulo">({ code: "odd" });
+  if (body.a === 8) throw new InvokeError<"safe-divide">({ code: "division-by-zero", message: "typed" });
+  if (body.a === 9) refuse("nine");
+  if (body.a === 10) return "ten";
+  return body.a / body.b;
+}
+
+export const modulo = ({ body }: Invoke<{ a: number; b: number }>) => {
+  if (body.b === 0) throw new InvokeError({ code: "even", detail: String(body.a).padStart("4") });
+  [body.a].forEach((a) => {
+    if (a < 0) throw new InvokeError({ code: "negative" });
+  });
+  return body.a % body.b;
+};
+
+export const anything = () => {
+  throw new InvokeError({ whatever: [1, "two"] });
+};
+`,
+  // One function for two commands: what it throws must suit both.
+  "handlers/pick.ts": `import { InvokeError as Refusal } from "ipc-gateway";
+
+export function pick(): string {
+  if (Math.random() < 0.5) throw new Refusal("x");
+  throw new Refusal("z");
+}
+`,
 };
 
 let app: TempApp;
@@ -146,13 +204,50 @@ test("Handler<name>, a handler that is no function literal, and the handler file
 test("only those: literals, interfaces for open objects, undefined for null and Handler<name> done right pass", () => {
   const reported = result.stderr.split("\n").filter((line) => /^\S+:\d+:\d+: /.test(line));
   expect(reported.map((line) => line.replace(/: .*/, ""))).toEqual([
+    "handlers/fail.ts:11:43",
+    "handlers/fail.ts:12:51",
+    "handlers/fail.ts:13:43",
+    "handlers/fail.ts:16:22",
+    "handlers/fail.ts:21:59",
+    "handlers/fail.ts:21:91",
+    "handlers/fail.ts:23:40",
     "handlers/greet.ts:4:34",
     "handlers/math.ts:3:24",
     "handlers/math.ts:3:69",
+    "handlers/pick.ts:5:21",
     "handlers/shout.ts:4:9",
     "handlers/typed.ts:4:59",
     "handlers/wrapped.ts:2:1",
   ]);
+});
+
+test("an InvokeError value its command's errors schema does not allow: reported where it stands, naming the command", () => {
+  const at = (position: string, message: string) => expect(result.stderr).toContain(`handlers/fail.ts:${position}: ${message}\n`);
+  // Untyped: at the property that is wrong (as for returns), or at the value.
+  at("11:43", `the handler of "safe-divide" rejects with an InvokeError value its errors schema does not allow: Type '"negative"' is not assignable to type '"division-by-zero"'.`);
+  at(
+    "12:51",
+    `the handler of "safe-divide" rejects with an InvokeError value its errors schema does not allow: Argument of type 'string' is not assignable to parameter of type 'SafeDivideError'.
+      Type 'string' is not assignable to type '{ [key: string]: any; code: "division-by-zero"; }'.`,
+  );
+  // Typed for another command: at its type argument, with where the values differ.
+  at(
+    "13:43",
+    `the handler of "safe-divide" rejects with an InvokeError<"modulo"> whose value its errors schema does not allow: Type 'ModuloError' is not assignable to type 'SafeDivideError'.
+      Type 'ModuloError' is not assignable to type '{ [key: string]: any; code: "division-by-zero"; }'.
+        Types of property 'code' are incompatible.`,
+  );
+  // A closed errors object; inside a callback of the handler too. A mistake inside the value that is not about it keeps its own message.
+  at("21:59", `the handler of "modulo" rejects with an InvokeError value its errors schema does not allow: Object literal may only specify known properties, and 'detail' does not exist in type 'ModuloError'.`);
+  at("21:91", "Argument of type 'string' is not assignable to parameter of type 'number'.");
+  at("23:40", `the handler of "modulo" rejects with an InvokeError value its errors schema does not allow: Type '"negative"' is not assignable to type '"odd" | "even"'.`);
+  // The return annotation injected in the same function still reports at its place.
+  at("16:22", `the handler of "safe-divide" returns a value its returns schema does not allow: Type 'string' is not assignable to type 'number | Promise<number>'.`);
+  // A function serving two commands (InvokeError imported under another name).
+  expect(result.stderr).toContain(
+    `handlers/pick.ts:5:21: the handler of "pick-a" and "pick-b" rejects with an InvokeError value their errors schemas do not allow: Argument of type '"z"' is not assignable to parameter of type '"x" | "y"'.\n`,
+  );
+  // Matching values, the helper outside the handler and a command without errors: are not reported (the list above has only these).
 });
 
 test("without --types, the same app passes gateway check", async () => {

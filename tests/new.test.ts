@@ -348,7 +348,7 @@ describe("the scaffolded handler's types", () => {
     renameSync(join(dir, "handlers/gateway.d.ts"), join(dir, "gateway.d.ts.away"));
     const without = await tsc(dir);
     expect(without.code).toBe(1);
-    expect(without.output).toContain("handlers/x.ts(8,");
+    expect(without.output).toContain(`handlers/x.ts(${handler.split("\n").findIndex((line) => line.includes("body.text")) + 1},`);
     renameSync(join(dir, "gateway.d.ts.away"), join(dir, "handlers/gateway.d.ts"));
 
     // And Handler<"x"> checks: each mistake below must be an error (an unused expectation would fail tsc).

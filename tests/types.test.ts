@@ -165,6 +165,48 @@ export const download: Handler<"download"> = async ({ body }) => {
 };
 `;
 
+// Declared errors in handlers: InvokeError<"divide"> takes what divide's errors: schema allows.
+const INVOKE_ERRORS = `import { InvokeError, type CommandError, type Handler } from "ipc-gateway";
+
+export const divide: Handler<"divide"> = ({ body }) => {
+  if (body.b === 0) throw new InvokeError<"divide">({ code: "division-by-zero", message: "cannot divide by zero" });
+  return body.a / body.b;
+};
+export function declared(error: CommandError<"divide">): InvokeError<"divide"> {
+  const thrown = new InvokeError<"divide">(error);
+  const code: "division-by-zero" = thrown.value.code;
+  console.log(code, thrown.value.message.length);
+  return thrown;
+}
+// Plain InvokeError: any value, typed unknown, as before (a string naming a command included).
+export const plain: InvokeError = new InvokeError({ anything: [1, "two"] });
+export const named: InvokeError = new InvokeError("divide");
+export const caught: unknown = plain.value;
+// A command without errors: takes anything; a type given directly types the value.
+export const free: InvokeError<"greet"> = new InvokeError<"greet">(42);
+export const direct: InvokeError<{ code: number }> = new InvokeError<{ code: number }>({ code: 1 });
+console.log(direct.value.code.toFixed());
+
+export function wrongCode(): void {
+  // @ts-expect-error a code the errors schema does not declare
+  throw new InvokeError<"divide">({ code: "division-by-one", message: "x" });
+}
+export function wrongShapes(): InvokeError[] {
+  return [
+    // @ts-expect-error division-by-zero's schema requires message
+    new InvokeError<"divide">({ code: "division-by-zero" }),
+    // @ts-expect-error message is a string
+    new InvokeError<"divide">({ code: "division-by-zero", message: 42 }),
+    // @ts-expect-error a string is no DivideError
+    new InvokeError<"divide">("cannot divide by zero"),
+    // @ts-expect-error the type given directly
+    new InvokeError<{ code: number }>({ code: "1" }),
+  ];
+}
+// @ts-expect-error a plain InvokeError's value is unknown
+console.log(plain.value.anything);
+`;
+
 let dir: TempApp;
 beforeAll(() => {
   mkdirSync(TMP, { recursive: true });
@@ -238,6 +280,11 @@ describe("the example app's types", () => {
     // The control: an expectation that nothing violates fails the compile, so the runs above prove each mistake is caught.
     expect(control.code).toBe(1);
     expect(control.output).toContain("error TS2578: Unused '@ts-expect-error' directive.");
+  }, 120_000);
+
+  test("InvokeError<\"divide\">: a value divide's errors schema does not allow does not compile; plain InvokeError takes anything (strictest and plain strict)", async () => {
+    dir.write("invoke-errors.ts", INVOKE_ERRORS);
+    expect(await strictestAndPlain(dir, ["gateway-handlers.d.ts", "invoke-errors.ts"])).toEqual({ strictest: { code: 0, output: "" }, plain: { code: 0, output: "" } });
   }, 120_000);
 });
 

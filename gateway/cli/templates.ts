@@ -211,6 +211,9 @@ export const COMMAND_HANDLER = `// The \`{{COMMAND}}\` command. The gateway chec
 // before this runs and the answer against {{RETURNS_SCHEMA}} after. Handler<...> takes
 // both types from those schemas through {{DECLARATIONS}}: after changing a schema, run
 // \`gateway types --handlers {{DECLARATIONS}}\` (or keep \`gateway dev --handlers ...\` running).
+// To reject the call with a value of your own: \`throw new InvokeError<{{COMMAND_LITERAL}}>(value)\`
+// (InvokeError from "ipc-gateway"); give the command an \`errors:\` schema and only values it
+// allows compile.
 import type { Handler } from "ipc-gateway";
 
 const {{FUNCTION}}: Handler<{{COMMAND_LITERAL}}> = async ({ body }) => {

@@ -17,6 +17,37 @@ export interface Catalog {
   events: Record<string, { payload: Slot; from: ("frontend" | "backend")[] }>;
 }
 
+/** GET /__gateway/manifest.json: under dev, each command's handler and the editor link. */
+export interface Manifest {
+  commands: Record<string, { timeout: number; windows?: string[]; handler?: HandlerSource }>;
+  /** createGateway's openInEditor (the Vite plugin's /__open-in-editor), or null. */
+  openInEditor?: string | null;
+}
+
+/** Where a command's handler is (manifest.json under dev). */
+export interface HandlerSource {
+  /** Relative to the manifest's folder. */
+  file: string;
+  export: string;
+  line?: number;
+  /** Absolute, for the editor link. */
+  path: string;
+}
+
+/** One of what is wrong with the gateway now (health's `problems`: gateway/ops/problems.ts). */
+export interface GatewayProblem {
+  problem: string;
+  since: string;
+  message: string;
+}
+
+/** gateway://type-check, and health's `typeCheck` (with `gateway dev --check-types`): the handlers' type errors. */
+export interface TypeCheck {
+  ok: boolean;
+  checked: number;
+  problems: { file: string; line: number | null; column: number | null; message: string }[];
+}
+
 /** GET /__gateway/health (503 with `ok: false` while the app does not build). */
 export interface Health {
   ok: boolean;
@@ -24,6 +55,8 @@ export interface Health {
   lastError: string | null;
   pages: number;
   listeners: number;
+  problems?: GatewayProblem[];
+  typeCheck?: TypeCheck;
 }
 
 /** gateway://invocation: one answered invocation, from any page or transport. */
@@ -85,7 +118,7 @@ export function loadGatewayScript(): Promise<void> {
 }
 
 /** A JSON document under /__gateway/ (with the token when the console's URL has one). */
-export async function fetchDocument<T>(name: "catalog.json" | "health" | "principals.json"): Promise<T> {
+export async function fetchDocument<T>(name: "catalog.json" | "manifest.json" | "health" | "principals.json"): Promise<T> {
   const response = await fetch(`/__gateway/${name}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, cache: "no-store" });
   if (response.status === 401) throw new Error("this gateway has a token (server.token): open the console as /__gateway/?token=<the token>");
   if (!response.ok && !(name === "health" && response.status === 503)) throw new Error(`/__gateway/${name} answered ${response.status}`);
@@ -125,4 +158,19 @@ export async function invokeAs(cmd: string, args: unknown, as: CallAs): Promise<
 /** `emit(event, payload)` as another principal: the event plugin's emit over HTTP (see invokeAs). */
 export async function emitAs(event: string, payload: unknown, as: CallAs): Promise<void> {
   await invokeAs("plugin:event|emit", { event, payload }, as);
+}
+
+/**
+ * Open a file in the editor through `openInEditor` (Vite's /__open-in-editor takes
+ * `?file=<path>:<line>:<col>`), as Vite's error overlay does: a request to it, nothing to show.
+ * The URL, for a link's href (another origin: the console's policy allows no request there, so
+ * the link opens it as a page instead).
+ */
+export function editorUrl(openInEditor: string, path: string, line?: number): string {
+  return `${openInEditor}?file=${encodeURIComponent(line === undefined ? path : `${path}:${line}`)}`;
+}
+
+/** Whether the console may fetch `url` (its Content-Security-Policy: connect-src 'self'). */
+export function sameOrigin(url: string): boolean {
+  return new URL(url, location.href).origin === location.origin;
 }

@@ -1,16 +1,21 @@
 // The dev console: every command, channel and event of the running app (from the schema
-// catalog), a form to try each, the live log, and the banner for a broken edit. Everything it
-// does with the app goes through the real @tauri-apps/api on /__gateway/tauri.js, as a page's would.
+// catalog), a form to try each, the live log, and the banners for what is wrong: a broken edit,
+// the gateway's own problems (health), the handlers' type errors (gateway dev --check-types).
+// Everything it does with the app goes through the real @tauri-apps/api on /__gateway/tauri.js,
+// as a page's would.
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type { ComponentChildren } from "preact";
 import { useEffect, useErrorBoundary, useRef, useState } from "preact/hooks";
-import { fetchDocument, type BrokenEdit, type Catalog, type Health, type Invocation, type Principals, type Reload } from "./api.ts";
+import { fetchDocument, type BrokenEdit, type Catalog, type GatewayProblem, type Health, type Invocation, type Manifest, type Principals, type Reload, type TypeCheck } from "./api.ts";
 import { CallAsControl } from "./call-as.tsx";
 import { addLog, brief, LogPanel } from "./log.tsx";
 import { ChannelView, CommandView, EventView, formatMs } from "./views.tsx";
 
 type Problem = BrokenEdit["problems"][number];
+
+/** How often health is read again: the gateway's problems begin and end without an event. */
+const HEALTH_EVERY_MS = 5000;
 
 /** Whether the app decides who calls (auth: or capabilities:): then an anonymous caller is named in the log too. */
 let accessConfigured = false;
@@ -25,6 +30,8 @@ export function App() {
   const [catalog, setCatalog] = useState<Catalog>();
   const [health, setHealth] = useState<Health>();
   const [principals, setPrincipals] = useState<Principals>();
+  const [manifest, setManifest] = useState<Manifest>();
+  const [typeCheck, setTypeCheck] = useState<TypeCheck>();
   const [failure, setFailure] = useState<string>();
   const [problems, setProblems] = useState<Problem[]>([]);
   const [flash, setFlash] = useState<string>();
@@ -34,15 +41,18 @@ export function App() {
   useEffect(() => {
     const load = async (): Promise<Health | undefined> => {
       try {
-        const [nextCatalog, nextHealth, nextPrincipals] = await Promise.all([
+        const [nextCatalog, nextHealth, nextPrincipals, nextManifest] = await Promise.all([
           fetchDocument<Catalog>("catalog.json"),
           fetchDocument<Health>("health"),
           fetchDocument<Principals>("principals.json"),
+          fetchDocument<Manifest>("manifest.json"),
         ]);
         accessConfigured = nextPrincipals.auth || nextPrincipals.capabilities !== null;
         setCatalog(nextCatalog);
         setHealth(nextHealth);
+        if (nextHealth.typeCheck) setTypeCheck(nextHealth.typeCheck);
         setPrincipals(nextPrincipals);
+        setManifest(nextManifest);
         setFailure(undefined);
         return nextHealth;
       } catch (error) {
@@ -52,11 +62,27 @@ export function App() {
     };
     // Opened after an edit broke: health has the mistakes as text.
     void load().then((first) => first?.lastError && setProblems(parseProblems(first.lastError)));
+    // Health alone, now and then and soon after a call (what a call does may be a problem: a
+    // handler that held the event loop); a failed read waits for the next.
+    let healthSoon: ReturnType<typeof setTimeout> | undefined;
+    const readHealth = () => {
+      healthSoon = undefined;
+      fetchDocument<Health>("health").then((next) => {
+        setHealth(next);
+        if (next.typeCheck) setTypeCheck(next.typeCheck);
+      }, () => undefined);
+    };
+    const healthTimer = setInterval(readHealth, HEALTH_EVERY_MS);
     let flashTimer: ReturnType<typeof setTimeout> | undefined;
     const unlisten = [
-      listen<Invocation>("gateway://invocation", ({ payload: p }) =>
-        addLog("invocation", p.cmd, `${p.outcome} · ${p.status} · ${formatMs(p.ms)} · window ${p.window} (${p.transport})${byWhom(p.principal)}`, p.outcome !== "ok"),
-      ),
+      listen<Invocation>("gateway://invocation", ({ payload: p }) => {
+        addLog("invocation", p.cmd, `${p.outcome} · ${p.status} · ${formatMs(p.ms)} · window ${p.window} (${p.transport})${byWhom(p.principal)}`, p.outcome !== "ok");
+        healthSoon ??= setTimeout(readHealth, 300);
+      }),
+      listen<TypeCheck>("gateway://type-check", ({ payload }) => {
+        setTypeCheck(payload);
+        if (!payload.ok) addLog("error", "type check", payload.problems.map((p) => `${where(p)}: ${p.message}`).join("; "), true);
+      }),
       listen<Reload>("gateway://reload", ({ payload }) => {
         addLog("reload", `generation ${payload.generation}`, payload.changed.join(", "));
         setProblems([]);
@@ -71,7 +97,11 @@ export function App() {
         void load();
       }),
     ];
-    return () => unlisten.forEach((off) => void off.then((f) => f()));
+    return () => {
+      clearInterval(healthTimer);
+      clearTimeout(healthSoon);
+      unlisten.forEach((off) => void off.then((f) => f()));
+    };
   }, []);
 
   const topics = catalog ? Object.keys(catalog.events) : [];
@@ -102,14 +132,20 @@ export function App() {
           <a href="/__gateway/catalog.json">catalog.json</a>
           <a href="/__gateway/manifest.json">manifest.json</a>
           <a href="/__gateway/health">health</a>
+          <a href="/__gateway/openapi.json">openapi.json</a>
+          <a href="/__gateway/asyncapi.json">asyncapi.json</a>
         </nav>
       </header>
-      {problems.length > 0 && <Banner problems={problems} ready={health?.ok !== false} />}
-      {failure && <div class="banner">{failure}</div>}
+      <div class="banners">
+        {problems.length > 0 && <Banner problems={problems} ready={health?.ok !== false} />}
+        {health?.problems && health.problems.length > 0 && <GatewayProblems problems={health.problems} />}
+        {typeCheck && typeCheck.problems.length > 0 && <TypeErrors check={typeCheck} />}
+        {failure && <div class="banner">{failure}</div>}
+      </div>
       <Sidebar catalog={catalog} kind={kind} name={name} muted={muted} />
       <main>
         <Contained key={`${kind}:${name}`}>
-          {kind === "command" && <CommandView key={`c:${name}`} name={name} catalog={catalog} />}
+          {kind === "command" && <CommandView key={`c:${name}`} name={name} catalog={catalog} described={manifest?.commands[name]} openInEditor={manifest?.openInEditor ?? null} />}
           {kind === "event" && <EventView key={`e:${name}`} name={name} catalog={catalog} listening={!muted.has(name)} onListen={(on) => toggleListen(name, on)} />}
           {kind === "channel" && <ChannelView key={`ch:${name}`} name={name} catalog={catalog} />}
           {kind === "none" && (
@@ -131,10 +167,45 @@ function Contained({ children }: { children: ComponentChildren }) {
 
 function Banner({ problems, ready }: { problems: Problem[]; ready: boolean }) {
   return (
-    <div class="banner" role="alert">
+    <div class="banner broken" role="alert">
       <strong>{ready ? "The last edit is broken; the gateway keeps serving the previous version." : "The app does not build yet; every command answers not-ready."}</strong>
       <ul>
         {problems.map((p, i) => (
+          <li key={i}>
+            {where(p) && <code class="where">{where(p)}</code>} {p.message}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** health's `problems`: what is wrong with the gateway itself now (the app may build fine). */
+function GatewayProblems({ problems }: { problems: GatewayProblem[] }) {
+  return (
+    <div class="banner problems" role="alert">
+      <strong>The gateway has {problems.length === 1 ? "a problem" : `${problems.length} problems`} now:</strong>
+      <ul>
+        {problems.map((p) => (
+          <li key={p.problem} data-problem={p.problem}>
+            <code class="where">{p.problem}</code> {p.message} <small>(since {new Date(p.since).toLocaleTimeString()})</small>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** The background type check's findings (gateway dev --check-types): the app still runs. */
+function TypeErrors({ check }: { check: TypeCheck }) {
+  const count = check.problems.length;
+  return (
+    <div class="banner types" role="alert">
+      <strong>
+        The type check found {count === 1 ? "a problem" : `${count} problems`} ({check.checked} handler{check.checked === 1 ? "" : "s"} checked); the gateway serves them anyway.
+      </strong>
+      <ul>
+        {check.problems.map((p, i) => (
           <li key={i}>
             {where(p) && <code class="where">{where(p)}</code>} {p.message}
           </li>

@@ -1,5 +1,6 @@
 // The live log: invocations (every page's, from gateway://invocation), events received and
-// emitted, channel messages, reloads and broken edits. Newest first, the last 500 kept.
+// emitted, channel messages, reloads and broken edits. Newest first, the last 500 kept. The
+// channel messages of one call are one row (a group), their count on it, each one inside.
 import { useEffect, useReducer, useState } from "preact/hooks";
 
 export type LogKind = "invocation" | "event" | "emit" | "channel" | "reload" | "error";
@@ -11,16 +12,45 @@ export interface LogEntry {
   title: string;
   detail: string;
   failed: boolean;
+  /** A group's items (the last GROUP_LIMIT of them), oldest first; `count` says how many came. */
+  items?: LogItem[];
+  count?: number;
+}
+
+/** One item of a group: a channel message of the call the group stands for. */
+export interface LogItem {
+  at: Date;
+  title: string;
+  detail: string;
 }
 
 const LIMIT = 500;
+const GROUP_LIMIT = 200;
 let entries: LogEntry[] = [];
 let nextId = 1;
 const subscribers = new Set<() => void>();
 
-export function addLog(kind: LogKind, title: string, detail = "", failed = false): void {
-  entries = [{ id: nextId++, at: new Date(), kind, title, detail, failed }, ...entries.slice(0, LIMIT - 1)];
+/** Add a row; its id, for addToGroup. */
+export function addLog(kind: LogKind, title: string, detail = "", failed = false): number {
+  const id = nextId++;
+  entries = [{ id, at: new Date(), kind, title, detail, failed }, ...entries.slice(0, LIMIT - 1)];
   subscribers.forEach((notify) => notify());
+  return id;
+}
+
+/**
+ * Add an item to row `id` (made a group by its first item), which stays where it is; its detail
+ * becomes `detail(count)`. False when the row is gone (cleared, or past the log's limit).
+ */
+export function addToGroup(id: number, item: Omit<LogItem, "at">, detail: (count: number) => string): boolean {
+  const index = entries.findIndex((e) => e.id === id);
+  if (index === -1) return false;
+  const entry = entries[index]!;
+  const count = (entry.count ?? 0) + 1;
+  const items = [...(entry.items ?? []).slice(1 - GROUP_LIMIT), { ...item, at: new Date() }];
+  entries = entries.map((e, i) => (i === index ? { ...entry, items, count, detail: detail(count) } : e));
+  subscribers.forEach((notify) => notify());
+  return true;
 }
 
 function clearLog(): void {
@@ -56,7 +86,8 @@ export function LogPanel() {
   const all = useLog();
   const [filter, setFilter] = useState("");
   const needle = filter.trim().toLowerCase();
-  const shown = needle ? all.filter((e) => `${e.kind} ${e.title} ${e.detail}`.toLowerCase().includes(needle)) : all;
+  const matches = (text: string) => text.toLowerCase().includes(needle);
+  const shown = needle ? all.filter((e) => matches(`${e.kind} ${e.title} ${e.detail}`) || e.items?.some((i) => matches(`${i.title} ${i.detail}`))) : all;
   return (
     <section class="log" aria-label="Live log">
       <header>
@@ -71,11 +102,26 @@ export function LogPanel() {
       ) : (
         <ol>
           {shown.map((entry) => (
-            <li key={entry.id} class={entry.failed ? "failed" : undefined} data-kind={entry.kind}>
+            <li key={entry.id} class={entry.failed ? "failed" : undefined} data-kind={entry.kind} data-count={entry.count}>
               <time>{time(entry.at)}</time>
               <span class={`kind ${entry.kind}`}>{entry.kind}</span>
               <span class="title">{entry.title}</span>
-              <span class="detail">{entry.detail}</span>
+              {entry.items ? (
+                <details class="detail group">
+                  <summary>{entry.detail}</summary>
+                  <ol class="items">
+                    {entry.items.map((item, i) => (
+                      <li key={(entry.count ?? 0) - entry.items!.length + i}>
+                        <time>{time(item.at)}</time>
+                        <span class="title">{item.title}</span>
+                        <code>{item.detail}</code>
+                      </li>
+                    ))}
+                  </ol>
+                </details>
+              ) : (
+                <span class="detail">{entry.detail}</span>
+              )}
             </li>
           ))}
         </ol>

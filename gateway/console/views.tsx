@@ -1,13 +1,15 @@
 // One command, event or channel: its schemas, and for commands and events a form to try it
 // through the real @tauri-apps/api (invoke with Channels; emit), or over HTTP as the principal
-// "call as" names (call-as.tsx).
+// "call as" names (call-as.tsx). A command also shows its handler (a link into the editor when
+// the gateway has openInEditor), its time limit and windows, and the invoke() call the form makes.
 import { Channel, invoke, type InvokeArgs } from "@tauri-apps/api/core";
 import { emit } from "@tauri-apps/api/event";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { emitAs, invokeAs, type CallAs, type Catalog, type Slot } from "./api.ts";
+import { editorUrl, emitAs, invokeAs, sameOrigin, type CallAs, type Catalog, type HandlerSource, type Manifest, type Slot } from "./api.ts";
 import { currentCallAs, describeCallAs, useCallAs } from "./call-as.tsx";
 import { findInvalid, initialFor, ValueForm, ValueView } from "./form.tsx";
-import { addLog, brief, useLog } from "./log.tsx";
+import { addLog, addToGroup, brief, useLog } from "./log.tsx";
+import { invokeSnippet } from "./snippet.ts";
 import { referencedNames, refName, type Definitions } from "./schema.ts";
 
 interface ChannelMessage {
@@ -30,7 +32,15 @@ interface Run {
 
 const SHOWN_MESSAGES = 200;
 
-export function CommandView({ name, catalog }: { name: string; catalog: Catalog }) {
+interface CommandViewProps {
+  name: string;
+  catalog: Catalog;
+  /** The command in manifest.json: time limit, windows and (under dev) its handler. */
+  described: Manifest["commands"][string] | undefined;
+  openInEditor: string | null;
+}
+
+export function CommandView({ name, catalog, described, openInEditor }: CommandViewProps) {
   const command = catalog.commands[name]!;
   const defs = catalog.$defs;
   const [body, setBody] = useState(() => initialFor(command.body, defs));
@@ -62,12 +72,22 @@ export function CommandView({ name, catalog }: { name: string; catalog: Catalog 
     }
 
     let args: unknown = body;
+    // This call's channel messages: one row of the log, made at the first message.
+    let group: number | undefined;
+    const names = [...new Set(channelFields.map(([, channelName]) => channelName))].join(", ");
+    const say = (n: number) => `${n} channel message${n === 1 ? "" : "s"} (${names})`;
     for (const [field, channelName] of channelFields) {
       let index = 0;
       const channel = new Channel<unknown>((message) => {
         const entry = { field, index: index++, message };
         update((r) => ({ ...r, messages: [...r.messages.slice(1 - SHOWN_MESSAGES), entry], received: r.received + 1 }));
-        addLog("channel", `${channelName} #${entry.index}`, `${name}.${field || "body"} ${brief(message)}`);
+        // Which field, only when the command has several.
+        const item = { title: `${channelName} #${entry.index}${channelFields.length > 1 ? ` (${field || "body"})` : ""}`, detail: brief(message) };
+        if (group === undefined || !addToGroup(group, item, say)) {
+          // The first message (or the row was cleared meanwhile): a new row, counting from here.
+          group = addLog("channel", name);
+          addToGroup(group, item, say);
+        }
       });
       args = field === "" ? channel : { ...(args as Record<string, unknown> | undefined), [field]: channel };
     }
@@ -89,6 +109,7 @@ export function CommandView({ name, catalog }: { name: string; catalog: Catalog 
         {command.returns === "binary" && <span class="badge">bytes out</span>}
         {channelFields.length > 0 && <span class="badge channel">channel</span>}
       </header>
+      {described && <CommandFacts described={described} openInEditor={openInEditor} />}
       <form class="try" onSubmit={submit} noValidate>
         <h3>Body</h3>
         <ValueForm slot={command.body} defs={defs} channels={command.channels} value={body} onChange={setBody} />
@@ -96,8 +117,8 @@ export function CommandView({ name, catalog }: { name: string; catalog: Catalog 
           <button type="submit" class="primary" disabled={run !== undefined && !run.done && !run.refused}>
             Invoke
           </button>
-          <code class="call">invoke("{name}", …)</code>
         </div>
+        <Snippet text={invokeSnippet(name, body, command.channels)} />
       </form>
       {run && <RunView run={run} channels={command.channels} />}
       <div class="schemas">
@@ -107,6 +128,120 @@ export function CommandView({ name, catalog }: { name: string; catalog: Catalog 
       </div>
     </article>
   );
+}
+
+/** The handler (its file, linked into the editor when it can be), the time limit and the windows. */
+function CommandFacts({ described, openInEditor }: { described: NonNullable<CommandViewProps["described"]>; openInEditor: string | null }) {
+  const { handler, timeout, windows } = described;
+  return (
+    <dl class="facts">
+      {handler && (
+        <>
+          <dt>handler</dt>
+          <dd>
+            <HandlerFile handler={handler} openInEditor={openInEditor} />
+          </dd>
+        </>
+      )}
+      <dt>timeout</dt>
+      <dd data-fact="timeout">{formatDuration(timeout)}</dd>
+      <dt>windows</dt>
+      <dd data-fact="windows">
+        {windows
+          ? windows.map((w, i) => (
+              <span key={w}>
+                {i > 0 && ", "}
+                <code>{w}</code>
+              </span>
+            ))
+          : "any"}
+      </dd>
+    </dl>
+  );
+}
+
+function HandlerFile({ handler, openInEditor }: { handler: HandlerSource; openInEditor: string | null }) {
+  const [trouble, setTrouble] = useState<string>();
+  const place = `${handler.file}${handler.line === undefined ? "" : `:${handler.line}`}`;
+  const exported = handler.export === "default" ? "default export" : `export ${handler.export}`;
+  if (openInEditor === null) {
+    return (
+      <span class="handler">
+        <code class="handler-file">{place}</code> <small>{exported}</small> <CopyButton text={place} label="copy path" />
+      </span>
+    );
+  }
+  const url = editorUrl(openInEditor, handler.path, handler.line);
+  const local = sameOrigin(url);
+  const open = (event: MouseEvent) => {
+    if (!local) return; // another origin: the link opens it (the console may not fetch there)
+    event.preventDefault();
+    // As Vite's error overlay does: a request, and the editor opens the file.
+    fetch(url, { cache: "no-store" }).then(
+      (response) => setTrouble(response.ok ? undefined : `${openInEditor} answered ${response.status}`),
+      (error: unknown) => setTrouble(`${openInEditor} could not be reached: ${String(error)}`),
+    );
+  };
+  return (
+    <span class="handler">
+      <a class="handler-file" href={url} onClick={open} title={`open ${handler.path} in the editor`} {...(local ? {} : { target: "_blank", rel: "noreferrer" })}>
+        {place}
+      </a>{" "}
+      <small>{exported}</small>
+      {trouble && <small class="field-error">{trouble}</small>}
+    </span>
+  );
+}
+
+/** Code to copy: shown as it is, with a Copy button. */
+function Snippet({ text }: { text: string }) {
+  return (
+    <div class="snippet">
+      <pre>
+        <code>{text}</code>
+      </pre>
+      <CopyButton text={text} />
+    </div>
+  );
+}
+
+function CopyButton({ text, label = "copy" }: { text: string; label?: string }) {
+  const [said, setSaid] = useState<string>();
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  const copy = async () => {
+    const copied = await copyText(text);
+    setSaid(copied ? "copied" : "could not copy: select it instead");
+    clearTimeout(timer.current);
+    timer.current = setTimeout(() => setSaid(undefined), 2000);
+  };
+  return (
+    <button type="button" class="quiet copy" onClick={copy}>
+      {said ?? label}
+    </button>
+  );
+}
+
+/** navigator.clipboard, else (an insecure origin, a refused permission) the older copy command. */
+async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.readOnly = true;
+    area.className = "offscreen";
+    document.body.append(area);
+    area.select();
+    try {
+      return document.execCommand("copy");
+    } catch {
+      return false;
+    } finally {
+      area.remove();
+    }
+  }
 }
 
 function RunView({ run, channels }: { run: Run; channels: Record<string, string> }) {
@@ -299,6 +434,12 @@ function SchemaView({ label, slot, defs }: { label: string; slot: Slot; defs: De
       )}
     </section>
   );
+}
+
+/** A time limit as the manifest would say it: 30 s, 1.5 s, 200 ms. */
+function formatDuration(ms: number | null): string {
+  if (ms === null) return "none"; // (JSON's null: no limit)
+  return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 export function formatMs(ms: number): string {

@@ -10,7 +10,13 @@
 //    (`: Promise<HandlerResult<"greet">>` after its parameter list, nothing else moves), so the
 //    compiler reports each offending `return` at its own line, with the property that is wrong; a
 //    handler with an annotation (or one the file does not define as a function) has its declared
-//    return type checked instead, reported at the annotation (or the export).
+//    return type checked instead, reported at the annotation (or the export);
+//  - the errors, for a command with an `errors:` schema: each `new InvokeError(value)` inside the
+//    handler function gets the command's type arguments, in memory (`new InvokeError<"divide">`),
+//    so the compiler checks `value` where it stands; an `InvokeError<...>` the handler typed itself
+//    is checked for a value the command's errors type allows. Helpers outside the handler
+//    function, and an `InvokeError` not imported from ipc-gateway in the handler's file, are not
+//    looked at: what they throw is checked at run time only.
 // The checks themselves are a few lines appended to the handler file in memory, so they see the
 // handler exactly as other files of its module format would; their findings are reported at the
 // handler's line. The handler files' own type errors are reported too, at their place.
@@ -37,6 +43,10 @@ type Ts = typeof TS;
 const UNUSED = new Set([6133, 6138, 6192, 6196, 6198, 6199, 6205]);
 /** Diagnostics that say a value is not assignable to a type (a `return` against the injected annotation). */
 const ASSIGNABILITY = new Set([2322, 2326, 2353, 2375, 2412, 2559, 2739, 2740, 2741, 2820]);
+/** The same for an argument (an InvokeError's value against the injected type arguments). */
+const ARGUMENT_ASSIGNABILITY = new Set([...ASSIGNABILITY, 2345, 2379]);
+/** "Type X does not satisfy the expected type Y" (a typed InvokeError against its command's errors). */
+const NOT_SATISFIED = 1360;
 
 /** The app's `typescript`, resolved from `dir` (as its own tooling would find it). */
 function loadTypeScript(dir: string): { ok: true; ts: Ts } | { ok: false; message: string } {
@@ -82,6 +92,13 @@ class Overlay {
   readonly checks: AppendedCheck[] = [];
   /** Return statements (and arrow bodies) checked against an injected annotation, by command. */
   readonly returnRanges: { start: number; end: number; command: string }[] = [];
+  /**
+   * InvokeError values checked against injected type arguments, by command(s); diagnostics inside
+   * `holes` (the arguments of calls, the bodies of functions within the value) are not about them.
+   */
+  readonly errorRanges: { start: number; end: number; holes: [number, number][]; commands: string[] }[] = [];
+  /** InvokeErrors with type arguments of their own: `end` is where the check is inserted, `at` where to report. */
+  readonly typedErrors: { end: number; at: number; typed: string; commands: string[] }[] = [];
   private appended = "";
 
   constructor(
@@ -149,6 +166,8 @@ export function checkHandlerTypes(generation: Generation): HandlerCheckResult {
   const skipped: string[] = [];
   let checked = 0;
   const byExport = new Map<string, string[]>();
+  /** Handler exports whose InvokeErrors are already looked at (once for every command they serve). */
+  const errorsLooked = new Set<string>();
   for (const command of generation.commands.values()) {
     const key = `${command.file}#${exportOf(command.source)}`;
     byExport.set(key, [...(byExport.get(key) ?? []), command.name]);
@@ -200,6 +219,13 @@ export function checkHandlerTypes(generation: Generation): HandlerCheckResult {
           fn?.type ? fn.type.getStart(overlay.source) : fn?.name ? fn.name.getStart(overlay.source) : at,
         );
       }
+    }
+    const key = `${command.file}#${exportName}`;
+    if (located?.fn && !errorsLooked.has(key)) {
+      errorsLooked.add(key);
+      // A function serving several commands must reject with what each of them allows.
+      const declaring = byExport.get(key)!.filter((n) => catalog.commands.get(n)?.errors.kind !== "any").sort();
+      if (declaring.length > 0) checkInvokeErrors(ts, overlay, located.fn, declaring);
     }
   }
 
@@ -258,8 +284,43 @@ function fromOverlay(ts: Ts, overlay: Overlay, d: TS.Diagnostic): Problem | unde
     return located(ts, overlay.source, check.at, message);
   }
   const message = flatten(ts, d.messageText);
-  const range = ASSIGNABILITY.has(d.code) ? overlay.returnRanges.find((r) => mapped.original >= r.start && mapped.original <= r.end) : undefined;
-  return located(ts, overlay.source, mapped.original, range ? `the handler of ${JSON.stringify(range.command)} returns a value its returns schema does not allow: ${message}` : message);
+  const at = mapped.original;
+  if (d.code === NOT_SATISFIED) {
+    const typed = overlay.typedErrors.find((t) => t.end === at);
+    if (typed) return located(ts, overlay.source, typed.at, `${handlerOf(typed.commands)} rejects with an ${typed.typed} whose value ${schemasOf(typed.commands)}: ${trimSatisfies(message)}`);
+  }
+  const value = ARGUMENT_ASSIGNABILITY.has(d.code)
+    ? overlay.errorRanges.find((r) => at >= r.start && at <= r.end && !r.holes.some(([from, to]) => at >= from && at < to))
+    : undefined;
+  if (value) return located(ts, overlay.source, at, `${handlerOf(value.commands)} rejects with an InvokeError value ${schemasOf(value.commands)}: ${message}`);
+  const range = ASSIGNABILITY.has(d.code) ? overlay.returnRanges.find((r) => at >= r.start && at <= r.end) : undefined;
+  return located(ts, overlay.source, at, range ? `the handler of ${JSON.stringify(range.command)} returns a value its returns schema does not allow: ${message}` : message);
+}
+
+/** `the handler of "a"`, `the handler of "a" and "b"`. */
+function handlerOf(commands: string[]): string {
+  const names = commands.map((c) => JSON.stringify(c));
+  return `the handler of ${names.length === 1 ? names[0] : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`}`;
+}
+
+function schemasOf(commands: string[]): string {
+  return commands.length === 1 ? "its errors schema does not allow" : "their errors schemas do not allow";
+}
+
+/**
+ * The typed check's chain starts with the in-memory `satisfies { readonly value: ... }`; what
+ * matters is where the values differ.
+ */
+function trimSatisfies(detail: string): string {
+  const lines = detail.split("\n");
+  const first = lines.findIndex((l) => !/does not satisfy the expected type|Types of property 'value' are incompatible/.test(l));
+  if (first <= 0) return detail;
+  const indent = (l: string) => l.length - l.trimStart().length;
+  const base = indent(lines[first]!);
+  return lines
+    .slice(first)
+    .map((l, i) => (i === 0 ? l.trim() : `    ${l.slice(Math.min(base, indent(l)))}`))
+    .join("\n");
 }
 
 function located(ts: Ts, source: TS.SourceFile, position: number, message: string): Problem {
@@ -394,6 +455,69 @@ function locateExport(ts: Ts, source: TS.SourceFile, exportName: string): Locate
     }
   }
   return undefined;
+}
+
+/**
+ * Every `new InvokeError(value)` inside the handler function (nested functions included: they are
+ * the handler's code): without type arguments it gets the commands' in memory, so the compiler
+ * checks `value` against their errors types where it stands (and at the property that is wrong);
+ * with type arguments of its own, the instance is checked to carry a value those types allow.
+ */
+function checkInvokeErrors(ts: Ts, overlay: Overlay, fn: TS.FunctionLikeDeclaration, commands: string[]): void {
+  const source = overlay.source;
+  const { names, namespaces } = invokeErrorImports(ts, source);
+  if (names.size === 0 && namespaces.size === 0) return;
+  const isInvokeError = (e: TS.Expression) =>
+    ts.isIdentifier(e)
+      ? names.has(e.text)
+      : ts.isPropertyAccessExpression(e) && ts.isIdentifier(e.expression) && namespaces.has(e.expression.text) && e.name.text === "InvokeError";
+  const errorType = commands.map((c) => `import("ipc-gateway").CommandError<${stringLiteral(c)}>`).join(" & ");
+  const visit = (node: TS.Node): void => {
+    if (ts.isNewExpression(node) && isInvokeError(node.expression) && node.arguments && node.arguments.length > 0) {
+      const value = node.arguments[0]!;
+      if (!node.typeArguments) {
+        overlay.insertions.push({ pos: node.expression.end, text: `<${commands.length === 1 ? stringLiteral(commands[0]!) : errorType}>` });
+        overlay.errorRanges.push({ start: value.getStart(source), end: value.end, holes: holesIn(ts, value), commands });
+      } else if (!ts.isExpressionStatement(node.parent)) {
+        // (A bare `new InvokeError<T>(v);` statement is left alone: a `(` there could join the line above.)
+        overlay.insertions.push({ pos: node.getStart(source), text: "(" }, { pos: node.end, text: ` satisfies { readonly value: ${errorType} })` });
+        const typed = `${node.expression.getText(source)}<${node.typeArguments.map((t) => t.getText(source)).join(", ")}>`;
+        overlay.typedErrors.push({ end: node.end, at: node.typeArguments[0]!.getStart(source), typed, commands });
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  ts.forEachChild(fn, visit);
+}
+
+/** The local names of ipc-gateway's InvokeError in a file: `import { InvokeError as E }`, and `import * as gw` (gw.InvokeError). */
+function invokeErrorImports(ts: Ts, source: TS.SourceFile): { names: Set<string>; namespaces: Set<string> } {
+  const names = new Set<string>();
+  const namespaces = new Set<string>();
+  for (const statement of source.statements) {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier) || statement.moduleSpecifier.text !== "ipc-gateway") continue;
+    const bindings = statement.importClause?.isTypeOnly ? undefined : statement.importClause?.namedBindings;
+    if (!bindings) continue;
+    if (ts.isNamespaceImport(bindings)) namespaces.add(bindings.name.text);
+    else for (const e of bindings.elements) if (!e.isTypeOnly && (e.propertyName ?? e.name).text === "InvokeError") names.add(e.name.text);
+  }
+  return { names, namespaces };
+}
+
+/**
+ * Where, inside an InvokeError's value, a diagnostic is about something else: the arguments of
+ * calls in it and the bodies of functions in it (a mistake there is not the value's).
+ */
+function holesIn(ts: Ts, value: TS.Expression): [number, number][] {
+  const holes: [number, number][] = [];
+  const visit = (node: TS.Node): void => {
+    if (ts.isFunctionLike(node) && "body" in node && node.body) holes.push([node.body.pos, node.body.end]);
+    else if (ts.isCallExpression(node) || ts.isNewExpression(node)) holes.push([node.expression.end, node.end]);
+    else if (ts.isTaggedTemplateExpression(node)) holes.push([node.tag.end, node.end]);
+    ts.forEachChild(node, visit);
+  };
+  visit(value);
+  return holes;
 }
 
 /** Where a return type annotation goes: right after the parameter list's `)` (undefined for `x => ...`). */

@@ -208,7 +208,8 @@ export function handlerDeclarations(catalog: Catalog, options: GenerateOptions):
   const out: string[] = [
     header(options, "gateway types --handlers"),
     "// Include it in the handlers' TypeScript program (tsconfig \"include\"): then Invoke<\"greet\">",
-    "// is the body of command greet, and Handler<\"greet\"> checks what the handler returns.",
+    "// is the body of command greet, Handler<\"greet\"> checks what the handler returns, and",
+    "// new InvokeError<\"greet\">(value) takes only what greet's errors: schema allows.",
     "",
   ];
   if (types.usesChannel) out.push('import type { Channel } from "ipc-gateway";', "");

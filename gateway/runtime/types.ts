@@ -75,6 +75,18 @@ export type CommandBody<Name extends keyof Commands> = Commands[Name] extends { 
 export type CommandReturns<Name extends keyof Commands> = Commands[Name] extends { returns: infer Returns } ? Returns : unknown;
 
 /**
+ * What a command's handler may reject with (`throw new InvokeError<"divide">(value)`): its
+ * `errors:` type, `unknown` without one (any value goes, as at run time).
+ */
+export type CommandError<Name extends keyof Commands> = Commands[Name] extends { error: infer Thrown } ? Thrown : unknown;
+
+/**
+ * `InvokeError`'s value: a command name that `Commands` declares stands for that command's
+ * declared errors; anything else is the value's type itself (`InvokeError<{ code: number }>`).
+ */
+export type ErrorOf<E> = E extends keyof Commands ? CommandError<E> : E;
+
+/**
  * What a command's handler may return: its `returns` type, and `undefined` too where that allows
  * `null` (the gateway sends `undefined` as `null`).
  */

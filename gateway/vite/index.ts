@@ -101,6 +101,8 @@ export default function gateway(options: GatewayPluginOptions = {}): Plugin {
           serveWhileBroken: true,
           logger,
           onProblems: (report) => overlay.report(report),
+          // The dev console's handler links open files through Vite's own editor launcher.
+          openInEditor: `${server.config.base}__open-in-editor`,
           ...(options.envFile !== undefined ? { envFile: [options.envFile].flat().map((f) => resolve(root, f)) } : {}),
         });
       } catch (error) {

@@ -1,7 +1,10 @@
 // The dev console (/__gateway/ under gateway dev) in headless Chromium, on a copy of the example
-// app: forms built from the schema catalog invoke commands (download with a Channel), an event is
-// emitted and logged, a broken edit shows its banner. And the console is served only under dev:
-// the real bin's `serve` answers 404, its `dev` serves the compiled dist/console/.
+// app: forms built from the schema catalog invoke commands (download with a Channel, its messages
+// one row of the log), an event is emitted and logged, a broken edit shows its banner; a command
+// shows its handler (linked into the editor through openInEditor), time limit and windows and the
+// invoke() call to copy; health's problems and the type check's findings show as banners. And the
+// console is served only under dev: the real bin's `serve` answers 404 (and its manifest.json
+// names no file), its `dev` serves the compiled dist/console/.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
@@ -49,7 +52,8 @@ afterAll(async () => {
 });
 
 async function openConsole(): Promise<Page> {
-  const opened = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  // The clipboard as a user who allowed it: the Copy buttons write there (tested by reading it back).
+  const opened = await browser.newPage({ viewport: { width: 1400, height: 900 }, permissions: ["clipboard-read", "clipboard-write"] });
   opened.on("pageerror", (error) => pageErrors.push(String(error)));
   opened.on("console", (message) => {
     if (message.text().includes("Content Security Policy")) policyViolations.push(message.text());
@@ -79,6 +83,12 @@ describe("under gateway dev", () => {
   test("invokes greet from its generated form: the answer, its duration and the log line", async () => {
     await select("command:greet");
     await page.fill("[name=name]", "Ada");
+    // The call the form makes, as code to copy.
+    const snippet = 'import { invoke } from "@tauri-apps/api/core";\n\nawait invoke("greet", { name: "Ada" });';
+    expect(await page.locator(".snippet code").textContent()).toBe(snippet);
+    await page.click(".snippet button:has-text('copy')");
+    await page.locator(".snippet button:has-text('copied')").waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(snippet);
     await page.click("button:has-text('Invoke')");
     const outcome = page.locator("[data-outcome=ok]");
     await outcome.waitFor();
@@ -131,8 +141,43 @@ describe("under gateway dev", () => {
     expect(messages[0]).toBe('progress #0{"step":1,"of":8,"percent":13}');
     expect(messages[7]).toBe('progress #7{"step":8,"of":8,"percent":100}');
     expect(JSON.parse((await page.locator("[data-outcome=ok] > pre").textContent())!)).toEqual({ steps: 8 });
-    await expect(logLine("channel", "download.onProgress").count()).resolves.toBeGreaterThanOrEqual(8);
-    await logLine("channel", "progress #7").first().waitFor();
+    // In the log: one row for the call, its messages folded under it.
+    const row = logLine("channel", "download");
+    expect(await row.count()).toBe(1);
+    expect(await row.getAttribute("data-count")).toBe("8");
+    expect(await row.locator("summary").textContent()).toBe("8 channel messages (progress)");
+    expect(await row.locator("ol.items li").first().isVisible()).toBe(false);
+    await row.locator("summary").click();
+    expect(await row.locator("ol.items li").allTextContents()).toEqual(
+      Array.from({ length: 8 }, (_, i) => expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}progress #${i}\\{"step":${i + 1},"of":8,"percent":\\d+\\}$`))),
+    );
+    // The snippet passes a Channel for the channel field.
+    expect(await page.locator(".snippet code").textContent()).toBe(
+      'import { Channel, invoke } from "@tauri-apps/api/core";\n\nconst onProgress = new Channel((message) => console.log(message)); // progress\nawait invoke("download", { steps: 8, onProgress });',
+    );
+  });
+
+  test("a command's handler file, time limit and windows; without openInEditor the path is text to copy", async () => {
+    await select("command:greet");
+    const line = app.app.read("handlers/greet.ts").split("\n").findIndex((l) => l.startsWith("export default")) + 1;
+    expect(line).toBeGreaterThan(1);
+    const handler = page.locator(".facts .handler");
+    expect(await handler.locator("code.handler-file").textContent()).toBe(`handlers/greet.ts:${line}`);
+    expect(await handler.locator("a").count()).toBe(0); // no editor to open it in
+    expect(await handler.locator("small").first().textContent()).toBe("default export");
+    expect(await page.locator("[data-fact=timeout]").textContent()).toBe("30 s");
+    expect(await page.locator("[data-fact=windows]").textContent()).toBe("any");
+    await handler.locator("button:has-text('copy path')").click();
+    await handler.locator("button:has-text('copied')").waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`handlers/greet.ts:${line}`);
+  });
+
+  test("the header links to the OpenAPI and AsyncAPI documents, which answer", async () => {
+    for (const name of ["openapi.json", "asyncapi.json"]) {
+      const href = await page.locator(".top nav a", { hasText: name }).getAttribute("href");
+      expect(href).toBe(`/__gateway/${name}`);
+      expect((await request(`${url}${href}`, { method: "GET" })).status).toBe(200);
+    }
   });
 
   test("emits chat-message from its form; it is logged, heard back through listen and by the backend", async () => {
@@ -385,6 +430,175 @@ commands:
   });
 });
 
+describe("a handler's place, the editor link, the gateway's problems and the type check", () => {
+  const APP = {
+    "gateway.yaml": `
+version: 1
+commands:
+  hello:
+    handler: handlers/app.ts#hello
+    timeout: 1500ms
+    windows: [main, gateway-console]
+    body: { type: object, properties: { name: { type: string } }, required: [name] }
+  spin:
+    handler: handlers/app.ts#spin
+    timeout: 100ms
+`,
+    "handlers/app.ts": [
+      "// Two handlers of one module.",
+      "export function hello({ body }: { body: { name: string } }) {",
+      "  return `hello ${body.name}`;",
+      "}",
+      "",
+      "// Holds the event loop past its 100 ms: the gateway's event-loop problem.",
+      "export const spin = () => {",
+      "  const end = Date.now() + 400;",
+      "  while (Date.now() < end);",
+      "  return null;",
+      "};",
+      "",
+    ].join("\n"),
+  };
+  let linked: Awaited<ReturnType<typeof gatewayFor>>;
+  let base: string;
+
+  beforeAll(async () => {
+    linked = await gatewayFor(APP, { dev: true, openInEditor: "/__open-in-editor" });
+    ({ url: base } = await linked.gw.listen({ port: 0 }));
+  });
+
+  afterAll(async () => linked?.close());
+
+  async function open(path: string, prepare?: (page: Page) => Promise<unknown>): Promise<Page> {
+    const opened = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    opened.on("pageerror", (error) => pageErrors.push(String(error)));
+    await prepare?.(opened);
+    await opened.goto(`${base}/__gateway/${path}`);
+    await opened.waitForSelector("[data-item='command:hello']");
+    return opened;
+  }
+
+  test("the handler's file links into the editor: a click requests openInEditor?file=<absolute path>:<line>", async () => {
+    const manifest = (await request(`${base}/__gateway/manifest.json`, { method: "GET" })).json();
+    expect(manifest.openInEditor).toBe("/__open-in-editor");
+    const path = linked.app.path("handlers/app.ts");
+    expect(manifest.commands.hello.handler).toEqual({ file: "handlers/app.ts", export: "hello", line: 2, path });
+    expect(manifest.commands.spin.handler).toEqual({ file: "handlers/app.ts", export: "spin", line: 7, path });
+
+    // What the editor endpoint (Vite's, in an app) is asked, answered here by the browser.
+    const asked: string[] = [];
+    let askedOnce!: () => void;
+    const wasAsked = new Promise<void>((r) => (askedOnce = r));
+    const opened = await open("#command/hello", (p) =>
+      p.route("**/__open-in-editor?*", (route) => {
+        asked.push(route.request().url());
+        askedOnce();
+        return route.fulfill({ status: 200, body: "" });
+      }),
+    );
+    try {
+      const link = opened.locator(".facts a.handler-file");
+      expect(await link.textContent()).toBe("handlers/app.ts:2");
+      expect(await opened.locator(".facts .handler small").first().textContent()).toBe("export hello");
+      expect(await opened.locator("[data-fact=timeout]").textContent()).toBe("1.5 s");
+      expect(await opened.locator("[data-fact=windows]").textContent()).toBe("main, gateway-console");
+      await link.click();
+      await wasAsked;
+      expect(asked).toEqual([`${base}/__open-in-editor?file=${encodeURIComponent(`${path}:2`)}`]);
+      expect(opened.url()).toBe(`${base}/__gateway/#command/hello`); // a request, not a navigation
+      expect(await opened.locator(".handler .field-error").count()).toBe(0);
+
+      // The snippet follows the form as it changes.
+      await opened.fill("[name=name]", 'Ada "the first"');
+      expect(await opened.locator(".snippet code").textContent()).toContain('await invoke("hello", { name: "Ada \\"the first\\"" });');
+      await opened.fill("[name=name]", "Grace");
+      expect(await opened.locator(".snippet code").textContent()).toContain('await invoke("hello", { name: "Grace" });');
+    } finally {
+      await opened.close();
+    }
+  });
+
+  test("a problem of the gateway (a handler held the event loop) shows in the banner, from health", async () => {
+    const opened = await open("#command/spin");
+    try {
+      expect(await opened.locator(".banner").count()).toBe(0);
+      await expect(linked.gw.invoke("spin")).rejects.toMatchObject({ kind: "timeout" });
+      const problem = opened.locator(".banner.problems [data-problem=event-loop]");
+      await problem.waitFor({ timeout: 15_000 }); // health is read again within seconds
+      expect(await problem.textContent()).toContain('command "spin" held the event loop');
+    } finally {
+      await opened.close();
+    }
+  });
+
+  const FINDINGS = {
+    ok: false,
+    checked: 2,
+    problems: [
+      { file: "handlers/app.ts", line: 3, column: 10, message: "Type 'string' is not assignable to type 'number'." },
+      { file: "tsconfig.json", line: null, column: null, message: "No inputs were found." },
+    ],
+  };
+
+  test("the type check's findings show in the banner: from health's typeCheck, and from gateway://type-check", async () => {
+    // This gateway runs no type check: health is answered with one (the shape gateway dev --check-types gives it).
+    const fromHealth = await open("", (p) =>
+      p.route("**/__gateway/health", async (route) => {
+        const real = await route.fetch();
+        return route.fulfill({ response: real, json: { ...(await real.json()), typeCheck: FINDINGS } });
+      }),
+    );
+    try {
+      const banner = fromHealth.locator(".banner.types");
+      await banner.waitFor();
+      expect(await banner.locator("strong").textContent()).toBe("The type check found 2 problems (2 handlers checked); the gateway serves them anyway.");
+      expect(await banner.locator("li").allTextContents()).toEqual(["handlers/app.ts:3:10 Type 'string' is not assignable to type 'number'.", "tsconfig.json No inputs were found."]);
+    } finally {
+      await fromHealth.close();
+    }
+
+    // The event, delivered on the console's own socket as the gateway would send it (to the
+    // listener the console registered for it), then cleared by a check that finds nothing.
+    let toPage: ((frame: unknown) => void) | undefined;
+    const pending = new Map<number, number>(); // the listen call's rid -> its handler (callback id)
+    let resolve!: (listener: { id: number; handler: number }) => void;
+    const listening = new Promise<{ id: number; handler: number }>((r) => (resolve = r));
+    const fromEvent = await open("", (p) =>
+      p.routeWebSocket(/\/ipc\/ws/, (ws) => {
+        const server = ws.connectToServer();
+        toPage = (frame) => ws.send(JSON.stringify(frame));
+        ws.onMessage((message) => {
+          if (typeof message === "string") {
+            const frame = JSON.parse(message);
+            if (frame.cmd === "plugin:event|listen" && frame.body?.event === "gateway://type-check") pending.set(frame.rid, frame.body.handler);
+          }
+          server.send(message);
+        });
+        server.onMessage((message) => {
+          if (typeof message === "string") {
+            const frame = JSON.parse(message);
+            if (frame.type === "reply" && pending.has(frame.rid)) resolve({ id: frame.value, handler: pending.get(frame.rid)! });
+          }
+          ws.send(message);
+        });
+      }),
+    );
+    try {
+      const listener = await listening;
+      expect(await fromEvent.locator(".banner.types").count()).toBe(0); // (the event-loop problem above is still on)
+      toPage!({ type: "event", id: listener.id, handler: listener.handler, event: "gateway://type-check", payload: FINDINGS });
+      const banner = fromEvent.locator(".banner.types");
+      await banner.waitFor();
+      expect(await banner.locator("li .where").allTextContents()).toEqual(["handlers/app.ts:3:10", "tsconfig.json"]);
+      await fromEvent.locator(".log li[data-kind=error]", { hasText: "handlers/app.ts:3:10: Type 'string'" }).waitFor();
+      toPage!({ type: "event", id: listener.id, handler: listener.handler, event: "gateway://type-check", payload: { ok: true, checked: 2, problems: [] } });
+      await banner.waitFor({ state: "detached" });
+    } finally {
+      await fromEvent.close();
+    }
+  });
+});
+
 describe("only under dev", () => {
   test("the real bin: gateway serve answers 404 at /__gateway/; gateway dev serves the compiled dist/console/", async () => {
     const serve = await startGateway("serve", ROOT);
@@ -393,6 +607,13 @@ describe("only under dev", () => {
         const response = await request(`${serve.url}${path}`, { method: "GET" });
         expect([path, response.status, response.json().kind]).toEqual([path, 404, "not-found"]);
       }
+      // Its manifest.json says nothing of the server's files (nor of an editor).
+      const manifest = await request(`${serve.url}/__gateway/manifest.json`, { method: "GET" });
+      expect(manifest.status).toBe(200);
+      expect(manifest.json().commands.greet).toEqual({ body: expect.anything(), returns: expect.anything(), errors: null, timeout: 30000 });
+      expect(manifest.json()).not.toHaveProperty("openInEditor");
+      expect(manifest.text).not.toContain("handlers/greet.ts");
+      expect(manifest.text).not.toContain(ROOT.replace(/\/$/, ""));
     } finally {
       serve.kill();
     }
@@ -404,6 +625,10 @@ describe("only under dev", () => {
       expect(page.text).toContain('src="console/console.js"');
       const script = await request(`${dev.url}/__gateway/console/console.js`, { method: "GET" });
       expect([script.status, script.headers["content-type"]]).toEqual([200, "text/javascript; charset=utf-8"]);
+      // Under dev, manifest.json says where each handler is.
+      const manifest = (await request(`${dev.url}/__gateway/manifest.json`, { method: "GET" })).json();
+      expect(manifest.commands.greet.handler).toEqual({ file: "handlers/greet.ts", export: "default", line: 3, path: join(ROOT, "handlers/greet.ts") });
+      expect(manifest.openInEditor).toBeNull();
     } finally {
       dev.kill();
     }

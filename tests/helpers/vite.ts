@@ -2,7 +2,7 @@
 // with ipc-gateway/vite, as `npm run dev` would: its own process, its own config file, the plugin
 // from the package's dist/ (as users import it).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { PROJECT_DIR } from "./cli.ts";
@@ -20,14 +20,20 @@ export function viteBin(major: ViteMajor): string {
 }
 
 /**
- * A folder holding `files`, with the project's node_modules linked in (for @tauri-apps/api) and
- * a vite.config.mjs using the plugin with `pluginOptions`. Vite's cache stays in the folder.
+ * A folder holding `files` and a vite.config.mjs that imports "ipc-gateway/vite" as an app does
+ * (so Vite loads it from node_modules rather than bundling it into the config), with
+ * `pluginOptions`. Its node_modules links to the project's packages (for @tauri-apps/api) and to
+ * the project itself as ipc-gateway. Vite's cache stays in the folder.
  */
 export function viteApp(files: Record<string, string>, pluginOptions: Record<string, unknown> = {}, extraConfig = ""): string {
   const dir = mkdtempSync(join(tmpdir(), "gw-vite-"));
-  symlinkSync(join(PROJECT_DIR, "node_modules"), join(dir, "node_modules"), "dir");
-  const plugin = JSON.stringify(join(PROJECT_DIR, "dist", "vite", "index.js"));
-  const config = `import gateway from ${plugin};
+  const modules = join(dir, "node_modules");
+  mkdirSync(modules);
+  for (const entry of readdirSync(join(PROJECT_DIR, "node_modules"))) {
+    if (!entry.startsWith(".")) symlinkSync(join(PROJECT_DIR, "node_modules", entry), join(modules, entry), "dir");
+  }
+  symlinkSync(PROJECT_DIR, join(modules, "ipc-gateway"), "dir");
+  const config = `import gateway from "ipc-gateway/vite";
 export default {
   plugins: [gateway(${JSON.stringify(pluginOptions)})],
   cacheDir: ${JSON.stringify(join(dir, ".vite"))},
@@ -59,9 +65,9 @@ export interface RunningVite {
 }
 
 /** `vite` (the dev server) in `dir` on a free port of 127.0.0.1; resolves once it says where it serves. */
-export async function startVite(major: ViteMajor, dir: string): Promise<RunningVite> {
+export async function startVite(major: ViteMajor, dir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningVite> {
   const port = await freePort();
-  const child = spawn(process.execPath, [viteBin(major), "--port", String(port), "--strictPort", "--host", "127.0.0.1"], { cwd: dir, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [viteBin(major), "--port", String(port), "--strictPort", "--host", "127.0.0.1"], { cwd: dir, env: { ...ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const waiting = new Set<() => void>();
   const take = (chunk: Buffer) => {
