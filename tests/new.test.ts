@@ -373,7 +373,8 @@ describe("--help", () => {
     expect(help.stdout).toContain("-c, --config <file>");
     const init = await runGateway(["init", "--help"]);
     expect(init).toMatchObject({ code: 0, stderr: "" });
-    expect(init.stdout).toMatch(/^usage: gateway init \[dir\]\n\ncreate a new app/);
+    expect(init.stdout).toMatch(/^usage: gateway init \[--vite\] \[dir\]\n\ncreate a new app/);
+    expect(init.stdout).toContain("npm install && npm run dev");
     expect(init.stdout).toContain("npm install && npm start");
   });
 

@@ -18,7 +18,7 @@ export const PACKAGE_JSON = `{
   "scripts": {
     "build": "esbuild web/main.ts --bundle --format=esm --platform=browser --target=es2022 --sourcemap --outfile=web/dist/main.js --log-level=warning",
     "prestart": "npm run build",
-    "start": "gateway dev",
+    "start": "gateway dev --types web/ipc.ts --handlers handlers/gateway.d.ts",
     "preserve": "npm run build",
     "serve": "gateway serve",
     "check": "gateway check",
@@ -36,9 +36,13 @@ export const PACKAGE_JSON = `{
 }
 `;
 
+/**
+ * gateway.yaml; {{RUNS}} (a comment line: which scripts serve and check it), {{STATIC}} (the
+ * `static:` line under `server:`, or a comment in its place).
+ */
 export const GATEWAY_YAML = `# The gateway's manifest: the commands the page may invoke, the TypeScript handler that answers
 # each one, and the JSON Schemas its body and its answer must match (both are checked on every
-# call). \`npm start\` serves it with hot reload; \`npm run check\` checks it without serving.
+# call). {{RUNS}}
 # Every key: node_modules/ipc-gateway/docs/manifest.md
 # A value may read \${VAR} from the environment, or from .env beside this file (which git ignores).
 # yaml-language-server: $schema=./node_modules/ipc-gateway/dist/config/manifest.schema.json
@@ -46,7 +50,7 @@ version: 1
 
 server:
   port: 1430                     # --port overrides it; 0 picks a free port
-  static: web                    # the page (web/index.html and the bundle in web/dist), at /
+{{STATIC}}
 
 discover:                        # drop-in folders:
   handlers: handlers             # handlers/<name>.ts with a default export is command <name> ...
@@ -64,26 +68,22 @@ events:
     from: [backend]              # pages may listen, not emit
 `;
 
+/** handlers/greet.ts; {{REGENERATE}} (what rewrites the declarations: `npm start` ...). */
 export const GREET_HANDLER = `// The \`greet\` command. The gateway checks the body against schemas/greet.body.json before this
-// runs and the answer against schemas/greet.returns.json after, so the types below are what
-// actually arrives and leaves. Edit it while \`npm start\` runs: the next call uses the new code.
-import { InvokeError, type Invoke } from "ipc-gateway";
+// runs and the answer against schemas/greet.returns.json after. Handler<"greet"> takes both types
+// from those schemas through handlers/gateway.d.ts (generated: {{REGENERATE}} rewrites it when
+// a schema changes). Edit this file while the app runs: the next call uses the new code.
+import { InvokeError, type Handler } from "ipc-gateway";
 
-export interface GreetBody {
-  name: string;
-}
-
-export interface Greeting {
-  message: string;
-}
-
-export default function greet({ body, app }: Invoke<GreetBody>): Greeting {
+const greet: Handler<"greet"> = ({ body, app }) => {
   const name = body.name.trim();
   // The page's invoke() rejects with exactly this value (here a string).
   if (name === "") throw new InvokeError("please type a name");
   app.emit("greeted", { name }); // declared under events: in gateway.yaml
   return { message: \`Hello, \${name}!\` };
-}
+};
+
+export default greet;
 `;
 
 export const GREET_BODY_SCHEMA = `{
@@ -157,14 +157,11 @@ export const INDEX_HTML = `<!doctype html>
 </html>
 `;
 
-export const MAIN_TS = `// The page, written against the official @tauri-apps/api exactly as inside Tauri: the gateway's
-// script (loaded first by index.html) carries invoke() and listen() to the gateway.
-import { invoke } from "@tauri-apps/api/core";
-import { listen } from "@tauri-apps/api/event";
-
-interface Greeting {
-  message: string;
-}
+/** The page's script; {{IPC}} (the bindings' module specifier), {{REGENERATE}} (what rewrites them). */
+export const MAIN_TS = `// The page. {{IPC}} is generated from gateway.yaml and its schemas ({{REGENERATE}} rewrites it
+// when they change): commands.greet() is invoke("greet", ...) from the official @tauri-apps/api,
+// typed by the command's schemas, and events.greeted.listen() is its listen().
+import { commands, events } from "{{IPC}}";
 
 const form = document.querySelector<HTMLFormElement>("#greet-form")!;
 const input = document.querySelector<HTMLInputElement>("#name")!;
@@ -172,7 +169,7 @@ const answer = document.querySelector<HTMLOutputElement>("#answer")!;
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  invoke<Greeting>("greet", { name: input.value }).then(
+  commands.greet({ name: input.value }).then(
     (greeting) => {
       answer.textContent = greeting.message;
       answer.className = "";
@@ -186,7 +183,7 @@ form.addEventListener("submit", (event) => {
 });
 
 // Every open page hears who was greeted (the event is declared in gateway.yaml).
-void listen<{ name: string }>("greeted", (event) => {
+void events.greeted.listen((event) => {
   const item = document.createElement("li");
   item.textContent = \`\${event.payload.name} was greeted\`;
   document.querySelector("#greeted")!.prepend(item);

@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 export interface PackageInfo {
   version: string;
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
 }
 
 let info: PackageInfo | undefined;
