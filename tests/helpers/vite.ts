@@ -40,6 +40,8 @@ export default {
   logLevel: "info",
   clearScreen: false,
   server: { fs: { allow: [${JSON.stringify(dir)}, ${JSON.stringify(PROJECT_DIR)}] } },
+  // Bundled at start: found at the first visit instead, Vite reloads the page under a test.
+  optimizeDeps: { include: ["@tauri-apps/api/core", "@tauri-apps/api/event"] },
   ${extraConfig}
 };
 `;

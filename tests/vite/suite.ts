@@ -205,7 +205,17 @@ async function openApp(page: Page, url: string): Promise<void> {
   await page.waitForFunction(() => (window as any).app !== undefined && (window as any).__TAURI_INTERNALS__?.gateway?.page);
 }
 
-/** Polls `condition` until it holds (the test's timeout bounds it). */
+/**
+ * Polls `condition` until it holds (the test's timeout bounds it). A condition that throws has not
+ * held yet: a page Vite reloads meanwhile (it does, to take an overlay away) loses its context.
+ */
 export async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
+  const holds = async () => {
+    try {
+      return await condition();
+    } catch {
+      return false;
+    }
+  };
+  while (!(await holds())) await new Promise((resolve) => setTimeout(resolve, 50));
 }
