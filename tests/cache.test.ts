@@ -105,6 +105,23 @@ test("entries the app no longer uses are removed at the next start; a damaged en
   expect(await next.generation.commands.get("other")!.handler({} as never)).toBe(1);
 });
 
+test("what builds from the manifest alone (gateway types, docs, the background type check) leaves the compiled modules in the cache", async () => {
+  const a = cachedApp();
+  await start(a.dir);
+  const dir = defaultCacheDir(a.path("gateway.yaml"))!;
+  const before = readdirSync(join(dir, "modules")).sort();
+  expect(before).toHaveLength(6);
+  const { buildFromManifest, manifestOnlyBuilder } = await import("../gateway/describe/manifest-only.ts");
+  expect((await buildFromManifest(a.path("gateway.yaml"))).ok).toBe(true);
+  expect(readdirSync(join(dir, "modules")).sort()).toEqual(before);
+  // A kept builder (the type check's) prunes nothing at all: not even a validator the app no longer uses.
+  a.write("gateway.yaml", "version: 1\ncommands:\n  other:\n    handler: handlers/other.ts\n");
+  expect((await manifestOnlyBuilder(a.path("gateway.yaml")).build()).ok).toBe(true);
+  expect(readdirSync(join(dir, "validators"))).toHaveLength(2);
+  const next = await start(a.dir);
+  expect(next.builder.store.compiled).toBe(0);
+});
+
 test("createGateway({ cacheDir: false }) keeps nothing on disk; validation errors read the same from a cached validator", async () => {
   const a = cachedApp();
   const off = await createGateway({ config: a.path("gateway.yaml"), cacheDir: false, logger: memoryLogger() });
