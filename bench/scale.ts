@@ -2,7 +2,9 @@
 // with its own handler and two schema files) for N = 10, 100, 1,000. For each: `gateway dev`
 // from spawn to its listening line with an empty cache (cold) and with the cache a previous start
 // left (warm), RSS once listening, and the time from editing one handler to the first answer from
-// the new code; beside Fastify 5 registering the same N routes with the same schema files.
+// the new code; `gateway check` from spawn to exit, cold, warm, and warm after `gateway types` (which
+// builds from the manifest alone); beside Fastify 5 registering the same N routes with the same
+// schema files.
 // BENCH_BASELINE=<another checkout>: its gateway measured too, in turn with this one (before / after).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -91,6 +93,17 @@ function startProcess(args: string[], cwd: string): Promise<Started> {
   });
 }
 
+/** Milliseconds from spawn to exit (which must be 0). */
+function runToExit(args: string[], cwd: string): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } });
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => (err += c));
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${args.join(" ")} exited with ${code}: ${err}`))));
+  });
+}
+
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
@@ -128,6 +141,9 @@ export async function benchScale(): Promise<Figure[]> {
       const fastify = writeFastifyServer(dirs[0]!, n);
       const cold = sides.map(() => [] as number[]);
       const warm = sides.map(() => [] as number[]);
+      const checkCold = sides.map(() => [] as number[]);
+      const checkWarm = sides.map(() => [] as number[]);
+      const checkAfterTypes = sides.map(() => [] as number[]);
       const rss = sides.map(() => 0);
       const fastifyStarts: number[] = [];
       let fastifyRss = 0;
@@ -141,6 +157,11 @@ export async function benchScale(): Promise<Figure[]> {
           warm[s]!.push(w.ms);
           rss[s] = rssMiB(w.child);
           await stop(w.child);
+          rmSync(cacheOf(dirs[s]!), { recursive: true, force: true });
+          checkCold[s]!.push(await runToExit([sides[s]!.bin, "check"], dirs[s]!));
+          checkWarm[s]!.push(await runToExit([sides[s]!.bin, "check"], dirs[s]!));
+          await runToExit([sides[s]!.bin, "types", "--out", "gateway-types.ts"], dirs[s]!);
+          checkAfterTypes[s]!.push(await runToExit([sides[s]!.bin, "check"], dirs[s]!));
         }
         const f = await startProcess([fastify], dirs[0]!);
         fastifyStarts.push(f.ms);
@@ -163,6 +184,9 @@ export async function benchScale(): Promise<Figure[]> {
           { name: `scale N=${n}${tag}: gateway dev cold start (empty cache), spawn to listening`, value: median(cold[s]!), unit: "ms" },
           { name: `scale N=${n}${tag}: gateway dev warm start`, value: median(warm[s]!), unit: "ms" },
           { name: `scale N=${n}${tag}: gateway warm / Fastify start`, value: ratio, unit: "x", ...(n === 1000 ? { target: "<= 0.5", pass: ratio <= 0.5 } : {}) },
+          { name: `scale N=${n}${tag}: gateway check cold (empty cache), spawn to exit`, value: median(checkCold[s]!), unit: "ms" },
+          { name: `scale N=${n}${tag}: gateway check warm`, value: median(checkWarm[s]!), unit: "ms" },
+          { name: `scale N=${n}${tag}: gateway check warm, after gateway types`, value: median(checkAfterTypes[s]!), unit: "ms" },
           { name: `scale N=${n}${tag}: reload after one handler edit, write to new answer (median)`, value: median(edits[s]!), unit: "ms" },
           { name: `scale N=${n}${tag}: RSS listening (gateway / Fastify)`, value: rss[s]!, unit: `MiB / ${fastifyRss.toFixed(0)} MiB` },
         );
@@ -171,6 +195,8 @@ export async function benchScale(): Promise<Figure[]> {
         { name: `scale N=${n}: Fastify 5 start, same routes and schemas`, value: median(fastifyStarts), unit: "ms" },
         ...afterOverBefore(`scale N=${n}: cold start`, cold.map(median)),
         ...afterOverBefore(`scale N=${n}: warm start`, warm.map(median)),
+        ...afterOverBefore(`scale N=${n}: gateway check warm`, checkWarm.map(median)),
+        ...afterOverBefore(`scale N=${n}: gateway check after gateway types`, checkAfterTypes.map(median)),
         ...afterOverBefore(`scale N=${n}: reload after one edit`, edits.map(median)),
       );
     } finally {

@@ -113,6 +113,13 @@ export interface GatewaySettings {
    * origin as the console) or an http(s) URL, without `?` or `#`. Under `dev` only.
    */
   openInEditor?: string;
+  /**
+   * Type-check the TypeScript handlers against their schemas (as `gateway check --types`, with the
+   * app's own TypeScript) in a worker thread after the start and after every good reload, without
+   * holding up serving. Findings are logged, emitted as `gateway://type-check`, shown in
+   * /__gateway/health as `typeCheck` and told to `onProblems` (`source: "types"`). With `config` only.
+   */
+  checkTypes?: boolean;
 }
 
 /** What `onProblems` is told: the mistakes one source finds now (none: that source is good again). */
@@ -191,6 +198,7 @@ let clientScript: string | undefined;
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if ((options.config === undefined) === (options.from === undefined)) throw new TypeError("createGateway: give either config (a manifest) or from (a gateway build folder)");
   if (options.from !== undefined && options.watch) throw new TypeError("createGateway: a build folder (from) is served as built; it is not watched");
+  if (options.from !== undefined && options.checkTypes) throw new TypeError("createGateway: a build folder (from) has no handler sources to type-check (checkTypes)");
   const openInEditor = checkOpenInEditor(options.openInEditor);
   const releaseCompiler = holdCompiler();
   const buildStarted = fileClockNow(); // edits after it are seen even before the watcher is ready
@@ -284,6 +292,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const problems = first.problems;
     queueMicrotask(() => report({ source: "build", problems }));
   }
+  // checkTypes: in a thread of its own (describe/type-check.ts), after each good build; only then loaded.
+  const typeCheck =
+    builder && options.checkTypes
+      ? new (await import("./describe/type-check.ts")).BackgroundTypeCheck({
+          manifestFile: builder.manifestFile,
+          env: envOptions,
+          cacheDir: options.cacheDir,
+          logger,
+          emit: (result) => events.emitGatewayEvent("type-check", result),
+          report: (found) => report({ source: "types", problems: found }),
+        })
+      : undefined;
+  if (first.ok) typeCheck?.run();
   const lifecycle = new ModuleLifecycle(events, logger);
   lifecycle.activate(current);
   /** Older generations still answering invocations that started on them. */
@@ -313,6 +334,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           retireWhenIdle(old);
           lastError = null;
           report({ source: "build", problems: [] });
+          typeCheck?.run();
           const evaluated = (next.evaluated ?? []).map((f) => relativeTo(next, f));
           metrics?.reloaded(buildMs);
           logger.info(`gateway: reloaded in ${Math.round(buildMs)} ms (generation ${next.id}${describeChanges(changed, next)}${describeEvaluated(evaluated)})`);
@@ -377,6 +399,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         problems: problems.list(),
         ...optional("eventLoop", loop.delay()),
         ...optional("descriptors", descriptors.last),
+        ...optional("typeCheck", typeCheck?.latest),
         // Edits are still reloaded (polled), but the user should know why it is slower.
         ...(reloader?.note ? { watcher: reloader.note } : {}),
       }),
@@ -503,6 +526,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     );
     if (cut > 0) logger.warn(`gateway: ${cut} call${cut === 1 ? "" : "s"} still running after server.drain (${drainMs} ms) answered 503 shutting-down`);
     await reloader?.close();
+    await typeCheck?.close();
     await Promise.all([...servers, ...attachments].map((s) => s.close()));
     servers.clear();
     attachments.clear();

@@ -1,12 +1,13 @@
 // The disk cache: a start with the cache warm compiles no schema and bundles no handler; a change
 // to a file invalidates exactly what depends on it (a $ref target included), never more, never less.
 import { afterEach, expect, test } from "@jest/globals";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { GenerationBuilder } from "../gateway/reload/builder.ts";
 import { defaultCacheDir } from "../gateway/config/disk-cache.ts";
 import { createGateway } from "../gateway/index.ts";
 import { memoryLogger, rejectionOf, tempApp, type TempApp } from "./helpers/app.ts";
+import { runGateway } from "./helpers/cli.ts";
 
 let app: TempApp | undefined;
 afterEach(() => app?.remove());
@@ -104,6 +105,41 @@ test("entries the app no longer uses are removed at the next start; a damaged en
   expect(next.builder.store.compiled).toBe(1);
   expect(await next.generation.commands.get("other")!.handler({} as never)).toBe(1);
 });
+
+test("what builds from the manifest alone (gateway types, docs, the background type check) leaves the compiled modules in the cache", async () => {
+  const a = cachedApp();
+  await start(a.dir);
+  const dir = defaultCacheDir(a.path("gateway.yaml"))!;
+  const before = readdirSync(join(dir, "modules")).sort();
+  expect(before).toHaveLength(6);
+  const { buildFromManifest, manifestOnlyBuilder } = await import("../gateway/describe/manifest-only.ts");
+  expect((await buildFromManifest(a.path("gateway.yaml"))).ok).toBe(true);
+  expect(readdirSync(join(dir, "modules")).sort()).toEqual(before);
+  // A kept builder (the type check's) prunes nothing at all: not even a validator the app no longer uses.
+  a.write("gateway.yaml", "version: 1\ncommands:\n  other:\n    handler: handlers/other.ts\n");
+  expect((await manifestOnlyBuilder(a.path("gateway.yaml")).build()).ok).toBe(true);
+  expect(readdirSync(join(dir, "validators"))).toHaveLength(2);
+  const next = await start(a.dir);
+  expect(next.builder.store.compiled).toBe(0);
+});
+
+test("gateway check fills the cache on its first run and reads it on the next, also after gateway types", async () => {
+  const a = cachedApp();
+  const dir = defaultCacheDir(a.path("gateway.yaml"))!;
+  /** Every entry with its modification time: a rewritten entry has a new one. */
+  const entries = () =>
+    ["validators", "modules"].flatMap((kind) => readdirSync(join(dir, kind)).map((name) => `${kind}/${name} ${statSync(join(dir, kind, name)).mtimeMs}`)).sort();
+  expect(await runGateway(["check"], { cwd: a.dir })).toMatchObject({ code: 0, stderr: "" });
+  const first = entries();
+  expect(first.filter((e) => e.startsWith("validators/"))).toHaveLength(2);
+  expect(first.filter((e) => e.startsWith("modules/"))).toHaveLength(6);
+  expect(await runGateway(["check"], { cwd: a.dir })).toMatchObject({ code: 0, stderr: "" });
+  expect(entries()).toEqual(first);
+  // gateway types builds from the manifest alone: it leaves the modules it never loaded to check.
+  expect(await runGateway(["types", "--out", "types.ts"], { cwd: a.dir })).toMatchObject({ code: 0, stderr: "" });
+  expect(await runGateway(["check"], { cwd: a.dir })).toMatchObject({ code: 0, stderr: "" });
+  expect(entries()).toEqual(first);
+}, 60_000);
 
 test("createGateway({ cacheDir: false }) keeps nothing on disk; validation errors read the same from a cached validator", async () => {
   const a = cachedApp();

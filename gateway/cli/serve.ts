@@ -9,6 +9,7 @@ import { keepTypesWritten } from "./type-files.ts";
 import { outputs, refuseTargets } from "./types.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
 import { ENV_FILE_DETAIL, ENV_FILE_OPTION, envFileOption } from "./env-files.ts";
+import { CONSOLE_PATH } from "../transports/console.ts";
 
 const PORT_DETAIL = "  -p, --port <n>        the port (default: the manifest's server.port, 1430); 0 picks a free one";
 const LOG_DETAIL = `      --log-level <l>   debug, info, warn, error or silent (default: the manifest's server.log,
@@ -19,10 +20,11 @@ const LOG_OPTIONS = { "log-level": { type: "string" }, "log-format": { type: "st
 export const dev: Verb = {
   name: "dev",
   summary: "serve with hot reload (edits to the manifest, handlers and schemas apply live)",
-  synopsis: "dev [--config gateway.yaml] [--env-file file]... [--port N] [--types file] [--handlers file.d.ts]",
+  synopsis: "dev [--config gateway.yaml] [--env-file file]... [--port N] [--types file] [--handlers file.d.ts] [--check-types]",
   details: `Serves the manifest and rebuilds on every change to it, its handlers (and their local
 imports), its schemas and its env files (.env, or --env-file). A broken edit keeps the last
-good version serving and says why.
+good version serving and says why. Prints the listening line, then the dev console's address
+(gateway dev console: http://127.0.0.1:1430/__gateway/).
 
 ${CONFIG_DETAIL}
 ${ENV_FILE_DETAIL}
@@ -30,8 +32,20 @@ ${PORT_DETAIL}
       --types <file>    write the frontend's TypeScript (as gateway types --out <file>) at start
                         and again after every reload that changes it
       --handlers <file> the same for the handlers' declarations (gateway types --handlers <file>)
+      --check-types     type-check the TypeScript handlers against their schemas (as gateway
+                        check --types, with the app's own typescript) in the background, at
+                        start and after every good reload: findings are logged (warn), shown by
+                        the dev console and Vite's overlay; serving never waits for it
 ${LOG_DETAIL}`,
-  options: { ...CONFIG_OPTION, ...ENV_FILE_OPTION, port: { type: "string", short: "p" }, types: { type: "string" }, handlers: { type: "string" }, ...LOG_OPTIONS },
+  options: {
+    ...CONFIG_OPTION,
+    ...ENV_FILE_OPTION,
+    port: { type: "string", short: "p" },
+    types: { type: "string" },
+    handlers: { type: "string" },
+    "check-types": { type: "boolean" },
+    ...LOG_OPTIONS,
+  },
   run: (values) => {
     const typesFile = values.types !== undefined ? resolve(values.types as string) : undefined;
     const handlersFile = values.handlers !== undefined ? resolve(values.handlers as string) : undefined;
@@ -45,6 +59,7 @@ ${LOG_DETAIL}`,
       ...logging,
       ...(typesFile !== undefined ? { typesFile } : {}),
       ...(handlersFile !== undefined ? { handlersFile } : {}),
+      ...(values["check-types"] ? { checkTypes: true } : {}),
     });
   },
 };
@@ -105,6 +120,8 @@ async function serve(
     /** gateway dev --types / --handlers: files rewritten from every good generation. */
     typesFile?: string;
     handlersFile?: string;
+    /** gateway dev --check-types: createGateway's checkTypes. */
+    checkTypes?: boolean;
   },
 ): Promise<number> {
   let gateway: Gateway;
@@ -115,6 +132,7 @@ async function serve(
       dev: options.dev,
       watch: options.dev,
       serveWhileBroken: options.dev,
+      ...(options.checkTypes ? { checkTypes: true } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
       ...(options.logFormat ? { logFormat: options.logFormat } : {}),
     });
@@ -157,6 +175,8 @@ async function serve(
     // also rebuilds files modified since then (see reload/reloader.ts), so this line need not wait
     // for it (which, for a thousand files, takes a few hundred milliseconds).
     console.log(`gateway listening on ${url}`);
+    // Its own line after it: whatever reads the listening line (tests, scripts) reads it unchanged.
+    if (options.dev) console.log(`gateway dev console: ${url}${CONSOLE_PATH}`);
   });
 }
 

@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { threadId } from "node:worker_threads";
 import { packageVersion } from "./package-info.ts";
 import { NOT_REGULAR, readRegularFile } from "./regular-file.ts";
 
@@ -28,6 +29,9 @@ export type CacheKind = "validators" | "modules" | "manifests";
  */
 export type CacheLevel = "debug" | "unwritable" | "writable";
 export type CacheLog = (level: CacheLevel, message: string) => void;
+
+/** Temporary files written by this thread so far (their names' counter). */
+let writes = 0;
 
 /** Messages kept until a log is given: the gateway's logger is made after the first build. */
 const HELD_MESSAGES = 100;
@@ -41,7 +45,6 @@ export class DiskCache {
   private log: CacheLog | undefined;
   private held: [level: CacheLevel, message: string][] = [];
   private warned = false;
-  private writes = 0;
 
   /** `dir` undefined: a cache that keeps nothing. `log`: default none (silent). */
   constructor(
@@ -150,8 +153,9 @@ export class DiskCache {
   }
 
   private async save(file: string, bytes: Buffer): Promise<void> {
-    // Written whole under a name of its own, then renamed: a reader never sees half an entry.
-    const temporary = `${file}.${++this.writes}.${process.pid}.tmp`;
+    // Written whole under a name of its own, then renamed: a reader never sees half an entry. Own
+    // to this thread too: a gateway's background type check writes with a cache of its own.
+    const temporary = `${file}.${threadId}-${++writes}.${process.pid}.tmp`;
     for (let attempt = 1; ; attempt++) {
       try {
         // Every time: the folder may have been deleted since the last write (always safe).

@@ -20,6 +20,19 @@ function placeholder(): never {
 }
 
 class ManifestOnlyBuilder extends GenerationBuilder {
+  /** `prune`: whether the validators the app no longer uses leave the disk cache (see pruneCache). */
+  constructor(manifestFile: string, env: Env | EnvLayers | undefined, cacheDir: string | false | undefined, private readonly prune: boolean) {
+    super(manifestFile, env, cacheDir);
+  }
+
+  /**
+   * Never the compiled modules: this builder loads none, so pruning them would empty the cache
+   * of every handler and make the next `gateway dev` start cold. Validators only when asked.
+   */
+  protected override pruneCache(validatorKeys: ReadonlySet<string>): void {
+    if (this.prune) this.schemas.retainOnDisk(validatorKeys);
+  }
+
   protected override loadHandler(_modules: GraphBuild, file: string): Promise<{ ok: true; module: HandlerModule } | { ok: false; failure: LoadFailure }> {
     let exists = false;
     try {
@@ -34,5 +47,15 @@ class ManifestOnlyBuilder extends GenerationBuilder {
 /** Builds the manifest's generation without loading any handler module (see above). */
 /** `env`: as GenerationBuilder takes it (default: process.env over the `.env` beside the manifest). */
 export function buildFromManifest(manifestFile: string, env?: Env | EnvLayers): Promise<BuildResult> {
-  return new ManifestOnlyBuilder(manifestFile, env).build();
+  return new ManifestOnlyBuilder(manifestFile, env, undefined, true).build();
+}
+
+/**
+ * A builder of such generations that is kept, so that each build reuses what the last one
+ * compiled, and that never removes anything from the disk cache: for a reader beside a gateway
+ * that owns the cache (the background type check, describe/type-check-worker.ts), whose view of
+ * the files may be a moment older or newer than the gateway's.
+ */
+export function manifestOnlyBuilder(manifestFile: string, env?: Env | EnvLayers, cacheDir?: string | false): GenerationBuilder {
+  return new ManifestOnlyBuilder(manifestFile, env, cacheDir, false);
 }

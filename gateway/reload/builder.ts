@@ -193,11 +193,8 @@ export class GenerationBuilder {
     for (const result of built) commands.set(result!.command.name, result!.command);
     const records = modules.commit([...entries.map((e) => e.handlerFile), ...(authFile !== undefined ? [authFile] : [])]);
     this.schemas.retain(schemas.keys, schemas.urls);
-    if (this.nextId === 1) {
-      // The first good build of this run knows everything the app uses: the rest of the cache goes.
-      this.schemas.retainOnDisk(schemas.keys);
-      this.store.retainOnDisk(new Set(records.map((r) => r.file)));
-    }
+    // The first good build of this run knows everything the app uses: the rest of the cache goes.
+    if (this.nextId === 1) this.pruneCache(schemas.keys, new Set(records.map((r) => r.file)));
     let schemaFiles: ReadonlyMap<string, unknown> | undefined;
     const generation: Generation = {
       id: this.nextId++,
@@ -217,6 +214,12 @@ export class GenerationBuilder {
       ...(access !== undefined ? { access } : {}),
     };
     return { ok: true, generation, files };
+  }
+
+  /** Removes the disk cache's entries the app no longer uses (after the first good build). */
+  protected pruneCache(validatorKeys: ReadonlySet<string>, moduleFiles: ReadonlySet<string>): void {
+    this.schemas.retainOnDisk(validatorKeys);
+    this.store.retainOnDisk(moduleFiles);
   }
 
   /**

@@ -33,6 +33,12 @@ export interface GatewayPluginOptions {
    */
   envFile?: string | string[];
   /**
+   * Type-check the handlers against their schemas in the background after every good reload
+   * (`gateway dev --check-types`), with findings in Vite's overlay and log and the dev console.
+   * Needs the app's own `typescript`. Default: false.
+   */
+  checkTypes?: boolean;
+  /**
    * A gateway that runs elsewhere (`gateway dev` in another terminal, another machine):
    * Vite proxies /ipc/, /ipc/ws and /__gateway/ to it instead of running one. Page requests keep
    * Vite's origin: a page of Vite's own host reaches the gateway as one of its own pages.
@@ -133,6 +139,7 @@ export default function gateway(options: GatewayPluginOptions = {}): Plugin {
         onProblems: (report) => overlay.report(report),
         // The dev console's handler links open files through Vite's own editor launcher.
         openInEditor: `${server.config.base}__open-in-editor`,
+        checkTypes: options.checkTypes ?? false,
       });
       if (!started.ready) logger.error(`gateway: the app does not build yet; every command answers 503 not-ready until this is fixed:\n${started.lastError}`);
       if (server.httpServer === null) logger.warn("gateway: Vite runs in middleware mode: pages get no socket (/ipc/ws), so channels and events do not reach them; invoke still works over HTTP");
