@@ -151,3 +151,25 @@ test("vite preview serves the build with the gateway on its routes (no dev conso
   }
   expect((await fetch(`${running.url}/__gateway/`)).status).toBe(404);
 }, 60_000);
+
+test("checkTypes: a handler that does not match its schema shows in the overlay, and goes once it does", async () => {
+  const mistyped = 'import type { Handler } from "ipc-gateway";\n\nconst greet: Handler<"greet"> = ({ body }) => body.name.length;\nexport default greet;\n';
+  const dir = app({ ...APP_FILES, "handlers/greet.ts": mistyped }, { checkTypes: true, handlers: "handlers/gateway.d.ts" });
+  const running = await vite(dir);
+  const page = await browser.newPage();
+  try {
+    await page.goto(running.url);
+    await page.waitForSelector("vite-error-overlay", { state: "attached" });
+    const shown = await page.evaluate(() => {
+      const root = document.querySelector("vite-error-overlay")!.shadowRoot!;
+      return { message: root.querySelector(".message-body")!.textContent, file: root.querySelector(".file")!.textContent };
+    });
+    expect(shown.message).toContain("handlers do not match their schemas");
+    expect(shown.file).toBe(`${join(dir, "handlers/greet.ts")}:3:47`);
+    await running.printed(/gateway: type check: handlers\/greet\.ts:3:47: /);
+    writeFileSync(join(dir, "handlers/greet.ts"), mistyped.replace("body.name.length", "`Hello, ${body.name}!`"));
+    await page.waitForSelector("vite-error-overlay", { state: "detached" });
+  } finally {
+    await page.close();
+  }
+}, 90_000);
