@@ -2,13 +2,13 @@
 // project's packed tarball (its other dependencies from npm's cache), type-checked with its own
 // `npm run typecheck`, started with its own `npm start` and called over HTTP.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GATEWAY_BIN, PROJECT_DIR, runGateway, type CliResult } from "./helpers/cli.ts";
 import { invokeJson, request } from "./helpers/http.ts";
-import { packProject } from "./helpers/pack.ts";
+import { installPacked, npmOk, npmRunning } from "./helpers/npm-app.ts";
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_DIR, "package.json"), "utf8")) as { version: string }).version;
 const FILES = [
@@ -35,14 +35,6 @@ beforeAll(() => {
   app = join(tmp, "my-app");
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function npm(args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile("npm", args, { cwd, env: ENV, timeout: 180_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, output: stdout + stderr }),
-    );
-  });
-}
 
 describe("gateway init", () => {
   test("creates the app, prints what it created and what to do next", async () => {
@@ -103,13 +95,10 @@ describe("gateway init", () => {
   });
 
   test("installed from the packed tarball: npm run typecheck passes, npm start serves the page and greet", async () => {
-    const install = await npm(["install", "--prefer-offline", "--no-audit", "--no-fund", packProject()], app);
-    if (install.code !== 0) throw new Error(`npm install failed:\n${install.output}`);
+    await installPacked(app);
+    await npmOk(["run", "typecheck"], app);
 
-    const typecheck = await npm(["run", "typecheck"], app);
-    if (typecheck.code !== 0) throw new Error(`npm run typecheck failed:\n${typecheck.output}`);
-
-    const started = await npmStart(app);
+    const started = await npmRunning(["start", "--", "--port", "0"], app, /^gateway listening on (http:\/\/127\.0\.0\.1:\d+)$/m);
     try {
       const greeting = await invokeJson(started.url, "greet", { name: "Ada" });
       expect(greeting.status).toBe(200);
@@ -246,43 +235,3 @@ describe("gateway init refuses before writing, and leaves nothing behind", () =>
     expect((await runGateway(["init", "full"], { cwd: parent })).code).toBe(0);
   });
 });
-
-/** `npm start -- --port 0` in its own process group; resolves once the gateway's line is printed. */
-function npmStart(cwd: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn("npm", ["start", "--", "--port", "0"], { cwd, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    try {
-      process.kill(-child.pid!, "SIGTERM"); // the group: npm and the gateway it started
-    } catch {
-      return; // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {}
-    }, 5000);
-    await exited;
-    clearTimeout(timer);
-    try {
-      process.kill(-child.pid!, "SIGKILL"); // anything of the group still there
-    } catch {}
-  };
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => void stop().then(() => reject(new Error(`npm start printed no listening line in 60 s:\n${output}`))), 60_000);
-    const seen = (chunk: Buffer) => {
-      output += chunk;
-      const match = /^gateway listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(output);
-      if (!match) return;
-      clearTimeout(timer);
-      resolve({ url: match[1]!, stop });
-    };
-    child.stdout!.on("data", seen);
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk));
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`npm start exited before listening:\n${output}`));
-    });
-  });
-}

@@ -1,6 +1,7 @@
 // The files `gateway init --vite` writes besides the shared ones of templates.ts (the manifest,
 // the greet handler and its schemas, the page's script), and the vite.config.ts that `gateway init`
 // adds to an existing Vite project that has none. String constants, filled by templates.ts's fill().
+import { greetPage } from "./templates.ts";
 
 /** package.json of a new Vite app; {{NAME}}, {{GATEWAY_VERSION}}, {{VITE_VERSION}}. */
 export const VITE_PACKAGE_JSON = `{
@@ -39,36 +40,13 @@ export default defineConfig({
 `;
 
 /** index.html at the app's root (where Vite looks for it); {{TITLE}}. */
-export const VITE_INDEX_HTML = `<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8" />
-    <meta name="viewport" content="width=device-width, initial-scale=1" />
-    <title>{{TITLE}}</title>
-    <link rel="icon" href="data:," />
-    <!-- No script tag for the gateway: ipc-gateway/vite (vite.config.ts) adds it, under
-         \`npm run dev\` and to the page \`npm run build\` makes. -->
-    <style>
-      body { font: 16px/1.5 system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #1d2330; }
-      input, button { font: inherit; padding: 0.3rem 0.6rem; }
-      output { display: block; margin-top: 1rem; font-weight: 600; }
-      output.error { color: #b3261e; }
-      ul { color: #5c6370; padding-left: 1.2rem; }
-    </style>
-  </head>
-  <body>
-    <h1>{{TITLE}}</h1>
-    <p>The button calls <code>commands.greet(...)</code> from <code>src/ipc.ts</code> (the official <code>@tauri-apps/api</code>'s <code>invoke</code>, typed); <code>handlers/greet.ts</code> answers.</p>
-    <form id="greet-form">
-      <input id="name" value="Ada" autocomplete="off" aria-label="name" />
-      <button type="submit">Greet</button>
-    </form>
-    <output id="answer"></output>
-    <ul id="greeted"></ul>
-    <script type="module" src="/src/main.ts"></script>
-  </body>
-</html>
-`;
+export const VITE_INDEX_HTML = greetPage({
+  head: `    <!-- No script tag for the gateway: ipc-gateway/vite (vite.config.ts) adds it, under
+         \`npm run dev\` and to the page \`npm run build\` makes. -->`,
+  intro: `<code>commands.greet(...)</code> from <code>src/ipc.ts</code> (the official <code>@tauri-apps/api</code>'s <code>invoke</code>, typed)`,
+  end: `    <script type="module" src="/src/main.ts"></script>
+`,
+});
 
 /** tsconfig.json of a new Vite app: the page (src), the handlers and vite.config.ts in one program. */
 export const VITE_TSCONFIG_JSON = `{

@@ -124,18 +124,19 @@ export const TSCONFIG_JSON = `{
 }
 `;
 
-/** web/index.html; {{TITLE}}. */
-export const INDEX_HTML = `<!doctype html>
+/**
+ * A new app's page (web/index.html, or index.html of a Vite app); {{TITLE}}. `head`: what loads
+ * the scripts there; `intro`: what calls the command; `end`: the end of the body.
+ */
+export function greetPage(parts: { head: string; intro: string; end?: string }): string {
+  return `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>{{TITLE}}</title>
     <link rel="icon" href="data:," />
-    <!-- First the gateway's script (it makes @tauri-apps/api work in this page), then the app,
-         bundled from main.ts into dist/main.js by \`npm start\`. -->
-    <script src="/__gateway/tauri.js?window=main"></script>
-    <script type="module" src="/dist/main.js"></script>
+${parts.head}
     <style>
       body { font: 16px/1.5 system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #1d2330; }
       input, button { font: inherit; padding: 0.3rem 0.6rem; }
@@ -146,16 +147,26 @@ export const INDEX_HTML = `<!doctype html>
   </head>
   <body>
     <h1>{{TITLE}}</h1>
-    <p>The button calls <code>invoke("greet", ...)</code> from <code>@tauri-apps/api</code>; <code>handlers/greet.ts</code> answers.</p>
+    <p>The button calls ${parts.intro}; <code>handlers/greet.ts</code> answers.</p>
     <form id="greet-form">
       <input id="name" value="Ada" autocomplete="off" aria-label="name" />
       <button type="submit">Greet</button>
     </form>
     <output id="answer"></output>
     <ul id="greeted"></ul>
-  </body>
+${parts.end ?? ""}  </body>
 </html>
 `;
+}
+
+/** web/index.html; {{TITLE}}. */
+export const INDEX_HTML = greetPage({
+  head: `    <!-- First the gateway's script (it makes @tauri-apps/api work in this page), then the app,
+         bundled from main.ts into dist/main.js by \`npm start\`. -->
+    <script src="/__gateway/tauri.js?window=main"></script>
+    <script type="module" src="/dist/main.js"></script>`,
+  intro: `<code>invoke("greet", ...)</code> from <code>@tauri-apps/api</code>`,
+});
 
 /** The page's script; {{IPC}} (the bindings' module specifier), {{REGENERATE}} (what rewrites them). */
 export const MAIN_TS = `// The page. {{IPC}} is generated from gateway.yaml and its schemas ({{REGENERATE}} rewrites it

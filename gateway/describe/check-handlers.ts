@@ -312,15 +312,7 @@ function schemasOf(commands: string[]): string {
  * matters is where the values differ.
  */
 function trimSatisfies(detail: string): string {
-  const lines = detail.split("\n");
-  const first = lines.findIndex((l) => !/does not satisfy the expected type|Types of property 'value' are incompatible/.test(l));
-  if (first <= 0) return detail;
-  const indent = (l: string) => l.length - l.trimStart().length;
-  const base = indent(lines[first]!);
-  return lines
-    .slice(first)
-    .map((l, i) => (i === 0 ? l.trim() : `    ${l.slice(Math.min(base, indent(l)))}`))
-    .join("\n");
+  return chainFrom(detail, /does not satisfy the expected type|Types of property 'value' are incompatible/);
 }
 
 function located(ts: Ts, source: TS.SourceFile, position: number, message: string): Problem {
@@ -338,8 +330,13 @@ function flatten(ts: Ts, text: string | TS.DiagnosticMessageChain): string {
  * the body types differ, so the chain is shown from the first line about the body itself.
  */
 function trimChain(detail: string): string {
+  return chainFrom(detail, /Invoke(Context)?<|Types of parameters|Types of property 'body' are incompatible|\(invoke: /);
+}
+
+/** A flattened message chain from its first line that `preamble` does not match, indented anew. */
+function chainFrom(detail: string, preamble: RegExp): string {
   const lines = detail.split("\n");
-  const first = lines.findIndex((l) => !/Invoke(Context)?<|Types of parameters|Types of property 'body' are incompatible|\(invoke: /.test(l));
+  const first = lines.findIndex((l) => !preamble.test(l));
   if (first <= 0) return detail;
   const indent = (l: string) => l.length - l.trimStart().length;
   const base = indent(lines[first]!);
