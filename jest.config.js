@@ -17,7 +17,8 @@ export default {
   },
   testMatch: ["<rootDir>/tests/**/*.test.ts"],
   testTimeout: 30000,
-  // Two files at a time: most of a file's time is waiting (servers, browsers, child processes,
-  // Redis), so two workers on this 2-core machine take the suite from ~460 s to ~360 s.
-  maxWorkers: 2,
+  // Three files at a time on this 2-core machine: most of a file's time is waiting (servers,
+  // browsers, Vite, npm installs, child processes, Redis); three workers took the suite from
+  // 537 s to 462 s against two.
+  maxWorkers: 3,
 };

@@ -54,22 +54,27 @@ export interface GatewayPluginOptions {
 }
 
 const SCRIPT_PATH = "/__gateway/tauri.js";
+const PLUGIN_NAME = "ipc-gateway";
 
 /** What the plugin needs of Vite's dev server and of its preview server alike. */
 type ViteServer = Pick<ViteDevServer | PreviewServer, "config" | "middlewares" | "httpServer">;
-const PLUGIN_NAME = "ipc-gateway";
 
 /** The Vite plugin: `plugins: [gateway({ config: "gateway.yaml", types: "src/ipc.ts" })]`. */
 export default function gateway(options: GatewayPluginOptions = {}): Plugin {
   const proxyTarget = options.proxy === undefined ? undefined : targetOrigin(options.proxy);
   let config: ResolvedConfig;
+  /** The gateway of the server Vite runs now (a restart makes a new one), and its stray-error handler. */
   let running: Gateway | undefined;
-  let stopped: Promise<void> | undefined;
   let uninstall: (() => void) | undefined;
 
-  const stop = () => {
-    uninstall?.();
-    return (stopped ??= running?.close({ drainMs: 0 }) ?? Promise.resolve());
+  /** Closes `gateway` (again: the same promise); the old server's close after a restart leaves the new one be. */
+  const stop = (gateway: Gateway) => {
+    if (running === gateway) {
+      running = undefined;
+      uninstall?.();
+      uninstall = undefined;
+    }
+    return gateway.close({ drainMs: 0 });
   };
   const manifestOf = (root: string) => resolve(root, options.config ?? "gateway.yaml");
 
@@ -99,8 +104,9 @@ export default function gateway(options: GatewayPluginOptions = {}): Plugin {
     // Before Vite's own middlewares (its transforms, static files and SPA fallback): the gateway's routes are its alone.
     server.middlewares.use(attached.middleware);
     // A handler's stray throw (in its own timer) would end Vite's process: logged instead, as gateway dev does.
+    uninstall?.();
     uninstall = logStrayErrors(() => gatewayStarted.generation, logger);
-    server.httpServer?.once("close", () => void stop());
+    server.httpServer?.once("close", () => void stop(gatewayStarted));
     return gatewayStarted;
   };
 
@@ -167,7 +173,7 @@ export default function gateway(options: GatewayPluginOptions = {}): Plugin {
 
     async closeBundle() {
       // The dev server closes (a restart, or Vite exiting): the gateway with it. (A build runs none.)
-      if (config?.command === "serve") await stop();
+      if (config?.command === "serve" && running !== undefined) await stop(running);
     },
   };
 }
