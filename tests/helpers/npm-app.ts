@@ -59,7 +59,8 @@ export function npmRunning(args: string[], cwd: string, ready: RegExp): Promise<
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => void stop().then(() => reject(new Error(`npm ${args.join(" ")} printed no ready line in 90 s:\n${output}`))), 90_000);
     const seen = (chunk: Buffer) => {
-      output += chunk;
+      // Without colours: with CI set, Vite colours its lines even into a pipe (picocolors).
+      output += chunk.toString("utf8").replace(/\x1b\[[0-9;]*m/g, "");
       const match = ready.exec(output);
       if (!match) return;
       clearTimeout(timer);
