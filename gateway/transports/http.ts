@@ -203,7 +203,7 @@ export function attachHttp(context: HttpContext, target: AttachTarget): Attached
   const upgrade = (req: IncomingMessage, socket: Socket, head: Buffer): boolean => {
     if (closed || pathOf(req.url) !== "/ipc/ws") return false;
     const answering = ready(req);
-    if (!fromThisMachine(req) && !callersDecided(context)) endSocketWith(socket, rejections.onlyThisMachine(req.headers.host ?? "(none)"));
+    if (!fromThisMachine(req) && !callersDecided(context)) endSocketWith(socket, rejections.onlyThisMachine(hostOf(req) ?? "(none)"));
     else answering.upgrade(req, socket, head);
     return true;
   };
@@ -215,7 +215,7 @@ export function attachHttp(context: HttpContext, target: AttachTarget): Attached
       const answering = ready(req);
       // Served on the network (vite --host) with nothing deciding who calls: this machine only,
       // as listenHttp refuses to listen there at all.
-      if (!fromThisMachine(req) && !callersDecided(context)) return answering.refuse(res, rejections.onlyThisMachine(req.headers.host ?? "(none)"));
+      if (!fromThisMachine(req) && !callersDecided(context)) return answering.refuse(res, rejections.onlyThisMachine(hostOf(req) ?? "(none)"));
       answering.request(req, res);
     },
     upgrade,
@@ -230,6 +230,15 @@ export function attachHttp(context: HttpContext, target: AttachTarget): Attached
       await transport?.close();
     },
   };
+}
+
+/**
+ * The host the request names: its Host header, or over HTTP/2 (Vite's https server, through
+ * Node's compatibility API) its :authority, which takes Host's place there.
+ */
+function hostOf(req: IncomingMessage): string | undefined {
+  const authority = req.headers[":authority"];
+  return req.headers.host ?? (typeof authority === "string" ? authority : undefined);
 }
 
 /** The request came over loopback (an IPv4-mapped 127.x too). */
@@ -303,7 +312,7 @@ class HttpTransport {
     // Probes first: a load balancer or kubelet calls them with its own Host (the pod's address)
     // and no credential; they tell nothing but whether to send traffic here.
     if ((path === "/livez" || path === "/readyz") && (req.method === "GET" || req.method === "HEAD")) return this.probe(res, path);
-    const host = req.headers.host;
+    const host = hostOf(req);
     if (!this.guard.hostAllowed(host)) {
       this.hints.refusedHost(host);
       if (requestId !== undefined) return this.refuseInvocation(req, res, path, rejections.forbiddenHost(host ?? "(none)"), undefined, requestId, started);
@@ -609,7 +618,9 @@ class HttpTransport {
   }
 
   tooLarge(req: IncomingMessage, res: ServerResponse, limit: number, cors: string | undefined, requestId: string): void {
-    // The rest of the body is not read: answer, then drop the connection.
+    // The rest of the body is not read: answer, then drop the connection. (Over HTTP/2 the
+    // connection carries other streams: the stream alone ends with its answer.)
+    if (req.httpVersionMajor >= 2) return this.reject(res, rejections.payloadTooLarge(limit), true, cors, { "x-request-id": requestId });
     this.reject(res, rejections.payloadTooLarge(limit), true, cors, { connection: "close", "x-request-id": requestId });
     res.once("finish", () => req.socket.destroySoon?.() ?? req.socket.destroy());
   }
@@ -642,7 +653,8 @@ class HttpTransport {
       headers["access-control-expose-headers"] = "Tauri-Response, Retry-After, X-Request-Id";
       headers.vary = "Origin";
     }
-    if (this.closing) headers.connection = "close";
+    // HTTP/2 has no Connection header (Node refuses one): there the stream just ends.
+    if (this.closing && res.req.httpVersionMajor < 2) headers.connection = "close";
     res.writeHead(status, headers);
     res.end(body);
   }

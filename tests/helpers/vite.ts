@@ -22,10 +22,10 @@ export function viteBin(major: ViteMajor): string {
 /**
  * A folder holding `files` and a vite.config.mjs that imports "ipc-gateway/vite" as an app does
  * (so Vite loads it from node_modules rather than bundling it into the config), with
- * `pluginOptions`. Its node_modules links to the project's packages (for @tauri-apps/api) and to
+ * `pluginOptions` (and `serverConfig`, more of Vite's `server:` as code). Its node_modules links to the project's packages (for @tauri-apps/api) and to
  * the project itself as ipc-gateway. Vite's cache stays in the folder.
  */
-export function viteApp(files: Record<string, string>, pluginOptions: Record<string, unknown> = {}, extraConfig = ""): string {
+export function viteApp(files: Record<string, string>, pluginOptions: Record<string, unknown> = {}, serverConfig = ""): string {
   const dir = mkdtempSync(join(tmpdir(), "gw-vite-"));
   const modules = join(dir, "node_modules");
   mkdirSync(modules);
@@ -39,10 +39,9 @@ export default {
   cacheDir: ${JSON.stringify(join(dir, ".vite"))},
   logLevel: "info",
   clearScreen: false,
-  server: { fs: { allow: [${JSON.stringify(dir)}, ${JSON.stringify(PROJECT_DIR)}] } },
+  server: { fs: { allow: [${JSON.stringify(dir)}, ${JSON.stringify(PROJECT_DIR)}] }, ${serverConfig} },
   // Bundled at start: found at the first visit instead, Vite reloads the page under a test.
   optimizeDeps: { include: ["@tauri-apps/api/core", "@tauri-apps/api/event"] },
-  ${extraConfig}
 };
 `;
   for (const [path, text] of Object.entries({ "vite.config.mjs": config, ...files })) {
@@ -113,7 +112,8 @@ export async function startVite(major: ViteMajor, dir: string, env: NodeJS.Proce
     },
   };
   try {
-    await printed(/Local:\s+http:\/\/127\.0\.0\.1:\d+/);
+    // http, or https when the app's config gives Vite a certificate.
+    running.url = (await printed(/Local:\s+(https?:\/\/127\.0\.0\.1:\d+)/)).replace(/^Local:\s+/, "");
   } catch (error) {
     await running.stop();
     throw error;

@@ -8,6 +8,7 @@ import { createGateway, type Gateway } from "../../gateway/index.ts";
 import { memoryLogger } from "../helpers/app.ts";
 import { launchBrowser } from "../helpers/browser.ts";
 import { removeApp, startVite, viteApp, viteBuild, type RunningVite } from "../helpers/vite.ts";
+import { PROJECT_DIR } from "../helpers/cli.ts";
 import { APP_FILES, until } from "./suite.ts";
 
 let browser: Browser;
@@ -24,8 +25,8 @@ afterAll(async () => {
   for (const dir of dirs) removeApp(dir);
 });
 
-function app(files: Record<string, string>, options: Record<string, unknown> = {}): string {
-  const dir = viteApp(files, options);
+function app(files: Record<string, string>, options: Record<string, unknown> = {}, serverConfig = ""): string {
+  const dir = viteApp(files, options, serverConfig);
   dirs.push(dir);
   return dir;
 }
@@ -173,3 +174,44 @@ test("checkTypes: a handler that does not match its schema shows in the overlay,
     await page.close();
   }
 }, 90_000);
+
+test("under https (HTTP/2, where :authority stands for Host) the page calls the gateway, and its socket connects", async () => {
+  const fixture = join(PROJECT_DIR, "tests/fixtures/https");
+  const dir = app(APP_FILES, {}, `https: { key: ${JSON.stringify(readFileSync(join(fixture, "key.pem"), "utf8"))}, cert: ${JSON.stringify(readFileSync(join(fixture, "cert.pem"), "utf8"))} }`);
+  const running = await vite(dir);
+  expect(running.url).toMatch(/^https:\/\//);
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  try {
+    const page = await context.newPage();
+    const protocols: string[] = [];
+    page.on("response", (response) => {
+      if (new URL(response.url()).pathname === "/__gateway/tauri.js") protocols.push(response.request().url());
+    });
+    await page.goto(running.url);
+    await page.waitForFunction(() => document.getElementById("out")?.textContent === "Hello, Vite!");
+    await page.waitForFunction(() => (window as any).__TAURI_INTERNALS__.gateway.page);
+    // Over HTTP/2 itself: the page's own fetch of an invocation (the socket carries the others).
+    const overH2 = await page.evaluate(async () => {
+      const answer = await fetch("/ipc/greet", { method: "POST", headers: { "content-type": "application/json" }, body: '{"name":"h2"}' });
+      const value = await answer.json();
+      // The call's timing entry (which names the protocol) comes once the response is done.
+      let entry: PerformanceResourceTiming | undefined;
+      while (!(entry = performance.getEntriesByType("resource").find((e) => e.name.endsWith("/ipc/greet")) as PerformanceResourceTiming | undefined)) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return { status: answer.status, value, protocol: entry.nextHopProtocol };
+    });
+    expect(overH2).toEqual({ status: 200, value: "Hello, h2!", protocol: "h2" });
+    // A body over the limit is refused on its own stream; the connection's other calls go on.
+    const tooLarge = await page.evaluate(async () => {
+      const big = JSON.stringify({ name: "x".repeat(2 * 1024 * 1024) });
+      const refused = await fetch("/ipc/greet", { method: "POST", headers: { "content-type": "application/json" }, body: big });
+      const after = await fetch("/ipc/greet", { method: "POST", headers: { "content-type": "application/json" }, body: '{"name":"after"}' });
+      return { refused: refused.status, kind: (await refused.json()).kind, after: await after.json() };
+    });
+    expect(tooLarge).toEqual({ refused: 413, kind: "payload-too-large", after: "Hello, after!" });
+    expect(protocols).toEqual([`${running.url}/__gateway/tauri.js`]);
+  } finally {
+    await context.close();
+  }
+}, 60_000);
