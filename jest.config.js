@@ -17,8 +17,8 @@ export default {
   },
   testMatch: ["<rootDir>/tests/**/*.test.ts"],
   testTimeout: 30000,
-  // Three files at a time on this 2-core machine: most of a file's time is waiting (servers,
-  // browsers, Vite, npm installs, child processes, Redis); three workers took the suite from
-  // 537 s to 462 s against two.
-  maxWorkers: 3,
+  // Two files at a time: most of a file's time is waiting (servers, browsers, Vite, npm installs,
+  // child processes, Redis). Three workers on this 2-core machine were 14% faster but loaded it
+  // enough for timing-sensitive cross-instance tests to fail now and then.
+  maxWorkers: 2,
 };
