@@ -192,6 +192,10 @@ describe("events across instances", () => {
       [pa, await listen(pa, "marker")],
       [pb, await listen(pb, "marker")],
     ];
+    // Each instance's listener targets have crossed the bus (a marker from each, sent after them,
+    // has reached the other's page): b's emitFilter below considers alpha's target only once it knows it.
+    await settle(a!, markers);
+    await settle(b!, markers);
     await invoke(a!, "emit-to", { target: { kind: "Window", label: "beta" }, event: "news", payload: { n: 1 } });
     await invoke(b!, "emit-filter", { label: "alpha", event: "news", payload: { n: 2 } });
     await invoke(a!, "emit-to", { target: "beta", event: "news", payload: { n: 3 } }); // AnyLabel
