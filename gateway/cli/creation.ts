@@ -60,3 +60,17 @@ export function withPath<T>(path: string, write: () => T): T {
     throw error;
   }
 }
+
+/** Replaces a file's text; should that fail midway (a full disk), its old text is put back. */
+export function replaceText(file: string, before: string, after: string): void {
+  try {
+    withPath(file, () => writeFileSync(file, after));
+  } catch (error) {
+    try {
+      writeFileSync(file, before);
+    } catch {
+      // as good as it gets: the error names the file
+    }
+    throw error;
+  }
+}

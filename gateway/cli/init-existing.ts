@@ -3,11 +3,10 @@
 // only new entries, spliced into its text (package-json-text.ts); every file the project had stays
 // byte for byte as it was. Refuses, writing nothing, when a file it would write exists or a script
 // name it would add is taken by another command.
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readRegularFile } from "../config/regular-file.ts";
 import { packageInfo } from "../config/package-info.ts";
-import { withPath } from "./creation.ts";
+import { replaceText } from "./creation.ts";
 import { Refusal, shown } from "./file-errors.ts";
 import { addEntries, type Addition } from "./package-json-text.ts";
 import { DECLARATIONS, gatewayFiles, pluginOptions, quoted, whyNotWriteAll, writeAll } from "./scaffold.ts";
@@ -182,18 +181,4 @@ function additionLines(additions: Addition[]): string[] {
   for (const a of additions) bySection.set(a.section!, [...(bySection.get(a.section!) ?? []), a.key]);
   if (bySection.size === 0) return [];
   return [`package.json: added ${[...bySection].map(([name, keys]) => `${name} ${keys.join(", ")}`).join("; ")}`];
-}
-
-/** Replaces a file's text; should that fail midway (a full disk), its old text is put back. */
-function replaceText(file: string, before: string, after: string): void {
-  try {
-    withPath(file, () => writeFileSync(file, after));
-  } catch (error) {
-    try {
-      writeFileSync(file, before);
-    } catch {
-      // as good as it gets: the error names the file
-    }
-    throw error;
-  }
 }

@@ -5,7 +5,6 @@
 // String(doc) would move inline comments and reflow flow collections). The spliced text is parsed
 // again and must mean the old manifest plus the entry; a layout the splice does not handle (a
 // non-empty flow map `commands: { ... }`) falls back to the Document API's own printing.
-import { writeFileSync } from "node:fs";
 import { NOT_REGULAR, readRegularFile } from "../config/regular-file.ts";
 import { createRequire } from "node:module";
 import { dirname, join, posix, relative, resolve } from "node:path";
@@ -15,7 +14,7 @@ import { SourceDoc } from "../config/source-doc.ts";
 import { COMMAND_BODY_SCHEMA, COMMAND_HANDLER, COMMAND_RETURNS_SCHEMA, fill } from "./templates.ts";
 import { commentText, stringLiteral } from "../describe/code-text.ts";
 import { writeDeclarations } from "./new-declarations.ts";
-import { Creation, withPath } from "./creation.ts";
+import { Creation, replaceText } from "./creation.ts";
 import { fileErrorLine, isFileError, Refusal, shown } from "./file-errors.ts";
 import { inspectTarget, NAME_MAX, obstacleLine } from "./targets.ts";
 import { CONFIG_DETAIL, CONFIG_OPTION, UsageError, type Verb } from "./verb.ts";
@@ -126,7 +125,7 @@ async function addCommand(config: string, name: string, handlersOption: string |
   const creation = new Creation();
   try {
     for (const [path, content] of files) creation.file(join(base, path), content);
-    rewrite(manifest, text, updated);
+    replaceText(manifest, text, updated);
   } catch (error) {
     creation.undo();
     if (!isFileError(error)) throw error;
@@ -138,20 +137,6 @@ async function addCommand(config: string, name: string, handlersOption: string |
   if (written.ok) console.log(written.line);
   else console.error(`gateway new: ${written.line}; Handler<${stringLiteral(name)}> has its types once \`gateway types --handlers ${declarationsShown}\` runs`);
   return 0;
-}
-
-/** Replaces the manifest's text; should that fail midway (a full disk), its old text is put back. */
-function rewrite(manifest: string, before: string, after: string): void {
-  try {
-    withPath(manifest, () => writeFileSync(manifest, after));
-  } catch (error) {
-    try {
-      writeFileSync(manifest, before);
-    } catch {
-      // as good as it gets: the error below names the manifest
-    }
-    throw error;
-  }
 }
 
 /** The longest name (between slashes) of a relative path, in bytes. */
