@@ -21,6 +21,7 @@ import { invokedName } from "./invoked-name.ts";
 import type { AccessControl } from "../access/access.ts";
 import type { AuthOutcome } from "../access/authenticate.ts";
 import { credentialsOf } from "./credentials.ts";
+import { clientIp } from "../access/client-ip.ts";
 import { requestIdFrom } from "../runtime/request-id.ts";
 import { bearerOf, tokenMatches } from "../access/bearer.ts";
 import type { Caller } from "../access/principal.ts";
@@ -241,9 +242,9 @@ function hostOf(req: IncomingMessage): string | undefined {
   return req.headers.host ?? (typeof authority === "string" ? authority : undefined);
 }
 
-/** The request came over loopback (an IPv4-mapped 127.x too). */
+/** The request came over loopback (an IPv4-mapped 127.x too: clientIp unwraps it). */
 function fromThisMachine(req: IncomingMessage): boolean {
-  return isLoopback((req.socket.remoteAddress ?? "").replace(/^::ffff:/i, ""));
+  return isLoopback(clientIp(req.socket.remoteAddress, undefined, false) ?? "");
 }
 
 function pathOf(url: string | undefined): string {
